@@ -1,0 +1,63 @@
+"""Atomic file writes: a temporary file in the target folder, renamed into place when complete.
+
+A reader (or a rerun after ``kill -9``) therefore sees either the old file,
+no file, or the whole new file, never a partial one. Temporary names start
+with ``.`` and contain ``.ganrt-tmp`` so that a later run can recognise and
+remove leftovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+TMP_MARK = ".ganrt-tmp"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and TMP_MARK in name
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    The temporary path keeps the target's suffix so that encoders that pick
+    the format from the extension (OpenCV, ffmpeg) still work.
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.stem[:80]}.", suffix=f"{TMP_MARK}{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if fsync:
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

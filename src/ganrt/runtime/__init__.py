@@ -1,0 +1,1 @@
+"""Backends behind one engine interface, and tiling (see ``base``, ``registry``, ``tiling``)."""

@@ -1,0 +1,101 @@
+"""ONNX Runtime backend: the CPU provider, plus the CUDA and TensorRT providers when installed.
+
+Takes an ONNX file (its ganrt metadata supplies scale and channels) or a
+loaded model, whose graph is exported into the cache on first use. fp16 runs
+the strongly typed fp16 graph from ``ganrt.export.fp16``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.errors import BackendUnavailableError
+from ganrt.runtime.base import Engine, ModelSpec
+
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+
+
+def providers_for(device: str) -> list:
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in available:
+        raise BackendUnavailableError(
+            "this onnxruntime has no CUDA provider; install the GPU build with `pip install ganrt[gpu]` "
+            "or use --device cpu"
+        )
+    chosen: list = []
+    if "TensorrtExecutionProvider" in available:
+        chosen.append("TensorrtExecutionProvider")
+    chosen += ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return chosen
+
+
+def spec_from_onnx(path: Path, name: str | None = None) -> ModelSpec:
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if "ganrt.scale" not in meta:
+        raise BackendUnavailableError(
+            f"{path.name} has no ganrt metadata (scale, channels); export it with `ganrt export`"
+        )
+    return ModelSpec(
+        name=name or meta.get("ganrt.model", path.stem),
+        scale=int(meta["ganrt.scale"]),
+        in_channels=int(meta.get("ganrt.in_channels", 3)),
+        out_channels=int(meta.get("ganrt.out_channels", 3)),
+        size_multiple=int(meta.get("ganrt.size_multiple", 1)),
+    )
+
+
+class OrtEngine(Engine):
+    backend = "onnxruntime"
+
+    def __init__(self, onnx_path: str | Path, spec: ModelSpec | None = None, *, precision: str = "fp32",
+                 device: str = "cpu", threads: int | None = None, fp32_fallback=None):
+        import onnxruntime as ort
+
+        if precision not in ("fp32", "fp16"):
+            raise BackendUnavailableError(
+                f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
+            )
+        onnx_path = Path(onnx_path)
+        spec = spec or spec_from_onnx(onnx_path)
+        super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.onnx_path = onnx_path
+        self._session = ort.InferenceSession(str(onnx_path), sess_options=options,
+                                             providers=providers_for(device))
+        inp = self._session.get_inputs()[0]
+        self._input_name = inp.name
+        self._input_type = _NP_TYPES.get(inp.type, np.float32)
+
+    @classmethod
+    def from_model(cls, model, *, precision: str = "fp32", **kw) -> OrtEngine:
+        from ganrt.export.onnx_cache import cached_onnx
+
+        if precision not in ("fp32", "fp16"):
+            raise BackendUnavailableError(
+                f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
+            )
+        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels,
+                         model.size_multiple, model.min_size)
+        return cls(cached_onnx(model, precision), spec, precision=precision, **kw)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        feed = batch if self._input_type is np.float32 else batch.astype(self._input_type)
+        (out,) = self._session.run(None, {self._input_name: feed})
+        return out
+
+    def close(self) -> None:
+        self._session = None
+        super().close()

@@ -1,0 +1,181 @@
+"""Run an engine over images of any size: mirror-padded borders, overlapping tiles, seamless blends.
+
+Layout along each axis (input pixels): the image is mirror-padded by ``pad``
+at its borders (as the upstream ncnn-vulkan tools do), then covered by tiles
+of equal length ``tile + 2*pad`` (equal sizes let tiles batch together). Two
+neighbouring tiles overlap by at least ``2*pad``; their outputs meet in a
+blend zone ``±pad/2`` around the middle of the overlap, weighted by
+complementary sin²/cos² ramps that sum exactly to one, so no seam is visible
+and every kept output pixel has at least ``pad/2`` input pixels of context.
+
+Memory follows the tile, not the image: tiles are processed one tile row at
+a time, the float accumulator spans one band of output rows, and finished
+rows are quantised straight into the output array.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_PAD = 16
+
+
+@dataclass(frozen=True)
+class AxisTile:
+    start: int  # first input pixel of the tile, in padded coordinates
+    length: int  # tile length in input pixels
+    keep_lo: int  # kept region [keep_lo, keep_hi), padded coordinates
+    keep_hi: int
+    ramp_lo: int  # blend half-width at keep_lo (0 at the image border)
+    ramp_hi: int
+
+
+def min_tile(pad: int) -> int:
+    """The smallest tile that keeps blend ramps of three neighbouring tiles apart."""
+    return max(32, 4 * (pad // 2))
+
+
+def plan_axis(n: int, tile: int, pad: int) -> list[AxisTile]:
+    """Tiles covering an axis of ``n`` input pixels (see module docstring)."""
+    total = n + 2 * pad
+    if tile <= 0 or n <= tile:
+        return [AxisTile(0, total, pad, pad + n, 0, 0)]
+    tile = max(tile, min_tile(pad))
+    if n <= tile:
+        return [AxisTile(0, total, pad, pad + n, 0, 0)]
+    length = tile + 2 * pad
+    count = math.ceil(n / tile)
+    starts = [round(i * (total - length) / (count - 1)) for i in range(count)]
+    bounds = [(starts[i + 1] + starts[i] + length) // 2 for i in range(count - 1)]
+    half = pad // 2
+    tiles = []
+    for i, start in enumerate(starts):
+        first, last = i == 0, i == count - 1
+        tiles.append(AxisTile(
+            start=start,
+            length=length,
+            keep_lo=pad if first else bounds[i - 1] - half,
+            keep_hi=pad + n if last else bounds[i] + half,
+            ramp_lo=0 if first else half,
+            ramp_hi=0 if last else half,
+        ))
+    return tiles
+
+
+def axis_weights(t: AxisTile, scale: int) -> np.ndarray:
+    """Blend weights over the kept region of a tile, in output pixels."""
+    w = np.ones((t.keep_hi - t.keep_lo) * scale, dtype=np.float32)
+    for ramp, at_start in ((t.ramp_lo, True), (t.ramp_hi, False)):
+        if ramp:
+            width = 2 * ramp * scale
+            phase = (np.arange(width, dtype=np.float64) + 0.5) / width * (np.pi / 2)
+            ramp_w = (np.sin(phase) ** 2 if at_start else np.cos(phase) ** 2).astype(np.float32)
+            if at_start:
+                w[:width] = ramp_w
+            else:
+                w[-width:] = ramp_w
+    return w
+
+
+def _mirror_index(n: int, pad: int) -> np.ndarray:
+    return np.pad(np.arange(n), pad, mode="reflect" if n > 1 else "edge")
+
+
+def maxval_for(dtype: np.dtype) -> float:
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8:
+        return 255.0
+    if dtype == np.uint16:
+        return 65535.0
+    if dtype.kind == "f":
+        return 1.0
+    raise ValueError(f"unsupported pixel type {dtype}")
+
+
+def quantize(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float 0..1 → ``dtype`` pixels (clamped, rounded)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.clip(values, 0.0, 1.0).astype(dtype, copy=False)
+    scaled = np.clip(values, 0.0, 1.0) * np.float32(maxval_for(dtype))
+    scaled += np.float32(0.5)
+    return scaled.astype(dtype)
+
+
+def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD, batch: int = 4,
+            out_dtype=None, on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
+    """Restore ``images`` (H,W,C or N,H,W,C; uint8, uint16 or float 0..1) with ``engine``.
+
+    ``tile=0`` runs each whole (mirror-padded) image in one call. Returns the
+    upscaled images in ``out_dtype`` (default: the input's dtype).
+    ``on_tiles(k)`` is called after every engine call with the number of tiles done.
+    """
+    single = images.ndim == 3
+    if single:
+        images = images[None]
+    n_img, h, w, c = images.shape
+    if c != engine.channels:
+        raise ValueError(f"model expects {engine.channels} channels, image has {c}")
+    out_dtype = np.dtype(out_dtype or images.dtype)
+    maxval = maxval_for(images.dtype)
+    s = engine.scale
+    ys, xs = plan_axis(h, tile, pad), plan_axis(w, tile, pad)
+    iy_all, ix_all = _mirror_index(h, pad), _mirror_index(w, pad)
+    out = np.empty((n_img, h * s, w * s, engine.spec.out_channels), dtype=out_dtype)
+    batch = max(1, batch)
+
+    def tiles_of(ty: AxisTile, tx: AxisTile, idx: list[int]) -> np.ndarray:
+        iy = iy_all[ty.start: ty.start + ty.length]
+        ix = ix_all[tx.start: tx.start + tx.length]
+        return np.stack([images[i][iy[:, None], ix[None, :]] for i in idx])
+
+    def crop(res: np.ndarray, ty: AxisTile, tx: AxisTile) -> np.ndarray:
+        y0, x0 = (ty.keep_lo - ty.start) * s, (tx.keep_lo - tx.start) * s
+        return res[..., y0: y0 + (ty.keep_hi - ty.keep_lo) * s, x0: x0 + (tx.keep_hi - tx.keep_lo) * s, :]
+
+    if len(ys) == 1 and len(xs) == 1:  # whole images: no blending, quantise directly
+        for i0 in range(0, n_img, batch):
+            idx = list(range(i0, min(i0 + batch, n_img)))
+            res = engine.infer_pixels(tiles_of(ys[0], xs[0], idx), maxval)
+            out[i0: i0 + len(idx)] = quantize(crop(res, ys[0], xs[0]), out_dtype)
+            if on_tiles:
+                on_tiles(len(idx))
+        return out[0] if single else out
+
+    wx = [axis_weights(tx, s) for tx in xs]
+    off = pad * s  # padded output coordinates → output coordinates
+    band: np.ndarray | None = None
+    band_lo = 0
+    for j, ty in enumerate(ys):
+        lo, hi = ty.keep_lo * s, ty.keep_hi * s
+        grown = np.zeros((n_img, hi - (band_lo if band is not None else lo), w * s, out.shape[3]), np.float32)
+        if band is None:
+            band_lo = lo
+        else:
+            grown[:, : band.shape[1]] = band
+        band = grown
+        wy = axis_weights(ty, s)
+        jobs = [(i, k) for k in range(len(xs)) for i in range(n_img)]
+        for b0 in range(0, len(jobs), batch):
+            chunk = jobs[b0: b0 + batch]
+            tiles = np.concatenate([tiles_of(ty, xs[k], [i]) for i, k in chunk])
+            res = engine.infer_pixels(tiles, maxval)
+            for (i, k), r in zip(chunk, res):
+                tx = xs[k]
+                x0, x1 = tx.keep_lo * s - off, tx.keep_hi * s - off
+                band[i, lo - band_lo: hi - band_lo, x0:x1] += crop(r, ty, tx) * (wy[:, None, None] * wx[k][None, :, None])
+            if on_tiles:
+                on_tiles(len(chunk))
+        done_hi = ys[j + 1].keep_lo * s if j + 1 < len(ys) else hi
+        out[:, band_lo - off: done_hi - off] = quantize(band[:, : done_hi - band_lo], out_dtype)
+        band = band[:, done_hi - band_lo:]
+        band_lo = done_hi
+    return out[0] if single else out
+
+
+def count_tiles(h: int, w: int, tile: int, pad: int = DEFAULT_PAD) -> int:
+    return len(plan_axis(h, tile, pad)) * len(plan_axis(w, tile, pad))
