@@ -17,6 +17,15 @@ from pathlib import Path
 TMP_MARK = ".ganrt-tmp"
 
 
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()  # what open() would have given; mkstemp alone gives 0600
+
+
 def is_temp_name(name: str) -> bool:
     return name.startswith(".") and TMP_MARK in name
 
@@ -34,6 +43,7 @@ def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Pa
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.stem[:80]}.", suffix=f"{TMP_MARK}{target.suffix}", dir=target.parent
     )
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -48,9 +48,9 @@ def _restore_one(src: Path, dst: Path, *, model, backend, device, precision, til
     import time
 
     from ganrt.cli.engine_setup import open_engine
-    from ganrt.errors import UsageError
+    from ganrt.errors import ImageReadError, UsageError
     from ganrt.pipelines.image_io import IMAGE_SUFFIXES
-    from ganrt.pipelines.restore import RestoreSettings, restore_file
+    from ganrt.pipelines.restore import RestoreSettings, read_stage, restore_prepared
 
     if dst.is_dir():
         dst = dst / src.name
@@ -58,11 +58,15 @@ def _restore_one(src: Path, dst: Path, *, model, backend, device, precision, til
         raise UsageError(f"output {dst} must end in one of {', '.join(IMAGE_SUFFIXES)}")
     if dst.resolve() == src.resolve():
         raise UsageError("output would overwrite the input; originals are never touched")
+    try:  # read first: a bad input fails before any model is loaded
+        prepared = read_stage(src, RestoreSettings())
+    except ImageReadError as exc:
+        raise ImageReadError(f"{src}: {exc}") from None
     choice = open_engine(model, backend, device, precision, tile, threads)
     settings = RestoreSettings(tile=choice.tile, outscale=outscale, quality=quality)
     start = time.perf_counter()
     with choice.engine:
-        written, _notes = restore_file(choice.engine, src, dst, settings)
+        written, _notes = restore_prepared(choice.engine, prepared, dst, settings)
     if not quiet:
         console().print(f"restored {src} → {written} with {choice.model.name} "
                         f"({choice.engine.describe()}) in {time.perf_counter() - start:.1f} s")

@@ -87,11 +87,19 @@ def read_checkpoint(path: Path) -> dict:
     except pickle.UnpicklingError as exc:
         raise UnsafeCheckpointError(
             f"refused to load {path.name}: it needs arbitrary code to unpickle "
-            f"({_first_line(exc)}); nothing in it was run. Convert it to .safetensors from a "
-            "trusted source, or use a plain state-dict checkpoint"
+            f"({_unsafe_reason(exc)}); nothing in it was run. Use a plain state-dict checkpoint "
+            "or a .safetensors file"
         ) from exc
     except Exception as exc:
         raise ModelLoadError(f"cannot read {path.name}: corrupt or not a PyTorch checkpoint ({_first_line(exc)})") from exc
+
+
+def _unsafe_reason(exc: BaseException) -> str:
+    """The part of torch's weights-only refusal that says what the file asked for."""
+    import re
+
+    found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    return f"it references {found.group(1)}" if found else "it holds objects other than tensors"
 
 
 def _first_line(exc: BaseException) -> str:

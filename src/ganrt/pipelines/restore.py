@@ -83,13 +83,17 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
                                 quality=settings.quality)
 
 
-def restore_file(engine, src: Path, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:
-    """Restore one image file into ``dst`` (format from its suffix). Returns the path written and notes."""
-    prepared = read_stage(src, settings)
+def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:
+    """Infer, finish and write an image already read. Returns the path written and notes."""
     restored = infer_stage(engine, prepared, settings)
     finished = finish_stage(restored, prepared, settings, engine.scale)
     dst, notes = resolve_output(dst, has_alpha=finished.alpha is not None,
                                 sixteen_bit=finished.pixels.dtype == np.uint16)
     for note in notes:
-        log.warning("%s: %s", src.name, note)
+        log.warning("%s: %s", prepared.src.name, note)
     return write_stage(dst, finished, prepared, settings), notes
+
+
+def restore_file(engine, src: Path, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:
+    """Restore one image file into ``dst`` (format from its suffix). Returns the path written and notes."""
+    return restore_prepared(engine, read_stage(src, settings), dst, settings)

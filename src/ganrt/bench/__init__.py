@@ -1,0 +1,1 @@
+"""Measuring engines: latency statistics, the machine description, and the `ganrt bench` runner."""

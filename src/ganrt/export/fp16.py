@@ -1,0 +1,159 @@
+"""fp32 ONNX → strongly typed fp16 ONNX, keeping fp32 where activations would overflow.
+
+TensorRT 11 builds strongly typed networks only, so the precision must be in
+the graph. The conversion is onnxconverter-common's float16 converter
+(a small, pure-Python, maintained Microsoft package that takes a node block
+list and keeps graph IO in fp32); which nodes stay fp32 is *measured*, not
+hard-coded:
+
+1. ``activation_ranges`` runs the fp32 graph in ONNX Runtime on calibration
+   images (real photos plus bright, saturated and high-contrast ones) with an
+   ``Abs → ReduceMax`` probe on every tensor, so only scalars come back;
+2. ``overflow_nodes`` blocks every node that reads or writes a tensor (or a
+   weight) whose magnitude exceeds ``bound`` (fp16 tops out at 65504; the
+   default bound leaves 16× headroom for inputs harsher than the calibration);
+3. the converted graph is checked against fp32 on the same images:
+   no NaN/Inf and PSNR ≥ 40 dB, or the export fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.errors import ExportError
+
+log = logging.getLogger(__name__)
+
+FP16_MAX = 65504.0
+DEFAULT_BOUND = FP16_MAX / 16
+MIN_PSNR_DB = 40.0
+
+
+def _name_nodes(proto) -> None:
+    seen: set[str] = set()
+    for i, node in enumerate(proto.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{i}"
+        seen.add(node.name)
+
+
+def _float_tensors(proto) -> list[str]:
+    """Names of the float32 activations: graph inputs and every node output ONNX infers as float."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
+    names = [i.name for i in proto.graph.input]
+    for node in proto.graph.node:
+        names += [o for o in node.output if o and types.get(o) == onnx.TensorProto.FLOAT]
+    return names
+
+
+def activation_ranges(proto, images: list[np.ndarray]) -> dict[str, float]:
+    """Max |value| of every float tensor over ``images`` (float32 NCHW arrays), from one ORT session."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    tensors = _float_tensors(probe)
+    outputs = []
+    for i, name in enumerate(tensors):
+        absn, maxn = f"__ganrt_abs_{i}", f"__ganrt_max_{i}"
+        probe.graph.node.extend([helper.make_node("Abs", [name], [absn]),
+                                 helper.make_node("ReduceMax", [absn], [maxn], keepdims=0)])
+        outputs.append(helper.make_tensor_value_info(maxn, onnx.TensorProto.FLOAT, []))
+    del probe.graph.output[:]
+    probe.graph.output.extend(outputs)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    input_name = proto.graph.input[0].name
+    ranges = dict.fromkeys(tensors, 0.0)
+    for x in images:
+        values = session.run([o.name for o in outputs], {input_name: x})
+        for name, value in zip(tensors, values):
+            v = float(value)
+            ranges[name] = v if not np.isfinite(v) else max(ranges[name], v)
+    return ranges
+
+
+def overflow_nodes(proto, ranges: dict[str, float], bound: float = DEFAULT_BOUND) -> list[str]:
+    """Nodes that read or write anything (activation or weight) beyond ``bound``: they stay fp32."""
+    from onnx import numpy_helper
+
+    weights = {t.name: float(np.abs(numpy_helper.to_array(t)).max(initial=0.0))
+               for t in proto.graph.initializer if t.data_type == 1}
+    big = {name for name, v in {**ranges, **weights}.items() if not v <= bound}
+    return [n.name for n in proto.graph.node if big.intersection(n.input) or big.intersection(n.output)]
+
+
+def convert_to_fp16(proto, block: list[str], *, io_fp16: bool = False):
+    import warnings
+
+    from onnxconverter_common.float16 import convert_float_to_float16
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convert_float_to_float16(proto, keep_io_types=not io_fp16, node_block_list=block,
+                                        max_finite_val=DEFAULT_BOUND)
+
+
+def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list[np.ndarray]) -> tuple[float, int]:
+    """(worst PSNR in dB over ``images``, count of non-finite output values) of fp16 against fp32."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    ref = ort.InferenceSession(fp32_bytes, options, providers=["CPUExecutionProvider"])
+    half = ort.InferenceSession(fp16_bytes, options, providers=["CPUExecutionProvider"])
+    half_in = half.get_inputs()[0]
+    worst, bad = float("inf"), 0
+    for x in images:
+        want = ref.run(None, {ref.get_inputs()[0].name: x})[0]
+        feed = x.astype(np.float16) if half_in.type == "tensor(float16)" else x
+        got = half.run(None, {half_in.name: feed})[0].astype(np.float32)
+        bad += int((~np.isfinite(got)).sum())
+        diff = np.clip(np.nan_to_num(got, nan=2.0), 0, 1) - np.clip(want, 0, 1)
+        mse = float(np.mean(diff.astype(np.float64) ** 2))
+        worst = min(worst, float("inf") if mse == 0 else 10 * np.log10(1.0 / mse))
+    return worst, bad
+
+
+def fp16_from_onnx(src: str | Path, dst: str | Path, *, images: list[np.ndarray] | None = None,
+                   bound: float = DEFAULT_BOUND, io_fp16: bool = False) -> Path:
+    """Write the fp16 version of the fp32 graph ``src`` to ``dst``; returns ``dst``."""
+    import onnx
+
+    from ganrt.data import calibration_batch
+    from ganrt.export.onnx_export import read_metadata, save_onnx, set_metadata
+
+    proto = onnx.load(str(src))
+    _name_nodes(proto)
+    meta = read_metadata(proto)
+    channels = proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value or 3
+    images = images if images is not None else calibration_batch(channels)
+    ranges = activation_ranges(proto, images)
+    block = overflow_nodes(proto, ranges, bound)
+    if block:
+        log.info("keeping %d node(s) in fp32 (activations beyond ±%g): %s", len(block), bound,
+                 ", ".join(block[:5]) + (" …" if len(block) > 5 else ""))
+    half = convert_to_fp16(proto, block, io_fp16=io_fp16)
+    worst, bad = compare_on(proto.SerializeToString(), half.SerializeToString(), images)
+    if bad or worst < MIN_PSNR_DB:
+        raise ExportError(f"fp16 graph of {meta.get('ganrt.model', Path(src).stem)} fails its check on the "
+                          f"calibration images: PSNR {worst:.1f} dB (need ≥ {MIN_PSNR_DB}), {bad} non-finite values")
+    set_metadata(half, {
+        "ganrt.precision": "fp16",
+        "ganrt.io_precision": "fp16" if io_fp16 else "fp32",
+        "ganrt.fp16_bound": f"{bound:g}",
+        "ganrt.fp32_nodes": ",".join(block),
+        "ganrt.fp16_calibration_psnr_db": f"{worst:.2f}",
+    })
+    return save_onnx(half, dst)

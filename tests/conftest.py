@@ -1,0 +1,65 @@
+"""Shared fixtures: an isolated model cache for the session, real photographs, loaded models."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ganrt_cache(tmp_path_factory):
+    """Every test run converts and exports into its own cache (what a newcomer's first run does)."""
+    path = tmp_path_factory.mktemp("ganrt-cache")
+    old = os.environ.get("GANRT_CACHE")
+    os.environ["GANRT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GANRT_CACHE", None)
+    else:
+        os.environ["GANRT_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """Real photographs (scikit-image's bundled pictures), cropped to odd sizes. uint8 RGB."""
+    from skimage import data
+
+    return {
+        "astronaut_77x131": np.ascontiguousarray(data.astronaut()[60:137, 150:281]),
+        "coffee_61x93": np.ascontiguousarray(data.coffee()[120:181, 200:293]),
+        "chelsea_45x59": np.ascontiguousarray(data.chelsea()[80:125, 150:209]),
+    }
+
+
+@pytest.fixture(scope="session")
+def load():
+    """Load a model once per session: load("realesr-animevideov3")."""
+    from ganrt.models import load_model
+
+    cache = {}
+
+    def _load(name: str):
+        if name not in cache:
+            cache[name] = load_model(name)
+        return cache[name]
+
+    return _load
+
+
+def to_nchw(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
+
+
+def torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()

@@ -1,0 +1,68 @@
+"""One conformance test over every backend available here: same model, same real photo, same contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import psnr, to_nchw, torch_cuda
+from ganrt.errors import BackendUnavailableError
+from ganrt.runtime.registry import BACKENDS, create_engine, is_installed
+
+MODEL = "realesr-animevideov3"
+COMBOS = [(b.name, p, d) for b in BACKENDS for d in b.devices for p in b.precisions]
+
+
+def _skip_reason(backend: str, device: str) -> str | None:
+    info = next(b for b in BACKENDS if b.name == backend)
+    if not is_installed(info):
+        return f"{backend} is not installed here"
+    if device == "cuda" and not torch_cuda():
+        return "no CUDA GPU here"
+    return None
+
+
+@pytest.fixture(scope="module")
+def reference(photos, load):
+    with create_engine(load(MODEL), backend="torch", device="cpu", precision="fp32", guard=False) as ref:
+        x = to_nchw(photos["coffee_61x93"])
+        return x, ref.infer(x)
+
+
+@pytest.mark.parametrize(("backend", "precision", "device"), COMBOS, ids=[f"{b}-{p}-{d}" for b, p, d in COMBOS])
+def test_backend_contract(backend, precision, device, reference, load):
+    reason = _skip_reason(backend, device)
+    if reason:
+        pytest.skip(reason)
+    x, ref = reference
+    try:
+        engine = create_engine(load(MODEL), backend=backend, device=device, precision=precision)
+    except BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+    with engine:
+        assert (engine.backend, engine.precision, engine.scale, engine.channels) == (backend, precision, 4, 3)
+        assert engine.device.startswith(device)
+        out = engine.infer(x)
+        assert out.dtype == np.float32 and out.shape == ref.shape
+        assert np.isfinite(out).all()
+        if precision == "fp32":
+            assert np.abs(out - ref).max() <= 1e-4
+        else:
+            assert psnr(np.clip(out, 0, 1), np.clip(ref, 0, 1)) >= 40
+        # a batch of two gives the same as two single calls
+        pair = engine.infer(np.concatenate([x, x[:, :, ::-1, :].copy()]))
+        assert np.array_equal(pair[0], out) or np.abs(pair[0] - out).max() <= 1e-5
+        # pixel hook: uint8 NHWC in, clamped float NHWC out
+        pix = engine.infer_pixels(np.rint(x[0].transpose(1, 2, 0) * 255).astype(np.uint8)[None], 255.0)
+        assert pix.shape == (1, ref.shape[2], ref.shape[3], 3) and 0.0 <= pix.min() and pix.max() <= 1.0
+
+
+def test_engine_rejects_wrong_channel_count(load):
+    with create_engine(load(MODEL), backend="torch", device="cpu", precision="fp32") as engine:
+        with pytest.raises(ValueError, match="channels"):
+            engine.infer(np.zeros((1, 4, 8, 8), np.float32))
+
+
+def test_unsupported_precision_is_a_clear_error(load):
+    with pytest.raises(BackendUnavailableError, match="bf16"):
+        create_engine(load(MODEL), backend="onnxruntime", device="cpu", precision="bf16")
