@@ -10,7 +10,7 @@ import torch
 
 from conftest import to_nchw
 from ganrt.errors import NonFiniteOutputError
-from ganrt.models.loader import _describe, _loaded
+from ganrt.models.loader import model_from_state_dict
 from ganrt.runtime.registry import create_engine
 
 
@@ -24,9 +24,7 @@ def overflowing_model(load):
     state["body.0.bias"] *= 1e4
     state["body.1.weight"] = state["body.1.weight"]  # PReLU slopes unchanged (scale-equivariant)
     state["body.2.weight"] *= 1e-4
-    desc = _describe(state, name="overflow-test")
-    return _loaded(desc, name="overflow-test", arch="SRVGGNetCompact", license="test", source="test",
-                   checksum="0" * 64, precisions=("fp32", "fp16", "bf16"))
+    return model_from_state_dict(state, name="overflow-test", checksum="f" * 64)
 
 
 def test_fp16_overflow_falls_back_to_fp32(overflowing_model, photos, caplog):

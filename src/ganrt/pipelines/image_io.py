@@ -7,15 +7,14 @@ into a grey-filled picture. 8-bit pixels come from Pillow; 16-bit pixels come
 from OpenCV, which keeps their full precision (Pillow reduces 16-bit RGB to 8).
 
 Writing goes through ``ganrt.fsutil.atomic_path``: a temporary file in the
-target folder renamed into place when complete. 8-bit outputs are encoded by
-Pillow (EXIF and ICC kept where the format holds them); 16-bit outputs by
-OpenCV, with the ICC profile and EXIF inserted as PNG chunks.
+target folder renamed into place when complete. PNG, JPEG and BMP are encoded
+by OpenCV straight from the array (no copy of a large output), with EXIF and
+ICC inserted afterwards (``ganrt.pipelines.metadata``); TIFF by tifffile
+(ICC kept, 16-bit kept; EXIF is not written to TIFF); WebP by Pillow.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +27,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
 EXIF_ORIENTATION = 0x0112
 FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
-_PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF",
-               ".tiff": "TIFF", ".bmp": "BMP"}
 
 
 @dataclass
@@ -95,8 +92,8 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         img = Image.open(path)
     except UnidentifiedImageError:
         raise ImageReadError("not an image (unrecognised file contents)") from None
-    except OSError as exc:
-        raise ImageReadError(f"cannot open image: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"corrupt or truncated image ({exc})") from None
     w, h = img.size
     if w * h > max_pixels:
         img.close()
@@ -110,7 +107,12 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode ``path`` upright, with its metadata. Raises ImageReadError with a reason."""
     path = Path(path)
-    img = read_header(path, max_pixels)
+    try:
+        img = read_header(path, max_pixels)
+    except ImageReadError as exc:
+        if path.suffix.lower() in (".tif", ".tiff") and "not an image" in str(exc):
+            return _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
+        raise
     with img:
         fmt = img.format or ""
         sixteen = _is_16bit(img)
@@ -139,6 +141,30 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except Exception:  # noqa: BLE001
             exif_bytes = None
     return DecodedImage(pixels, alpha, exif_bytes, icc, fmt)
+
+
+def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            h, w = page.shape[:2] if page.planarconfig == 1 else page.shape[1:3]
+            if h * w > max_pixels:
+                raise ImageReadError(f"header declares {w}x{h} = {w * h:,} pixels, more than --max-pixels {max_pixels:,}")
+            arr = page.asarray()
+            icc_tag = page.tags.get(34675)
+            icc = bytes(icc_tag.value) if icc_tag is not None else None
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
+        raise ImageReadError("not an image (unrecognised file contents)") from exc
+    if arr.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(f"unsupported TIFF sample type {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        return DecodedImage(np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3]),
+                            np.ascontiguousarray(arr[..., -1]), None, icc, "TIFF")
+    return DecodedImage(np.ascontiguousarray(arr), None, None, icc, "TIFF")
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
@@ -200,89 +226,97 @@ def holds_16bit(suffix: str) -> bool:
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
                 exif: bytes | None = None, icc: bytes | None = None, quality: int = 95,
-                png_compression: int = 3) -> Path:
-    """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16."""
+                png_compression: int = 3, consume: bool = False) -> Path:
+    """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16.
+
+    ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
+    OpenCV) instead of copying them: the caller must not use the array after.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in _PIL_FORMAT:
+    if suffix not in IMAGE_SUFFIXES:
         raise ImageWriteError(f"cannot write {suffix or 'extension-less'} files; use one of {', '.join(IMAGE_SUFFIXES)}")
     if alpha is not None and not holds_alpha(suffix):
         raise ImageWriteError(f"{suffix} cannot hold an alpha channel")
+    if pixels.dtype == np.uint16 and not holds_16bit(suffix):
+        pixels = to_8bit(pixels)
+        alpha = to_8bit(alpha) if alpha is not None else None
+        consume = True
     try:
         with atomic_path(path) as tmp:
-            if pixels.dtype == np.uint16 and holds_16bit(suffix):
-                _write_16bit(tmp, suffix, pixels, alpha, exif=exif, icc=icc, png_compression=png_compression)
+            if suffix in (".tif", ".tiff"):
+                _write_tiff(tmp, pixels, alpha, icc=icc)
+            elif suffix == ".webp":
+                _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc,
+                              options={"quality": quality, "lossless": quality >= 100, "exact": True})
             else:
-                if pixels.dtype != np.uint8:
-                    pixels = _to_8bit(pixels)
-                    alpha = _to_8bit(alpha) if alpha is not None else None
-                _write_8bit(tmp, suffix, pixels, alpha, exif=exif, icc=icc, quality=quality,
-                            png_compression=png_compression)
+                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, quality=quality,
+                              png_compression=png_compression, consume=consume)
     except OSError as exc:
         raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 
-def _to_8bit(arr: np.ndarray) -> np.ndarray:
+def to_8bit(arr: np.ndarray) -> np.ndarray:
     return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _write_8bit(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, quality, png_compression) -> None:
+def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, quality, png_compression, consume) -> None:
+    import cv2
+
+    from ganrt.pipelines.metadata import insert_metadata
+
+    if alpha is not None:
+        colour = pixels[..., ::-1] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+        arr = np.dstack([colour, alpha])
+    elif pixels.ndim == 3:
+        arr = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels if consume else None)
+    else:
+        arr = pixels
+    if suffix == ".png":
+        params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression]
+    elif suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                  cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if quality >= 90 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    else:
+        params = []
+    carry_meta = (exif or icc) and suffix != ".bmp"
+    raw = tmp.with_name(f"{tmp.name}.raw{suffix}") if carry_meta else tmp
+    try:
+        if not cv2.imwrite(str(raw), arr, params):
+            raise ImageWriteError(f"OpenCV could not encode a {suffix} file")
+        if carry_meta:
+            insert_metadata(raw, tmp, exif=exif, icc=icc)
+    finally:
+        if carry_meta:
+            raw.unlink(missing_ok=True)
+
+
+def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:
+    import tifffile
+
+    arr = pixels if alpha is None else np.dstack([pixels, alpha])
+    kw: dict = {"photometric": "rgb" if pixels.ndim == 3 else "minisblack", "compression": "zlib",
+                "compressionargs": {"level": 3}}
+    if alpha is not None:
+        kw["extrasamples"] = ("unassalpha",)
+        if pixels.ndim == 2:
+            kw["planarconfig"] = "contig"
+    if icc:
+        kw["extratags"] = [(34675, "B", len(icc), icc, True)]
+    tifffile.imwrite(tmp, arr, **kw)
+
+
+def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, options: dict) -> None:
     from PIL import Image
 
     if alpha is not None:
-        arr = np.dstack([pixels, alpha])
-        img = Image.fromarray(arr, "RGBA" if pixels.ndim == 3 else "LA")
+        img = Image.fromarray(np.dstack([pixels, alpha]), "RGBA" if pixels.ndim == 3 else "LA")
     else:
         img = Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L")
-    kw: dict = {}
+    kw = dict(options)
     if icc:
         kw["icc_profile"] = icc
-    if exif and suffix != ".bmp":
-        kw["exif"] = exif
-    fmt = _PIL_FORMAT[suffix]
-    if fmt == "JPEG":
-        kw.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif fmt == "WEBP":
-        kw.update(quality=quality, lossless=quality >= 100)
-    elif fmt == "PNG":
-        kw.update(compress_level=png_compression)
-    elif fmt == "TIFF":
-        kw.update(compression="tiff_deflate")
-    elif fmt == "BMP":
-        kw.pop("icc_profile", None)
-    img.save(tmp, format=fmt, **kw)
-
-
-def _write_16bit(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, png_compression) -> None:
-    import cv2
-
-    bgr = pixels if pixels.ndim == 2 else pixels[..., ::-1]
-    if alpha is not None:
-        bgr = np.dstack([bgr, alpha]) if pixels.ndim == 3 else np.dstack([bgr, bgr, bgr, alpha])
-    params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if suffix == ".png" else []
-    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
-    if not ok:
-        raise ImageWriteError(f"OpenCV could not encode a 16-bit {suffix} file")
-    data = buf.tobytes()
-    if suffix == ".png":
-        data = png_with_metadata(data, exif=exif, icc=icc)
-    tmp.write_bytes(data)
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-
-
-def png_with_metadata(data: bytes, *, exif: bytes | None, icc: bytes | None) -> bytes:
-    """Insert iCCP and eXIf chunks right after IHDR (where the PNG spec wants them)."""
-    if not (exif or icc):
-        return data
-    ihdr_end = 8 + 8 + 13 + 4
-    extra = b""
-    if icc:
-        extra += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
     if exif:
-        payload = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
-        extra += _png_chunk(b"eXIf", payload)
-    return data[:ihdr_end] + extra + data[ihdr_end:]
+        kw["exif"] = exif
+    img.save(tmp, format=fmt, **kw)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ganrt.pipelines import image_io
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
+from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.tiling import DEFAULT_PAD, upscale
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RestoreSettings:
-    tile: int = 0  # input pixels per tile side; 0 = whole image (callers resolve "auto" first)
+    tile: TilePolicy = TilePolicy(0)  # fixed size (0 = whole image) or auto from a memory budget
     pad: int = DEFAULT_PAD
     batch: int = 4
     outscale: float | None = None  # None: the model's own scale
@@ -55,7 +56,11 @@ def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
 
 
 def infer_stage(engine, prepared: Prepared, settings: RestoreSettings) -> np.ndarray:
-    return upscale(engine, prepared.rgb, tile=settings.tile, pad=settings.pad, batch=settings.batch)
+    h, w = prepared.rgb.shape[:2]
+    channels = engine.spec.out_channels
+    tile = settings.tile.for_image(h, w, engine.scale, channels, settings.pad)
+    batch = settings.tile.batch_for(tile, h, w, engine.scale, channels, settings.pad, most=settings.batch)
+    return upscale(engine, prepared.rgb, tile=tile, pad=settings.pad, batch=batch)
 
 
 def finish_stage(restored: np.ndarray, prepared: Prepared, settings: RestoreSettings, scale: int) -> Finished:
@@ -80,7 +85,7 @@ def resolve_output(dst: Path, *, has_alpha: bool, sixteen_bit: bool) -> tuple[Pa
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
     d = prepared.decoded
     return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc,
-                                quality=settings.quality)
+                                quality=settings.quality, consume=True)
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:

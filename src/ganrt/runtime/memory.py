@@ -1,12 +1,23 @@
-"""Size tiles from a memory budget: measure a model's activation footprint per input pixel."""
+"""Size tiles from a memory budget.
+
+Two things grow with the tile: the engine's activations (measured once per
+model: the largest layer output of a probe run, per input pixel, times the
+tensors alive at once) and the tiler's float band (one row of tiles across
+the whole output width). ``TilePolicy`` picks, per image, the largest tile
+whose activations and band fit the budget, or the whole image when it fits.
+"""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+
+from ganrt.runtime.tiling import DEFAULT_PAD
 
 LIVE_TENSORS = 3  # a conv's input, its output and one skip connection are alive at once
 CPU_BUDGET = 512 << 20
 CUDA_BUDGET_FRACTION = 0.5
+MIN_TILE = 64
 
 
 @functools.lru_cache(maxsize=16)
@@ -31,20 +42,70 @@ def _bytes_per_pixel(module_id: int, module, channels: int, probe: int = 32) -> 
 
 
 def activation_bytes_per_pixel(model) -> int:
-    """fp32 bytes of activations alive at the peak, per input pixel (from a 32×32 probe run)."""
-    return _bytes_per_pixel(id(model.module), model.module, model.in_channels)
+    """fp32 bytes of activations alive at the peak, per input pixel (from a 32×32 probe run, cached)."""
+    from ganrt.models.info_cache import read_info, update_info
+
+    known = read_info(model.checksum).get("act_bytes_per_px")
+    if isinstance(known, int) and known > 0:
+        return known
+    measured = _bytes_per_pixel(id(model.module), model.module, model.in_channels)
+    update_info(model.checksum, act_bytes_per_px=measured)
+    return measured
 
 
-def auto_tile(model, device: str = "cpu", *, pad: int = 16, budget: int | None = None) -> int:
-    """The largest tile (input pixels per side, multiple of 16) whose activations fit the budget."""
-    if budget is None:
-        budget = CPU_BUDGET
-        if device.startswith("cuda"):
-            import torch
+def default_budget(device: str) -> int:
+    if device.startswith("cuda"):
+        import torch
 
-            free, _total = torch.cuda.mem_get_info()
-            budget = int(free * CUDA_BUDGET_FRACTION)
-    side = int((budget / activation_bytes_per_pixel(model)) ** 0.5) - 2 * pad
-    side = max(64, side // 16 * 16)
-    multiple = max(1, model.size_multiple)
-    return max(multiple, side // multiple * multiple)
+        free, _total = torch.cuda.mem_get_info()
+        return int(free * CUDA_BUDGET_FRACTION)
+    return CPU_BUDGET
+
+
+@dataclass(frozen=True)
+class TilePolicy:
+    """A fixed tile size (0 = whole image), or ``size=None``: the largest tile that fits ``budget``."""
+
+    size: int | None = 0
+    act_bytes_per_px: int = 0
+    budget: int = CPU_BUDGET
+    multiple: int = 1
+
+    @classmethod
+    def auto(cls, model, device: str = "cpu", budget: int | None = None) -> TilePolicy:
+        return cls(None, activation_bytes_per_pixel(model), budget or default_budget(device),
+                   max(1, model.size_multiple))
+
+    def describe(self) -> str:
+        return "auto" if self.size is None else str(self.size)
+
+    def _parts(self, tile: int, height: int, width: int, scale: int, channels: int, pad: int) -> tuple[int, int]:
+        """(activation bytes of one tile, bytes of the tiler's band) for tiles of side ``tile``."""
+        th, tw = min(tile, height), min(tile, width)
+        act = self.act_bytes_per_px * (th + 2 * pad) * (tw + 2 * pad)
+        whole = tile >= height and tile >= width
+        band = 0 if whole else (th + pad) * scale * width * scale * channels * 4
+        return act, band
+
+    def cost(self, tile: int, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
+        act, band = self._parts(tile, height, width, scale, channels, pad)
+        return act + band
+
+    def for_image(self, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
+        if self.size is not None:
+            return self.size
+        if self.cost(max(height, width), height, width, scale, channels, pad) <= self.budget:
+            return 0
+        tile = max(height, width) // 16 * 16
+        while tile > MIN_TILE and self.cost(tile, height, width, scale, channels, pad) > self.budget:
+            tile -= 16
+        tile = max(MIN_TILE, tile)
+        return max(self.multiple, tile // self.multiple * self.multiple)
+
+    def batch_for(self, tile: int, height: int, width: int, scale: int, channels: int = 3,
+                  pad: int = DEFAULT_PAD, most: int = 4) -> int:
+        """How many tiles one engine call may take: each adds a tile's activations to the budget."""
+        if self.size is not None or self.act_bytes_per_px == 0:
+            return most
+        act, band = self._parts(tile or max(height, width), height, width, scale, channels, pad)
+        return max(1, min(most, (self.budget - band) // max(1, act)))

@@ -72,6 +72,10 @@ class OrtEngine(Engine):
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        if device == "cpu":
+            # Without the arena, memory is returned after each call: about half the peak for large
+            # tiles (measured: 515 MB instead of 1.1 GB for the compact model at 832²) for 0-4 % speed.
+            options.enable_cpu_mem_arena = False
         self.onnx_path = onnx_path
         self._session = ort.InferenceSession(str(onnx_path), sess_options=options,
                                              providers=providers_for(device))

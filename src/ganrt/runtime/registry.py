@@ -52,7 +52,16 @@ def is_installed(info: BackendInfo) -> bool:
     return importlib.util.find_spec(info.requires) is not None
 
 
+def nvidia_driver_present() -> bool:
+    """A cheap check that needs no import: is there an NVIDIA driver and device node at all?"""
+    import os
+
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+
+
 def cuda_available() -> bool:
+    if not nvidia_driver_present():
+        return False  # answers without importing torch (0.5 GB and seconds on a CPU-only machine)
     try:
         import torch
     except ImportError:
@@ -80,9 +89,9 @@ def _factory(info: BackendInfo):
     return obj
 
 
-def create_engine(model, *, backend: str = "auto", device: str = "auto", precision: str = "auto",
-                  threads: int | None = None, guard: bool = True):
-    """An engine for ``model`` with every ``auto`` resolved; fp16/bf16 engines get an fp32 fallback."""
+def resolve(model, *, backend: str = "auto", device: str = "auto", precision: str = "auto",
+            threads: int | None = None) -> tuple[str, str, str]:
+    """(backend, device, precision) with every ``auto`` resolved and the combination checked."""
     from ganrt.runtime.choice import choose_backend, choose_precision
 
     device = resolve_device(device)
@@ -99,6 +108,15 @@ def create_engine(model, *, backend: str = "auto", device: str = "auto", precisi
             f"backend {backend!r} does not run {precision}; it runs {', '.join(info.precisions)}")
     if precision not in model.precisions:
         raise BackendUnavailableError(f"{model.name} does not support {precision}")
+    return backend, device, precision
+
+
+def create_engine(model, *, backend: str = "auto", device: str = "auto", precision: str = "auto",
+                  threads: int | None = None, guard: bool = True):
+    """An engine for ``model`` with every ``auto`` resolved; fp16/bf16 engines get an fp32 fallback."""
+    backend, device, precision = resolve(model, backend=backend, device=device, precision=precision,
+                                         threads=threads)
+    info = backend_info(backend)
     fallback = None
     if guard and precision != "fp32":
         def fallback():

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_PAD = 16
+QUANTIZE_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -148,17 +149,17 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
 
     wx = [axis_weights(tx, s) for tx in xs]
     off = pad * s  # padded output coordinates → output coordinates
-    band: np.ndarray | None = None
+    carry: np.ndarray | None = None  # rows of the previous band still waiting for this row's blend
     band_lo = 0
     for j, ty in enumerate(ys):
         lo, hi = ty.keep_lo * s, ty.keep_hi * s
-        grown = np.zeros((n_img, hi - (band_lo if band is not None else lo), w * s, out.shape[3]), np.float32)
-        if band is None:
+        if carry is None:
             band_lo = lo
-        else:
-            grown[:, : band.shape[1]] = band
-        band = grown
-        wy = axis_weights(ty, s)
+        band = np.zeros((n_img, hi - band_lo, w * s, out.shape[3]), np.float32)
+        if carry is not None:
+            band[:, : carry.shape[1]] = carry
+            carry = None
+        wy = axis_weights(ty, s)[:, None, None]
         jobs = [(i, k) for k in range(len(xs)) for i in range(n_img)]
         for b0 in range(0, len(jobs), batch):
             chunk = jobs[b0: b0 + batch]
@@ -167,12 +168,20 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
             for (i, k), r in zip(chunk, res):
                 tx = xs[k]
                 x0, x1 = tx.keep_lo * s - off, tx.keep_hi * s - off
-                band[i, lo - band_lo: hi - band_lo, x0:x1] += crop(r, ty, tx) * (wy[:, None, None] * wx[k][None, :, None])
+                kept = crop(r, ty, tx)
+                kept *= wy
+                kept *= wx[k][None, :, None]
+                band[i, lo - band_lo: hi - band_lo, x0:x1] += kept
+            del res, tiles
             if on_tiles:
                 on_tiles(len(chunk))
         done_hi = ys[j + 1].keep_lo * s if j + 1 < len(ys) else hi
-        out[:, band_lo - off: done_hi - off] = quantize(band[:, : done_hi - band_lo], out_dtype)
-        band = band[:, done_hi - band_lo:]
+        for r0 in range(0, done_hi - band_lo, QUANTIZE_ROWS):  # row chunks: no full-band temporaries
+            r1 = min(r0 + QUANTIZE_ROWS, done_hi - band_lo)
+            out[:, band_lo - off + r0: band_lo - off + r1] = quantize(band[:, r0:r1], out_dtype)
+        if done_hi < hi:
+            carry = band[:, done_hi - band_lo:].copy()  # a copy, so the finished band is freed
+        del band
         band_lo = done_hi
     return out[0] if single else out
 

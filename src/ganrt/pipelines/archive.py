@@ -1,0 +1,193 @@
+"""Restore a folder of images: resumable, overlapping read / infer / write, never losing work.
+
+The main thread runs the engine; a pool of reader threads decodes the next
+images while it works, and a pool of writer threads finishes and encodes the
+previous ones, so decoding, inference and encoding overlap. In-flight work is
+bounded (by count and by output bytes) so memory follows the images in
+flight, not the archive. Every outcome is recorded in the job state
+(``ganrt.pipelines.jobstate``) by the main thread as soon as it is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganrt.errors import GanrtError
+from ganrt.pipelines.archive_walk import Discovery, Task
+from ganrt.pipelines.jobstate import JobState
+from ganrt.pipelines.restore import (Prepared, RestoreSettings, finish_stage, infer_stage, read_stage,
+                                     resolve_output, write_stage)
+
+log = logging.getLogger(__name__)
+
+WRITE_BUDGET_BYTES = 768 << 20  # restored pixels waiting for their writer
+
+
+@dataclass
+class ArchiveResult:
+    restored: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    interrupted: bool = False
+    written: list[tuple[Path, Path]] = field(default_factory=list)  # (input, output) of this run
+    fallbacks: int = 0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.restored / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def megapixels_per_s(self) -> float:
+        return self.megapixels / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict:
+        return {
+            "restored": self.restored,
+            "skipped_done": self.skipped,
+            "failed": len(self.failed),
+            "ignored": len(self.ignored),
+            "seconds": round(self.seconds, 3),
+            "images_per_s": round(self.images_per_s, 4),
+            "megapixels_per_s": round(self.megapixels_per_s, 4),
+            "interrupted": self.interrupted,
+            "fp32_fallback_tiles": self.fallbacks,
+        }
+
+    def report(self, settings: dict) -> dict:
+        return {
+            **self.summary(),
+            "settings": settings,
+            "failures": [{"path": p, "reason": r} for p, r in self.failed],
+            "ignored_files": [{"path": p, "reason": r} for p, r in self.ignored],
+        }
+
+
+def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: bool, overwrite: bool,
+         result: ArchiveResult) -> list[Task]:
+    """Which tasks to run. Done ones are skipped without decoding; foreign outputs are conflicts."""
+    result.ignored = list(discovery.ignored)
+    todo = []
+    for task in discovery.tasks:
+        if resume and state.is_done(task, fingerprint):
+            result.skipped += 1
+        elif task.dst.exists() and not overwrite and not state.owns(task.dst):
+            result.failed.append((task.rel, f"output {task.dst.name} already exists and was not made by this "
+                                            "job; use --overwrite to replace it"))
+        else:
+            todo.append(task)
+    return todo
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, GanrtError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory (use a smaller --tile)"
+    text = str(exc).strip().splitlines()
+    return f"unexpected {type(exc).__name__}: {text[0][:200] if text else ''}".strip()
+
+
+class ArchiveRunner:
+    def __init__(self, engine, settings: RestoreSettings, state: JobState, fingerprint: str, *, jobs: int = 2,
+                 on_progress: Callable[[ArchiveResult, int], None] | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.state = state
+        self.fingerprint = fingerprint
+        self.jobs = max(1, jobs)
+        self.on_progress = on_progress or (lambda result, done: None)
+
+    # stages run in the pools ---------------------------------------------------------
+    def _read(self, task: Task) -> Prepared:
+        return read_stage(task.src, self.settings)
+
+    def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
+        finished = finish_stage(restored, prepared, self.settings, self.engine.scale)
+        dst, notes = resolve_output(task.dst, has_alpha=finished.alpha is not None,
+                                    sixteen_bit=str(finished.pixels.dtype) == "uint16")
+        for note in notes:
+            log.warning("%s: %s", task.rel, note)
+        return write_stage(dst, finished, prepared, self.settings), notes
+
+    # the loop ---------------------------------------------------------------------------
+    def run(self, tasks: list[Task], result: ArchiveResult) -> ArchiveResult:
+        start = time.perf_counter()
+        reads: deque[tuple[Task, Future]] = deque()
+        writes: deque[tuple[Task, Prepared, Future, int]] = deque()
+        pending_bytes = 0
+        queue = deque(tasks)
+        done = 0
+        readers = ThreadPoolExecutor(self.jobs, thread_name_prefix="ganrt-read")
+        writers = ThreadPoolExecutor(self.jobs, thread_name_prefix="ganrt-write")
+
+        def top_up_reads() -> None:
+            while queue and len(reads) < self.jobs + 1:
+                task = queue.popleft()
+                reads.append((task, readers.submit(self._read, task)))
+
+        def record_head() -> None:
+            nonlocal pending_bytes, done
+            task, prepared, fut, nbytes = writes.popleft()
+            pending_bytes -= nbytes
+            try:
+                out, _notes = fut.result()
+            except Exception as exc:  # noqa: BLE001 - one bad image never stops the archive
+                self.state.mark_failed(task, self.fingerprint, _reason(exc))
+                result.failed.append((task.rel, _reason(exc)))
+            else:
+                self.state.mark_done(task, self.fingerprint, out)
+                result.restored += 1
+                result.megapixels += prepared.megapixels
+                result.written.append((task.src, out))
+            done += 1
+            result.seconds = time.perf_counter() - start
+            self.on_progress(result, done)
+
+        def settle(*, drain: bool = False) -> None:
+            """Record finished writes; wait while too much is in flight (or for all, when draining)."""
+            while writes and (drain or writes[0][2].done() or len(writes) > self.jobs
+                              or pending_bytes > WRITE_BUDGET_BYTES):
+                record_head()
+
+        try:
+            top_up_reads()
+            while reads:
+                task, fut = reads.popleft()
+                top_up_reads()
+                try:
+                    prepared = fut.result()
+                    self.state.mark_started(task, self.fingerprint)
+                    restored = infer_stage(self.engine, prepared, self.settings)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    self.state.mark_failed(task, self.fingerprint, _reason(exc))
+                    result.failed.append((task.rel, _reason(exc)))
+                    done += 1
+                    result.seconds = time.perf_counter() - start
+                    self.on_progress(result, done)
+                    continue
+                nbytes = restored.nbytes
+                writes.append((task, prepared, writers.submit(self._write, task, prepared, restored), nbytes))
+                pending_bytes += nbytes
+                del restored
+                settle()
+        except KeyboardInterrupt:
+            result.interrupted = True
+            log.warning("interrupted: finishing the images in flight, then stopping")
+        finally:
+            readers.shutdown(wait=True, cancel_futures=True)
+            settle(drain=True)
+            writers.shutdown(wait=True)
+            result.seconds = time.perf_counter() - start
+            result.fallbacks = getattr(self.engine, "fallbacks", 0)
+        return result

@@ -1,0 +1,80 @@
+"""Put EXIF and ICC metadata into PNG and JPEG files that OpenCV encoded, without decoding them.
+
+OpenCV encodes straight from our arrays (no copy of a 576 MB output, unlike
+Pillow's ``fromarray``) but cannot write EXIF or ICC. These functions stream
+the encoded file into a new one with the metadata inserted where the format
+specifies it: PNG ``iCCP``/``eXIf`` chunks right after ``IHDR``; JPEG ``APP1``
+(Exif) and ``APP2`` (ICC_PROFILE, split into 64 KB pieces) after ``SOI`` and
+the JFIF ``APP0``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ICC_JPEG_CHUNK = 65519  # 65535 - 2 (length) - 14 ("ICC_PROFILE\0" + seq + count)
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def png_metadata_chunks(exif: bytes | None, icc: bytes | None) -> bytes:
+    out = b""
+    if icc:
+        out += png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        out += png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    return out
+
+
+def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None) -> bytes:
+    out = b""
+    if exif:
+        payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+        if len(payload) + 2 <= 0xFFFF:
+            out += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    if icc:
+        pieces = [icc[i:i + ICC_JPEG_CHUNK] for i in range(0, len(icc), ICC_JPEG_CHUNK)]
+        for seq, piece in enumerate(pieces, 1):
+            payload = b"ICC_PROFILE\x00" + bytes([seq, len(pieces)]) + piece
+            out += b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload
+    return out
+
+
+def _header_end_png(head: bytes) -> int:
+    if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        raise ValueError("not a PNG file written by OpenCV")
+    return 8 + 8 + 13 + 4
+
+
+def _header_end_jpeg(head: bytes) -> int:
+    if not head.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG file")
+    pos = 2
+    while head[pos:pos + 2] == b"\xff\xe0":  # keep JFIF APP0 first
+        (length,) = struct.unpack(">H", head[pos + 2:pos + 4])
+        pos += 2 + length
+    return pos
+
+
+def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | None) -> None:
+    """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC inserted (format from the suffix)."""
+    suffix = src.suffix.lower()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        head = fin.read(64 * 1024)
+        if suffix == ".png":
+            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc)
+        elif suffix in (".jpg", ".jpeg"):
+            cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc)
+        else:
+            raise ValueError(f"no metadata insertion for {suffix}")
+        fout.write(head[:cut])
+        fout.write(extra)
+        fout.write(head[cut:])
+        shutil.copyfileobj(fin, fout, 1 << 20)

@@ -1,0 +1,60 @@
+"""A contact sheet to check a run before trusting it: input (bicubic to the output size) beside output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.fsutil import atomic_path
+from ganrt.pipelines.image_io import read_image, to_8bit
+
+ROW_HEIGHT = 320
+FULL_RES_LIMIT = 16_000_000  # above this many output pixels, resize the input straight to display size
+
+
+def _display_rgb(path: Path) -> np.ndarray:
+    img = read_image(path)
+    px = to_8bit(img.pixels) if img.pixels.dtype == np.uint16 else img.pixels
+    return np.repeat(px[..., None], 3, axis=2) if px.ndim == 2 else px
+
+
+def _fit(img: np.ndarray, height: int) -> np.ndarray:
+    import cv2
+
+    h, w = img.shape[:2]
+    width = max(1, round(w * height / h))
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_CUBIC)
+
+
+def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6, row_height: int = ROW_HEIGHT) -> Path:
+    """Write a PNG with one row per (input, output) pair: input upscaled bicubic | output, with names."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    rows = []
+    for src, out in pairs[:count]:
+        restored = _display_rgb(out)
+        original = _display_rgb(src)
+        oh, ow = restored.shape[:2]
+        if oh * ow <= FULL_RES_LIMIT:
+            upscaled = cv2.resize(original, (ow, oh), interpolation=cv2.INTER_CUBIC)
+            left, right = _fit(upscaled, row_height), _fit(restored, row_height)
+        else:
+            right = _fit(restored, row_height)
+            left = cv2.resize(original, (right.shape[1], row_height), interpolation=cv2.INTER_CUBIC)
+        rows.append((src.name, np.hstack([left, np.full((row_height, 6, 3), 255, np.uint8), right])))
+    if not rows:
+        raise ValueError("no restored images to preview")
+    label_h = 22
+    width = max(r.shape[1] for _, r in rows)
+    sheet = Image.new("RGB", (width, sum(row_height + label_h for _ in rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    y = 0
+    for name, row in rows:
+        draw.text((4, y + 4), f"{name}   (left: input, bicubic | right: restored)", fill="black")
+        sheet.paste(Image.fromarray(row), (0, y + label_h))
+        y += row_height + label_h
+    with atomic_path(dest) as tmp:
+        sheet.save(tmp, format="PNG")
+    return dest

@@ -1,0 +1,194 @@
+"""Photo archives: mirrored, faithful, resumable, never touching the originals."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from archive_builder import SRGB_ICC, build_archive, snapshot
+from ganrt.cli import app
+from ganrt.pipelines.image_io import read_image
+
+FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32",
+        "--tile", "0"]
+runner = CliRunner()
+
+
+def restore(src, dst, *extra):
+    return runner.invoke(app, ["restore", str(src), str(dst), *FAST, *map(str, extra)])
+
+
+def expected_output(rel: str) -> str:
+    p = Path(rel)
+    return p.with_suffix(p.suffix.lower()).as_posix()
+
+
+def outputs(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".ganrt-state")}
+
+
+@pytest.fixture()
+def archive(tmp_path, photos):
+    src = tmp_path / "archive"
+    kinds = build_archive(src, photos)
+    return src, kinds
+
+
+def test_archive_run(archive, tmp_path):
+    src, kinds = archive
+    before = snapshot(src)
+    dst = tmp_path / "restored"
+    result = restore(src, dst, "--report", tmp_path / "report.json", "--preview", tmp_path / "sheet.png")
+    assert result.exit_code == 1, result.output  # some inputs failed, all others processed
+    good = {rel for rel, kind in kinds.items() if kind not in ("bad", "ignored")}
+    assert outputs(dst) == {expected_output(rel) for rel in good}
+    for rel in good:
+        out = read_image(dst / expected_output(rel))
+        inp = read_image(src / rel)
+        assert (out.height, out.width) == (inp.height * 4, inp.width * 4), rel
+        assert out.pixels.std() > 5, rel  # a picture, not a flat or black frame
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["restored"] == len(good) and report["failed"] == 5 and report["ignored"] == 2
+    reasons = {f["path"]: f["reason"] for f in report["failures"]}
+    assert "truncated" in reasons["bad/truncated.jpg"] and "truncated" in reasons["bad/truncated.png"]
+    assert "empty" in reasons["bad/empty.png"]
+    assert "not an image" in reasons["bad/notes.jpg"]
+    assert "--max-pixels" in reasons["bad/bomb.png"]
+    assert report["images_per_s"] > 0 and report["megapixels_per_s"] > 0
+    assert snapshot(src) == before  # inputs byte-identical
+    assert not [p for p in dst.rglob("*") if "ganrt-tmp" in p.name]
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.width > 200 and sheet.height > 100
+
+
+def test_faithful_images(archive, tmp_path):
+    src, _ = archive
+    dst = tmp_path / "out"
+    restore(src, dst)
+    # EXIF orientation applied, tag reset, other EXIF kept
+    rot_in = Image.open(src / "scans/rotated.jpg")
+    rot_out = Image.open(dst / "scans/rotated.jpg")
+    assert rot_in.size == (44, 36) and rot_out.size == (36 * 4, 44 * 4)
+    assert rot_out.getexif().get(0x0112, 1) == 1 and rot_out.getexif().get(0x010F) == "ArchiveScanner 3000"
+    # ICC carried over where the format holds it
+    for rel in ("scans/tagged.jpg", "scans/tagged.webp"):
+        assert Image.open(dst / rel).info.get("icc_profile") == SRGB_ICC, rel
+    # alpha kept, upscaled smoothly, transparent stays transparent, no dark fringe at the edge
+    logo = read_image(dst / "scans/logo.png")
+    assert logo.alpha is not None and logo.alpha.shape == logo.pixels.shape[:2]
+    assert logo.alpha[:16].max() == 0 and logo.alpha[60:100, 80:140].min() == 255
+    edge_alpha = logo.alpha[28:36, 60:140]  # the top edge of the opaque rectangle (input rows 8..)
+    assert 0 < edge_alpha.mean() < 255  # a smooth ramp, not a hard 0/255 step
+    import cv2
+
+    visible = (logo.alpha >= 64).astype(np.uint8)
+    ring = (visible & ~cv2.erode(visible, np.ones((17, 17), np.uint8))).astype(bool)  # within 8 px of the edge
+    assert ring.sum() > 200
+    edge_luma = logo.pixels[ring].mean(axis=1)
+    assert np.percentile(edge_luma, 5) > 150, "dark fringe: transparent black bled into the visible edge"
+    opaque = read_image(dst / "scans/opaque.png")
+    assert opaque.alpha is not None and (opaque.alpha == 255).all()
+    # 16-bit in, 16-bit out, from full precision
+    for rel in ("scans/deep.tif", "scans/deep16.png"):
+        deep = read_image(dst / rel)
+        assert deep.pixels.dtype == np.uint16, rel
+        assert len(np.unique(deep.pixels % 257)) > 50, rel  # not 8-bit values scaled up
+    # grayscale in, grayscale out
+    assert Image.open(dst / "scans/grey.jpg").mode == "L"
+
+
+def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
+    src, _ = archive
+    dst = tmp_path / "out"
+    first = restore(src, dst, "--report", tmp_path / "r1.json")
+    assert first.exit_code == 1
+    r1 = json.loads((tmp_path / "r1.json").read_text())
+    stamps = {p: p.stat().st_mtime_ns for p in dst.rglob("*") if p.is_file() and "state" not in p.name}
+    second = restore(src, dst, "--report", tmp_path / "r2.json")
+    r2 = json.loads((tmp_path / "r2.json").read_text())
+    assert second.exit_code == 1  # the bad files still fail (they are retried, not remembered as done)
+    assert r2["restored"] == 0 and r2["skipped_done"] == r1["restored"] and r2["failed"] == 5
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing rewritten
+    # a changed input is redone; a fixed bad file is retried and now succeeds
+    Image.fromarray(photos["coffee_61x93"][:30, :30]).save(src / "plain.jpg", quality=90)
+    Image.fromarray(photos["chelsea_45x59"]).save(src / "bad/truncated.jpg", quality=90)
+    restore(src, dst, "--report", tmp_path / "r3.json")
+    r3 = json.loads((tmp_path / "r3.json").read_text())
+    assert r3["restored"] == 2 and r3["failed"] == 4
+    assert Image.open(dst / "plain.jpg").size == (120, 120)
+    # a change of settings redoes everything
+    restore(src, dst, "--quality", "80", "--report", tmp_path / "r4.json")
+    assert json.loads((tmp_path / "r4.json").read_text())["restored"] == r1["restored"] + 1
+    # --no-resume redoes everything too, replacing the job's own outputs without --overwrite
+    restore(src, dst, "--quality", "80", "--no-resume", "--report", tmp_path / "r5.json")
+    assert json.loads((tmp_path / "r5.json").read_text())["restored"] == r1["restored"] + 1
+
+
+def test_foreign_outputs_need_overwrite(archive, tmp_path):
+    src, _ = archive
+    dst = tmp_path / "out"
+    (dst / "old").mkdir(parents=True)
+    (dst / "old/scan.bmp").write_bytes(b"someone else's file")
+    restore(src, dst, "--report", tmp_path / "r.json")
+    reasons = {f["path"]: f["reason"] for f in json.loads((tmp_path / "r.json").read_text())["failures"]}
+    assert "--overwrite" in reasons["old/scan.bmp"]
+    assert (dst / "old/scan.bmp").read_bytes() == b"someone else's file"
+    restore(src, dst, "--overwrite")
+    assert read_image(dst / "old/scan.bmp").width == 52 * 4
+
+
+def test_folder_rules(archive, tmp_path):
+    src, _ = archive
+    # OUTPUT_DIR inside INPUT_DIR: excluded from the walk, so a rerun does not restore its own outputs
+    inner = src / "restored"
+    restore(src, inner)
+    again = restore(src, inner, "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["restored"] == 0 and not any(f["path"].startswith("restored/") for f in report["failures"])
+    assert again.exit_code == 1
+    # the same folder, or INPUT_DIR inside OUTPUT_DIR: refused as usage errors
+    for dst in (src, src.parent):
+        bad = restore(src, dst)
+        assert bad.exit_code == 2 and "error:" in bad.output
+
+
+def test_links_out_of_the_archive_are_not_followed(tmp_path, photos):
+    src = tmp_path / "archive"
+    src.mkdir()
+    outside = tmp_path / "private.jpg"
+    Image.fromarray(photos["chelsea_45x59"]).save(outside)
+    Image.fromarray(photos["chelsea_45x59"]).save(src / "inside.jpg")
+    os.symlink(outside, src / "link.jpg")
+    os.symlink(tmp_path, src / "loop")
+    restore(src, tmp_path / "out", "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["restored"] == 1
+    assert {i["path"] for i in report["ignored_files"]} == {"link.jpg", "loop"}
+    assert outputs(tmp_path / "out") == {"inside.jpg"}
+
+
+def test_dry_run_writes_nothing(archive, tmp_path):
+    src, kinds = archive
+    result = restore(src, tmp_path / "out", "--dry-run")
+    assert result.exit_code == 0
+    assert f"{sum(k != 'ignored' for k in kinds.values())} image(s) found" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_rgba_to_jpeg_switches_to_png(archive, tmp_path):
+    src, _ = archive
+    dst = tmp_path / "out"
+    result = restore(src, dst, "--format", "jpg")
+    assert (dst / "scans/logo.png").is_file() and not (dst / "scans/logo.jpg").exists()
+    assert "cannot hold the alpha channel" in result.output
+    assert (dst / "plain.jpg").is_file() and (dst / "1998/summer/beach day.jpg").is_file()
+    # a rerun knows the PNG it wrote instead, and skips it
+    again = restore(src, dst, "--format", "jpg", "--report", tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["restored"] == 0 and again.exit_code == 1
