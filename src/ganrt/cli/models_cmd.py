@@ -56,10 +56,11 @@ def info(model: Annotated[str, typer.Argument(help="Built-in model name or model
         typer.echo(json.dumps(data, indent=2))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_header=False, title=loaded.name)
     for key, value in data.items():
         if isinstance(value, list):
             value = ", ".join(map(str, value))
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))
     console().print(table)

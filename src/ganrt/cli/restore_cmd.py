@@ -193,8 +193,9 @@ def _print_summary(result, choice, quiet: bool) -> None:
     if quiet:
         return
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{choice.model.name} on {choice.describe()}", show_header=False)
+    table = Table(title=Text(f"{choice.model.name} on {choice.describe()}"), show_header=False)
     rows = [("restored", result.restored), ("skipped (already done)", result.skipped),
             ("failed", len(result.failed)), ("ignored (not images)", len(result.ignored)),
             ("time", f"{result.seconds:.1f} s"), ("images/s", f"{result.images_per_s:.3f}"),
@@ -202,5 +203,5 @@ def _print_summary(result, choice, quiet: bool) -> None:
     if result.fallbacks:
         rows.append(("tiles re-run in fp32 (NaN/Inf)", result.fallbacks))
     for key, value in rows:
-        table.add_row(key, str(value))
+        table.add_row(key, Text(str(value)))
     console().print(table)

@@ -226,7 +226,7 @@ def holds_16bit(suffix: str) -> bool:
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
                 exif: bytes | None = None, icc: bytes | None = None, quality: int = 95,
-                png_compression: int = 3, consume: bool = False) -> Path:
+                png_compression: int = 1, consume: bool = False) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16.
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for

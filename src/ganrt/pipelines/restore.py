@@ -16,7 +16,7 @@ import numpy as np
 from ganrt.pipelines import image_io
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.runtime.memory import TilePolicy
-from ganrt.runtime.tiling import DEFAULT_PAD, upscale
+from ganrt.runtime.tiling import DEFAULT_PAD, fit_tile, upscale
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def infer_stage(engine, prepared: Prepared, settings: RestoreSettings) -> np.nda
     h, w = prepared.rgb.shape[:2]
     channels = engine.spec.out_channels
     tile = settings.tile.for_image(h, w, engine.scale, channels, settings.pad)
+    tile = fit_tile(tile, h, w, settings.pad, engine.max_input_hw)
     batch = settings.tile.batch_for(tile, h, w, engine.scale, channels, settings.pad, most=settings.batch)
     return upscale(engine, prepared.rgb, tile=tile, pad=settings.pad, batch=batch)
 

@@ -57,6 +57,11 @@ class Engine(ABC):
     def channels(self) -> int:
         return self.spec.in_channels
 
+    @property
+    def max_input_hw(self) -> tuple[int, int] | None:
+        """The largest input (H, W) one call accepts, or None for no limit (TensorRT profiles set one)."""
+        return None
+
     def describe(self) -> str:
         return f"{self.backend} {self.precision} on {self.device}"
 

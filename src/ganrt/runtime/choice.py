@@ -1,17 +1,135 @@
-"""How ``auto`` picks a backend and a precision."""
+"""How ``auto`` picks a backend and a precision, and the bf16 fidelity guard.
+
+The rule (backed by ``benchmarks/cpu_fast_path.py``; figures in benchmarks/README.md):
+
+- CUDA: TensorRT (fp16) when installed, otherwise torch (fp16, channels-last).
+- CPU: OpenVINO when installed (fastest measured CPU path, and the lightest
+  in memory), then ONNX Runtime, then torch. Precision bf16 when the CPU has
+  bf16 matrix instructions (AVX512-BF16 or AMX), the backend runs bf16 and
+  the model supports it, otherwise fp32.
+
+The guard: before the first bf16 run of a model on a machine, its bf16 output
+is compared with fp32 on a calibration photo; below 40 dB PSNR fp32 is used
+instead, with a warning. The verdict is cached per machine, backend and model.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+
+import numpy as np
+
 from ganrt.runtime.registry import backend_info, is_installed
+
+log = logging.getLogger(__name__)
+
+BF16_MIN_PSNR = 40.0
+CPU_ORDER = ("openvino", "onnxruntime", "torch")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_bf16() -> bool:
+    from ganrt.bench.machine import cpu_flags
+
+    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 
 def choose_backend(model, device: str, precision: str) -> str:
     if device == "cuda":
         return "tensorrt" if is_installed(backend_info("tensorrt")) else "torch"
-    return "onnxruntime"
+    for name in CPU_ORDER:
+        info = backend_info(name)
+        if is_installed(info) and (precision == "auto" or precision in info.precisions):
+            return name
+    return "torch"
 
 
 def choose_precision(model, backend: str, device: str, *, threads: int | None = None) -> str:
-    if device == "cuda" and "fp16" in model.precisions:
-        return "fp16"
+    info = backend_info(backend)
+    if device == "cuda":
+        return "fp16" if "fp16" in model.precisions and "fp16" in info.precisions else "fp32"
+    if cpu_has_bf16() and "bf16" in info.precisions and "bf16" in model.precisions:
+        return "bf16" if bf16_passes_guard(model, backend, threads=threads) else "fp32"
     return "fp32"
+
+
+def _guard_path():
+    from ganrt.cache import cache_dir
+
+    return cache_dir("choices") / "bf16-guard.json"
+
+
+def _guard_key(model, backend: str) -> str:
+    from ganrt.bench.machine import cpu_model
+    from importlib import metadata
+
+    dist = {"openvino": "openvino", "torch": "torch", "onnxruntime": "onnxruntime"}[backend]
+    try:
+        version = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        version = "?"
+    return f"{cpu_model()}|{backend}-{version}|{model.name}|{model.checksum[:16]}"
+
+
+def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
+    """PSNR (dB) of the bf16 output against fp32 on a calibration photo, same backend, CPU."""
+    from ganrt.data import calibration_photos
+    from ganrt.runtime.registry import create_engine
+
+    photo = next(iter(calibration_photos().values()))
+    x = np.ascontiguousarray(photo.transpose(2, 0, 1)[None].astype(np.float32) / 255)
+    if model.in_channels != 3:
+        x = x.mean(axis=1, keepdims=True) if model.in_channels == 1 else x
+    with create_engine(model, backend=backend, device="cpu", precision="fp32", threads=threads, guard=False) as ref, \
+            create_engine(model, backend=backend, device="cpu", precision="bf16", threads=threads, guard=False) as half:
+        want = np.clip(ref.infer(x), 0, 1)
+        got = half.infer(x)
+    if not np.isfinite(got).all():
+        return 0.0
+    mse = float(np.mean((np.clip(got, 0, 1) - want).astype(np.float64) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def bf16_passes_guard(model, backend: str, *, threads: int | None = None) -> bool:
+    """Measured once per machine, backend and model; cached."""
+    from ganrt.fsutil import atomic_write_bytes
+
+    path = _guard_path()
+    try:
+        verdicts = json.loads(path.read_text())
+    except (OSError, ValueError):
+        verdicts = {}
+    key = _guard_key(model, backend)
+    if key not in verdicts:
+        psnr = bf16_fidelity(model, backend, threads=threads)
+        verdicts[key] = {"psnr_db": round(float(psnr), 2) if np.isfinite(psnr) else 999.0,
+                         "ok": bool(psnr >= BF16_MIN_PSNR)}
+        try:
+            atomic_write_bytes(path, json.dumps(verdicts, indent=1).encode())
+        except OSError:
+            pass
+    verdict = verdicts[key]
+    if not verdict["ok"]:
+        log.warning("%s in bf16 on %s reaches only %.1f dB against fp32 (need %.0f): using fp32",
+                    model.name, backend, verdict["psnr_db"], BF16_MIN_PSNR)
+    return bool(verdict["ok"])
+
+
+def explain_choice(model_name: str = "realesr-animevideov3") -> dict:
+    """What ``auto`` resolves to on this machine, and why (for `ganrt doctor`)."""
+    from ganrt.models import load_model
+    from ganrt.runtime.registry import cuda_available
+
+    device = "cuda" if cuda_available() else "cpu"
+    model = load_model(model_name)
+    backend = choose_backend(model, device, "auto")
+    precision = choose_precision(model, backend, device)
+    if device == "cuda":
+        why = "CUDA GPU present; " + ("TensorRT installed" if backend == "tensorrt" else "TensorRT not installed")
+    else:
+        why = (f"no CUDA GPU; {backend} is the first installed of {', '.join(CPU_ORDER)}; "
+               + ("CPU has bf16 matrix instructions" if cpu_has_bf16() else "no bf16 matrix instructions on this CPU"))
+        if cpu_has_bf16() and precision == "fp32":
+            why += f"; bf16 failed the {BF16_MIN_PSNR:.0f} dB fidelity guard or is unsupported"
+    return {"device": device, "backend": backend, "precision": precision, "model": model_name, "why": why}

@@ -119,8 +119,11 @@ def create_engine(model, *, backend: str = "auto", device: str = "auto", precisi
     info = backend_info(backend)
     fallback = None
     if guard and precision != "fp32":
+        # TensorRT falls back to torch fp32 on the same GPU: an fp32 engine build would take minutes.
+        fallback_backend = "torch" if backend == "tensorrt" else backend
+
         def fallback():
-            return create_engine(model, backend=backend, device=device, precision="fp32",
+            return create_engine(model, backend=fallback_backend, device=device, precision="fp32",
                                  threads=threads, guard=False)
     factory = _factory(info)
     return factory(model, precision=precision, device=device, threads=threads, fp32_fallback=fallback)

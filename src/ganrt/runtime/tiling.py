@@ -186,5 +186,15 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
     return out[0] if single else out
 
 
+def fit_tile(tile: int, height: int, width: int, pad: int, limit: tuple[int, int] | None) -> int:
+    """Shrink ``tile`` (0 = whole image) so that every engine call stays within ``limit`` (H, W)."""
+    if limit is None:
+        return tile
+    side = max(16, min(limit) - 2 * pad)
+    if tile == 0:
+        return 0 if height + 2 * pad <= limit[0] and width + 2 * pad <= limit[1] else side
+    return min(tile, side)
+
+
 def count_tiles(h: int, w: int, tile: int, pad: int = DEFAULT_PAD) -> int:
     return len(plan_axis(h, tile, pad)) * len(plan_axis(w, tile, pad))

@@ -69,24 +69,13 @@ class TorchEngine(Engine):
     def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
         if self._device.type != "cuda":
             return super().infer_pixels(tiles, maxval)
-        # CUDA: upload the integers; convert, pad, check and clamp on the device.
-        torch = self._torch
-        n, h, w, _ = tiles.shape
-        with torch.inference_mode():
-            raw = torch.from_numpy(np.ascontiguousarray(tiles)).pin_memory()
-            raw = raw.to(self._device, non_blocking=True)
-            x = raw.permute(0, 3, 1, 2).to(self._dtype).div_(maxval)
-            m, lo = self.spec.size_multiple, self.spec.min_size
-            th, tw = -(-max(h, lo) // m) * m, -(-max(w, lo) // m) * m
-            if (th, tw) != (h, w):
-                x = torch.nn.functional.pad(x, (0, tw - w, 0, th - h), mode="replicate")
-            y = self._module(x.contiguous(memory_format=torch.channels_last))
-            y = y[:, :, : h * self.scale, : w * self.scale]
-            finite = torch.isfinite(y).flatten(1).all(dim=1)
-            y = y.clamp_(0, 1).permute(0, 2, 3, 1).float()
-            out = y.cpu().numpy()
-        if not bool(finite.all()):
-            bad = ~finite.cpu().numpy()
-            redo = super().infer_pixels(tiles[bad], maxval)  # numpy path: guard re-runs in fp32
-            out[bad] = redo
+        from ganrt.runtime.cuda_pixels import download, upload
+
+        with self._torch.inference_mode():
+            x, size = upload(tiles, maxval, self._device, self._dtype, multiple=self.spec.size_multiple,
+                             min_size=self.spec.min_size)
+            out, finite = download(self._module(x.contiguous(memory_format=self._torch.channels_last)),
+                                   size, self.scale)
+        if not finite.all():  # the numpy path re-runs the bad items through the fp32 guard
+            out[~finite] = super().infer_pixels(tiles[~finite], maxval)
         return out

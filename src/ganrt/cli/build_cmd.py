@@ -1,0 +1,91 @@
+"""`ganrt build`: a TensorRT engine built once per GPU, TensorRT version, graph and shape, then reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import console, handle_errors, setup_logging
+
+
+@handle_errors
+def build(
+    model: Annotated[str, typer.Argument(help="Built-in model name, model file, or an .onnx file from `ganrt export`.")],
+    precision: Annotated[str, typer.Option("--precision", "-p", help="fp16 (default), fp32 or bf16.")] = "fp16",
+    shape: Annotated[str | None, typer.Option("--shape", help="Static input HxW (min = opt = max).")] = None,
+    min_hw: Annotated[str | None, typer.Option("--min", help="Smallest input HxW of a dynamic profile.")] = None,
+    opt_hw: Annotated[str | None, typer.Option("--opt", help="Input HxW the kernels are tuned for.")] = None,
+    max_hw: Annotated[str | None, typer.Option("--max", help="Largest input HxW of a dynamic profile.")] = None,
+    batch: Annotated[int, typer.Option("--batch", help="Largest batch the engine takes.")] = 1,
+    streams: Annotated[int, typer.Option("--streams", help="Execution contexts the engine will serve at once.")] = 1,
+    opt_level: Annotated[int, typer.Option("--opt-level", help="Builder optimisation level 0-5 (3 is TensorRT's default).")] = 3,
+    workspace: Annotated[int | None, typer.Option("--workspace", help="Workspace limit in MiB.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where engines live (default: the ganrt cache).")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", help="CUDA device, e.g. cuda or cuda:1.")] = "cuda",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Build (or reuse) a TensorRT engine for a model and print where it is."""
+    setup_logging(quiet)
+    import time
+
+    from ganrt.cli.common import check_choice
+    from ganrt.errors import UsageError
+    from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine, gpu_identity, import_tensorrt
+    from ganrt.export.trt_profiles import DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, parse_hw
+    from ganrt.runtime.trt_backend import with_stream_copies
+
+    check_choice(precision, ("fp16", "fp32", "bf16"), "--precision")
+    if not 0 <= opt_level <= 5:
+        raise UsageError("--opt-level must be between 0 and 5")
+    if batch < 1 or streams < 1 or (workspace is not None and workspace < 1):
+        raise UsageError("--batch, --streams and --workspace must be positive")
+    if shape and (min_hw or opt_hw or max_hw):
+        raise UsageError("use either --shape or --min/--opt/--max, not both")
+    if shape:
+        hws = (parse_hw(shape),) * 3
+    else:
+        hws = (parse_hw(min_hw, "--min") if min_hw else DEFAULT_MIN_HW,
+               parse_hw(opt_hw, "--opt") if opt_hw else DEFAULT_OPT_HW,
+               parse_hw(max_hw, "--max") if max_hw else DEFAULT_MAX_HW)
+    Profile.from_hw(*hws, batch=batch)  # checks min ≤ opt ≤ max before anything slow
+    import_tensorrt()  # fail fast, before any export work, on machines without TensorRT or a GPU
+    gpu_identity(device)
+    start = time.perf_counter()
+    onnx_path, name, channels = _graph_for(model, GRAPH_PRECISION[precision])
+    profile = (Profile.static(hws[0], batch=batch, channels=channels) if shape
+               else Profile.from_hw(*hws, batch=batch, channels=channels))
+    say = (lambda msg: None) if quiet else (lambda msg: console(stderr=True).print(
+        f"[{time.perf_counter() - start:6.1f} s] {msg}", markup=False))
+    engine, reused = cached_engine(onnx_path, with_stream_copies([profile], streams),
+                                   BuildOptions(precision, opt_level, workspace, device), name=name,
+                                   cache_dir=cache_dir, report=say)
+    if not quiet:
+        verb = "reused" if reused else "built"
+        console().print(f"{verb} {engine.path} ({len(engine.data) / 2**20:.1f} MB, {precision}, "
+                        f"{profile.describe()}) in {time.perf_counter() - start:.2f} s", markup=False)
+
+
+def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int]:
+    """(ONNX path, name, input channels): an .onnx file as given, or the model's cached export."""
+    from ganrt.errors import UsageError
+
+    if model.lower().endswith(".onnx"):
+        import onnx
+
+        path = Path(model)
+        if not path.is_file():
+            raise UsageError(f"ONNX file not found: {path}")
+        proto = onnx.load(str(path), load_external_data=False)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        if meta.get("ganrt.precision", graph_precision) != graph_precision:
+            raise UsageError(f"{path.name} is a {meta['ganrt.precision']} graph; this engine needs a "
+                             f"{graph_precision} one (ganrt export --precision {graph_precision})")
+        dims = proto.graph.input[0].type.tensor_type.shape.dim
+        return path, meta.get("ganrt.model", path.stem), dims[1].dim_value or 3
+    from ganrt.export.onnx_cache import cached_onnx
+    from ganrt.models import load_model
+
+    loaded = load_model(model)
+    return cached_onnx(loaded, graph_precision), loaded.name, loaded.in_channels

@@ -1,0 +1,76 @@
+"""`ganrt export MODEL -o FILE.onnx`: an ONNX file checked against PyTorch before it is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import console, handle_errors, setup_logging
+
+
+@handle_errors
+def export(
+    model: Annotated[str, typer.Argument(help="Built-in model name or a .pth/.safetensors file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+    precision: Annotated[str, typer.Option("--precision", "-p", help="fp32, or fp16 (strongly typed, overflow-safe).")] = "fp32",
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset (17 or newer).")] = 17,
+    dynamic: Annotated[bool, typer.Option("--dynamic", help="Dynamic height and width (the default).")] = True,
+    shape: Annotated[str | None, typer.Option("--shape", help="Freeze height and width, e.g. 720x1280.")] = None,
+    batch: Annotated[str, typer.Option("--batch", help="A fixed batch size, or 'dynamic'.")] = "dynamic",
+    io: Annotated[str, typer.Option("--io", help="Input/output precision of an fp16 graph: fp32 or fp16.")] = "fp32",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Export a model to ONNX, then check it against PyTorch fp32 on real photos (odd sizes)."""
+    setup_logging(quiet)
+    import tempfile
+    import time
+
+    from ganrt.cli.common import check_choice
+    from ganrt.errors import ExportError, UsageError
+    from ganrt.export.onnx_export import onnx_from_model
+    from ganrt.export.parity import FP16_MIN_PSNR, FP32_MAX_ABS, check_parity, parity_inputs
+    from ganrt.export.trt_profiles import parse_hw
+    from ganrt.fsutil import atomic_path
+    from ganrt.models import load_model
+
+    check_choice(precision, ("fp32", "fp16"), "--precision")
+    check_choice(io, ("fp32", "fp16"), "--io")
+    if output.suffix.lower() != ".onnx":
+        raise UsageError("--output must end in .onnx")
+    if io == "fp16" and precision != "fp16":
+        raise UsageError("--io fp16 needs --precision fp16")
+    hw = parse_hw(shape) if shape else None
+    if batch == "dynamic":
+        fixed_batch = None
+    elif batch.isdigit() and int(batch) > 0:
+        fixed_batch = int(batch)
+    else:
+        raise UsageError(f"--batch must be a positive number or 'dynamic', not {batch!r}")
+    loaded = load_model(model)
+    start = time.perf_counter()
+    inputs = parity_inputs(hw, fixed_batch, loaded.in_channels)
+    with tempfile.TemporaryDirectory(prefix="ganrt-export-") as tmp:
+        fp32_path = onnx_from_model(loaded, Path(tmp) / "model.onnx", opset=opset, shape=hw, batch=fixed_batch)
+        with atomic_path(output) as staged:
+            if precision == "fp16":
+                from ganrt.export.fp16 import fp16_from_onnx
+
+                calibration = None
+                if hw or fixed_batch:  # a frozen graph is calibrated at its own shape
+                    calibration = [x for x in parity_inputs(hw or (64, 64), fixed_batch, loaded.in_channels)]
+                fp16_from_onnx(fp32_path, staged, images=calibration, io_fp16=io == "fp16")
+            else:
+                staged.write_bytes(fp32_path.read_bytes())
+            results = check_parity(loaded, staged, precision, inputs)
+            out = console()
+            for r in results:
+                out.print(f"parity {'x'.join(map(str, r.shape))}: max abs diff {r.max_abs:.2e}, "
+                          f"PSNR {r.psnr_db:.1f} dB, non-finite {r.nonfinite} → {'ok' if r.ok else 'FAIL'}")
+            if not all(r.ok for r in results):
+                limit = f"max abs ≤ {FP32_MAX_ABS:g}" if precision == "fp32" else f"PSNR ≥ {FP16_MIN_PSNR:g} dB, no NaN/Inf"
+                raise ExportError(f"{loaded.name} {precision} export fails its parity check ({limit}); nothing written")
+    if not quiet:
+        console().print(f"wrote {output} ({output.stat().st_size / 2**20:.1f} MB, {precision}, opset {opset}, "
+                        f"{'static ' + shape if hw else 'dynamic H×W'}, batch {batch}) in {time.perf_counter() - start:.1f} s")

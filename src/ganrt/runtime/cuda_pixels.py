@@ -1,0 +1,33 @@
+"""Pixels in and out of the GPU: integer tiles uploaded as they are (4× less traffic than float32),
+converted, padded and clamped on the device. Used by the CUDA backends' ``infer_pixels``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def upload(tiles: np.ndarray, maxval: float, device, dtype, *, multiple: int = 1, min_size: int = 0):
+    """NHWC integer (or float 0..1) tiles → NCHW ``dtype`` tensor in 0..1 on ``device``, padded to
+    the model's size rules. Returns (tensor, (h, w)) with the unpadded size."""
+    import torch
+
+    n, h, w, _ = tiles.shape
+    raw = torch.from_numpy(np.ascontiguousarray(tiles))
+    if torch.device(device).type == "cuda":
+        raw = raw.pin_memory()  # page-locked: the copy runs asynchronously at full PCIe speed
+    x = raw.to(device, non_blocking=True).permute(0, 3, 1, 2).to(dtype)
+    if maxval != 1.0:
+        x = x.div_(maxval)
+    th, tw = -(-max(h, min_size) // multiple) * multiple, -(-max(w, min_size) // multiple) * multiple
+    if (th, tw) != (h, w):
+        x = torch.nn.functional.pad(x, (0, tw - w, 0, th - h), mode="replicate")
+    return x.contiguous(), (h, w)
+
+
+def download(y, size: tuple[int, int], scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """NCHW output on the device → (NHWC float32 clamped to 0..1 on the host, per-item finite flags)."""
+    h, w = size
+    y = y[:, :, : h * scale, : w * scale]
+    finite = y.isfinite().flatten(1).all(dim=1)
+    out = y.clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
+    return out, finite.cpu().numpy()

@@ -1,0 +1,184 @@
+"""TensorRT backend: a cached engine run with the TensorRT ≥ 10 named-tensor API.
+
+- ``set_input_shape`` / ``set_tensor_address`` / ``execute_async_v3`` on CUDA
+  streams of its own; device buffers are kept across calls and grown only
+  when a larger shape arrives.
+- Several execution contexts on several streams (``streams``): a batch is
+  split across them and they run concurrently. With dynamic shapes a profile
+  serves one context at a time, so the engine holds one copy of each profile
+  per stream and context *i* uses copy *i*.
+- The profile that covers the input is picked per call; the tiler keeps tiles
+  within the largest profile (``max_input_hw``).
+- Device memory and streams come from PyTorch (already a dependency), so no
+  pycuda or cuda-python is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ganrt.errors import EngineBuildError
+from ganrt.export.trt_profiles import (DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, largest_input,
+                                       pick_profile)
+from ganrt.runtime.base import Engine, ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+def default_profile(channels: int = 3, batch: int = 1) -> Profile:
+    return Profile.from_hw(DEFAULT_MIN_HW, DEFAULT_OPT_HW, DEFAULT_MAX_HW, batch=batch, channels=channels)
+
+
+def with_stream_copies(groups: list[Profile], streams: int) -> tuple[Profile, ...]:
+    """Profile list for the builder: each distinct profile repeated once per stream."""
+    return tuple(p for p in groups for _ in range(streams))
+
+
+class TrtEngine(Engine):
+    backend = "tensorrt"
+
+    def __init__(self, engine_data: bytes, spec: ModelSpec, *, precision: str, groups: list[Profile],
+                 streams: int = 1, device: str = "cuda", fp32_fallback=None):
+        from ganrt.export.trt_build import import_tensorrt
+
+        trt = import_tensorrt()
+        import torch
+
+        min_side = min(min(p.min_hw) for p in groups)
+        spec = ModelSpec(spec.name, spec.scale, spec.in_channels, spec.out_channels, spec.size_multiple,
+                         max(spec.min_size, min_side))
+        super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
+        self._trt, self._torch = trt, torch
+        self._device = torch.device(device)
+        self.groups, self.streams = list(groups), streams
+        with torch.cuda.device(self._device):
+            self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            self._engine = self._runtime.deserialize_cuda_engine(engine_data)
+            if self._engine is None:
+                raise EngineBuildError("TensorRT could not deserialize the cached engine; delete it to rebuild")
+            names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+            self._input = next(n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+            self._output = next(n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
+            self._in_dtype = self._torch_dtype(self._engine.get_tensor_dtype(self._input))
+            self._out_dtype = self._torch_dtype(self._engine.get_tensor_dtype(self._output))
+            expected = len(groups) * streams
+            if self._engine.num_optimization_profiles != expected:
+                raise EngineBuildError(f"engine has {self._engine.num_optimization_profiles} profiles, expected {expected}")
+            self._contexts = [self._engine.create_execution_context() for _ in range(streams)]
+            self._streams = [torch.cuda.Stream(self._device) for _ in range(streams)]
+        self._active = [-1] * streams  # profile index each context uses now
+        self._buffers: list[dict[str, object]] = [{} for _ in range(streams)]
+
+    def _torch_dtype(self, trt_dtype):
+        torch, trt = self._torch, self._trt
+        table = {trt.float32: torch.float32, trt.float16: torch.float16}
+        if hasattr(trt, "bfloat16"):
+            table[trt.bfloat16] = torch.bfloat16
+        return table[trt_dtype]
+
+    @property
+    def max_input_hw(self) -> tuple[int, int]:
+        return largest_input(self.groups)
+
+    @property
+    def max_batch(self) -> int:
+        return min(p.max[0] for p in self.groups)
+
+    @classmethod
+    def from_model(cls, model, *, precision: str = "fp16", device: str = "cuda", threads=None, fp32_fallback=None,
+                   profiles: list[Profile] | None = None, streams: int = 1, opt_level: int = 3,
+                   workspace_mib: int | None = None, cache_dir=None) -> TrtEngine:
+        from ganrt.export.onnx_cache import cached_onnx
+        from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine
+
+        groups = profiles or [default_profile(model.in_channels)]
+        onnx_path = cached_onnx(model, GRAPH_PRECISION[precision])
+        options = BuildOptions(precision=precision, opt_level=opt_level, workspace_mib=workspace_mib,
+                               device=device)
+        cached, reused = cached_engine(onnx_path, with_stream_copies(groups, streams), options, name=model.name,
+                                       cache_dir=cache_dir, report=log.warning)
+        if reused:
+            log.info("reusing TensorRT engine %s", cached.path.name)
+        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
+                         model.min_size)
+        return cls(cached.data, spec, precision=precision, groups=groups, streams=streams, device=device,
+                   fp32_fallback=fp32_fallback)
+
+    # --- execution -----------------------------------------------------------------------------
+    def _buffer(self, ctx: int, name: str, shape: tuple[int, ...], dtype):
+        """A device tensor of ``shape`` backed by a buffer kept across calls (grown when needed)."""
+        torch = self._torch
+        count = int(np.prod(shape))
+        buf = self._buffers[ctx].get(name)
+        if buf is None or buf.numel() < count or buf.dtype != dtype:
+            buf = torch.empty(count, dtype=dtype, device=self._device)
+            self._buffers[ctx][name] = buf
+        return buf[:count].view(shape)
+
+    def _enqueue(self, ctx: int, x):
+        """Queue one chunk on context ``ctx``'s stream; returns the output view (valid after sync)."""
+        group = pick_profile(self.groups, tuple(x.shape))
+        if group is None:
+            raise ValueError(f"input {tuple(x.shape)} is outside every engine profile "
+                             f"({'; '.join(p.describe() for p in self.groups)})")
+        context, stream = self._contexts[ctx], self._streams[ctx]
+        profile_index = group * self.streams + ctx
+        if self._active[ctx] != profile_index:
+            context.set_optimization_profile_async(profile_index, stream.cuda_stream)
+            self._active[ctx] = profile_index
+        staged = self._buffer(ctx, self._input, tuple(x.shape), self._in_dtype)
+        stream.wait_stream(self._torch.cuda.current_stream(self._device))
+        with self._torch.cuda.stream(stream):
+            staged.copy_(x, non_blocking=True)
+        context.set_input_shape(self._input, tuple(x.shape))
+        out = self._buffer(ctx, self._output, tuple(context.get_tensor_shape(self._output)), self._out_dtype)
+        context.set_tensor_address(self._input, staged.data_ptr())
+        context.set_tensor_address(self._output, out.data_ptr())
+        if not context.execute_async_v3(stream.cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+        return out
+
+    def _run_device(self, x):
+        """NCHW tensor on the device → NCHW output on the device, split across the streams.
+
+        Chunks run in waves of one chunk per context. Each output is ordered after its context's
+        stream on the current stream; when a context is used again in a later wave, its output is
+        cloned first (and ``_enqueue`` makes the context's stream wait for that clone).
+        """
+        torch = self._torch
+        current = torch.cuda.current_stream(self._device)
+        step = max(1, min(self.max_batch, -(-x.shape[0] // self.streams)))
+        chunks = list(torch.split(x, step))
+        waves = [chunks[i:i + self.streams] for i in range(0, len(chunks), self.streams)]
+        outs = []
+        for wave in waves:
+            views = [self._enqueue(ctx, chunk.contiguous()) for ctx, chunk in enumerate(wave)]
+            for ctx, view in enumerate(views):
+                current.wait_stream(self._streams[ctx])
+                outs.append(view.clone() if len(waves) > 1 else view)
+        return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode(), torch.cuda.device(self._device):
+            x = torch.from_numpy(batch).to(self._device, non_blocking=True).to(self._in_dtype)
+            return self._run_device(x).float().cpu().numpy()
+
+    def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
+        from ganrt.runtime.cuda_pixels import download, upload
+
+        torch = self._torch
+        with torch.inference_mode(), torch.cuda.device(self._device):
+            x, size = upload(tiles, maxval, self._device, self._in_dtype, multiple=self.spec.size_multiple,
+                             min_size=self.spec.min_size)
+            out, finite = download(self._run_device(x), size, self.scale)
+        if not finite.all():  # the numpy path re-runs the bad items through the fp32 guard
+            out[~finite] = super().infer_pixels(tiles[~finite], maxval)
+        return out
+
+    def close(self) -> None:
+        self._buffers = [{} for _ in range(self.streams)]
+        self._contexts = []
+        super().close()

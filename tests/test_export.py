@@ -1,0 +1,121 @@
+"""`ganrt export`: self-contained ONNX files with metadata, parity at odd sizes, overflow-safe fp16."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from typer.testing import CliRunner
+
+from conftest import psnr
+from ganrt.cli import app
+from ganrt.export.fp16 import DEFAULT_BOUND, activation_ranges, convert_to_fp16, fp16_from_onnx, overflow_nodes
+from ganrt.export.onnx_export import onnx_from_model
+
+runner = CliRunner()
+MODELS = ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B", "RealESRGAN_x4plus"]
+
+
+def session(model):
+    """A CPU session for an ONNX file path or serialized model bytes."""
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def harsh_photos(photos):
+    """Deliberately harsh real images: overexposed, saturated, high-contrast versions of real photos."""
+    out = []
+    for img in photos.values():
+        f = img.astype(np.float32)
+        out.append(np.clip(f * 2.2, 0, 255))  # overexposed
+        out.append(np.clip((f - 128) * 3.5 + 128, 0, 255))  # high contrast
+        sat = f.copy()
+        sat[..., 1:] *= 0.1  # saturated red
+        out.append(np.clip(sat * 1.6, 0, 255))
+    out.append(np.full((48, 64, 3), 255.0))  # pure white
+    return [np.ascontiguousarray(x.transpose(2, 0, 1)[None] / 255, dtype=np.float32) for x in out]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("model", MODELS)
+def test_export_every_builtin(model, precision, tmp_path, harsh_photos, load):
+    out = tmp_path / f"{model}-{precision}.onnx"
+    result = runner.invoke(app, ["export", model, "-o", str(out), "--precision", precision])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("→ ok") == 2  # parity at two odd sizes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # one self-contained file
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["ganrt.model"] == model and meta["ganrt.scale"] == "4" and meta["ganrt.precision"] == precision
+    assert len(meta["ganrt.source_sha256"]) == 64 and meta["ganrt.version"]
+    assert proto.opset_import[0].version >= 17
+    assert [i.name for i in proto.graph.input] == ["input"] and [o.name for o in proto.graph.output] == ["output"]
+    conv_weights = {n.input[1] for n in proto.graph.node if n.op_type == "Conv"}
+    types = {t.data_type for t in proto.graph.initializer if t.name in conv_weights}
+    assert types == {onnx.TensorProto.FLOAT16 if precision == "fp16" else onnx.TensorProto.FLOAT}
+    if precision == "fp16":  # no non-finite output on harsh images, and close to the torch fp32 reference
+        import torch
+
+        s = session(out)
+        for x in harsh_photos[:4] if model == "RealESRGAN_x4plus" else harsh_photos:
+            got = s.run(None, {"input": x})[0]
+            assert np.isfinite(got).all()
+            with torch.inference_mode():
+                want = load(model).module(torch.from_numpy(x)).numpy()
+            assert psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= 40
+
+
+def test_output_size_follows_every_input_shape(tmp_path, load):
+    path = onnx_from_model(load("realesr-animevideov3"), tmp_path / "m.onnx")
+    s = session(path)
+    for n, h, w in [(1, 17, 23), (2, 31, 8), (3, 64, 101)]:
+        y = s.run(None, {"input": np.random.rand(n, 3, h, w).astype(np.float32)})[0]
+        assert y.shape == (n, 3, 4 * h, 4 * w)
+
+
+def test_static_shape_and_batch(tmp_path):
+    out = tmp_path / "static.onnx"
+    result = runner.invoke(app, ["export", "realesr-animevideov3", "-o", str(out), "--shape", "40x56", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    dims = [d.dim_value for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [2, 3, 40, 56]
+
+
+def test_export_usage_errors(tmp_path):
+    for args in (["--precision", "bf16"], ["--shape", "big"], ["--batch", "0"], ["--io", "fp16"]):
+        result = runner.invoke(app, ["export", "realesr-animevideov3", "-o", str(tmp_path / "x.onnx"), *args])
+        assert result.exit_code == 2, args
+        assert result.output.startswith("error:")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_overflow_analysis_blocks_measured_nodes(tmp_path, load, photos):
+    """A model whose early activations exceed fp16's range: the measured block list keeps exactly the
+    offending nodes in fp32 and the fp16 graph stays finite; converting without it overflows."""
+    from ganrt.data import calibration_batch
+    from ganrt.models.loader import model_from_state_dict
+
+    state = {k: v.clone() for k, v in load("realesr-animevideov3").module.state_dict().items()}
+    state["body.0.weight"] *= 1e4
+    state["body.0.bias"] *= 1e4
+    state["body.2.weight"] *= 1e-4
+    model = model_from_state_dict(state, name="overflow-test")
+    fp32 = onnx_from_model(model, tmp_path / "fp32.onnx")
+    proto = onnx.load(str(fp32))
+    images = calibration_batch()
+    ranges = activation_ranges(proto, images)
+    assert max(ranges.values()) > 65504  # it really overflows fp16
+    blocked = overflow_nodes(proto, ranges, DEFAULT_BOUND)
+    ops = {n.name: n.op_type for n in proto.graph.node}
+    assert {ops[b] for b in blocked} == {"Conv", "PRelu"} and 2 <= len(blocked) <= 4  # body.0, its PReLU, body.2
+    x = np.ascontiguousarray(photos["coffee_61x93"].transpose(2, 0, 1)[None] / 255, dtype=np.float32)
+    want = session(fp32).run(None, {"input": x})[0]
+    naive = session(convert_to_fp16(onnx.load(str(fp32)), []).SerializeToString()).run(None, {"input": x})[0]
+    assert not np.isfinite(naive).all() or psnr(np.clip(naive, 0, 1), np.clip(want, 0, 1)) < 40  # broken without it
+    safe = fp16_from_onnx(fp32, tmp_path / "fp16.onnx")
+    meta = {p.key: p.value for p in onnx.load(str(safe)).metadata_props}
+    assert set(meta["ganrt.fp32_nodes"].split(",")) == set(blocked)
+    got = session(safe).run(None, {"input": x})[0]
+    assert np.isfinite(got).all() and psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= 40

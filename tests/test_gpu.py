@@ -1,0 +1,72 @@
+"""CUDA and TensorRT paths: run where a GPU (and TensorRT) exist, skip with the reason elsewhere.
+The device-side pixel conversion they share is also checked on the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import psnr, to_nchw, torch_cuda
+from ganrt.runtime.cuda_pixels import download, upload
+from ganrt.runtime.registry import create_engine
+from ganrt.runtime.tiling import upscale
+
+needs_cuda = pytest.mark.skipif(not torch_cuda(), reason="no CUDA GPU on this machine")
+needs_trt = pytest.mark.skipif(not torch_cuda() or importlib.util.find_spec("tensorrt") is None,
+                               reason="TensorRT and a CUDA GPU are needed (TensorRT is not installable here)")
+
+
+def test_pixel_conversion_round_trip_on_cpu(photos):
+    tiles = np.stack([photos["chelsea_45x59"][:40, :50]] * 2)
+    x, size = upload(tiles, 255.0, "cpu", torch.float32, multiple=8, min_size=48)
+    assert tuple(x.shape) == (2, 3, 48, 56) and size == (40, 50)
+    np.testing.assert_allclose(x[0, :, :40, :50].numpy().transpose(1, 2, 0), tiles[0] / 255.0, atol=1e-6)
+    y = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    y[1, 0, 0, 0] = float("nan")
+    out, finite = download(y, size, 2)
+    assert out.shape == (2, 80, 100, 3) and list(finite) == [True, False]
+    assert 0.0 <= np.nanmin(out) and np.nanmax(out) <= 1.0
+
+
+@needs_cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
+def test_torch_cuda_matches_cpu(precision, photos, load):
+    model = load("realesr-animevideov3")
+    x = to_nchw(photos["astronaut_77x131"])
+    with create_engine(model, backend="torch", device="cpu", precision="fp32") as ref:
+        want = ref.infer(x)
+    with create_engine(model, backend="torch", device="cuda", precision=precision) as gpu:
+        got = gpu.infer(x)
+        tiled = upscale(gpu, photos["astronaut_77x131"], tile=48)
+    assert psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= (60 if precision == "fp32" else 40)
+    assert tiled.shape == (77 * 4, 131 * 4, 3)
+
+
+@needs_trt
+@pytest.mark.tensorrt
+def test_tensorrt_engine_builds_once_and_matches(tmp_path, photos, load):
+    from ganrt.export.trt_profiles import Profile
+    from ganrt.runtime.trt_backend import TrtEngine
+
+    model = load("realesr-animevideov3")
+    profile = Profile.from_hw((16, 16), (128, 128), (256, 256))
+    x = to_nchw(photos["astronaut_77x131"])
+    with create_engine(model, backend="torch", device="cpu", precision="fp32") as ref:
+        want = ref.infer(x)
+    engine = TrtEngine.from_model(model, precision="fp16", profiles=[profile], cache_dir=tmp_path)
+    got = engine.infer(x)
+    assert psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= 40
+    start = time.perf_counter()
+    again = TrtEngine.from_model(model, precision="fp16", profiles=[profile], cache_dir=tmp_path, streams=1)
+    assert time.perf_counter() - start < 1.0  # reused, not rebuilt
+    assert len(list(tmp_path.glob("*.engine"))) == 1
+    two = TrtEngine.from_model(model, precision="fp16", profiles=[profile], cache_dir=tmp_path, streams=2)
+    batch = np.concatenate([x, x[:, :, ::-1].copy(), x, x])
+    out = two.infer(batch)
+    np.testing.assert_allclose(out[0], out[2], atol=1e-3)
+    assert again.max_input_hw == (256, 256)
