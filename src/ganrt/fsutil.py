@@ -30,6 +30,26 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and TMP_MARK in name
 
 
+def new_temp_path(target: str | os.PathLike) -> Path:
+    """An empty temporary file beside ``target`` (same folder, same suffix), with the usual permissions."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.stem[:80]}.", suffix=f"{TMP_MARK}{target.suffix}", dir=target.parent
+    )
+    os.fchmod(fd, FILE_MODE)
+    os.close(fd)
+    return Path(tmp)
+
+
+def commit_temp(tmp: Path, target: str | os.PathLike, *, fsync: bool = True) -> None:
+    """Make a finished temporary file durable and rename it onto ``target``."""
+    if fsync:
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
@@ -38,20 +58,10 @@ def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Pa
     the format from the extension (OpenCV, ffmpeg) still work.
     On any exception the temporary file is removed and ``target`` is untouched.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem[:80]}.", suffix=f"{TMP_MARK}{target.suffix}", dir=target.parent
-    )
-    os.fchmod(fd, FILE_MODE)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = new_temp_path(target)
     try:
         yield tmp_path
-        if fsync:
-            with open(tmp_path, "rb+") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        commit_temp(tmp_path, target, fsync=fsync)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

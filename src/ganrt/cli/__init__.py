@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from ganrt import __version__
-from ganrt.cli import build_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd
+from ganrt.cli import build_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd, video_cmd
 
 app = typer.Typer(
     name="ganrt",
@@ -32,6 +32,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 app.command("restore")(restore_cmd.restore)
+app.command("video")(video_cmd.video)
 app.command("models")(models_cmd.models)
 app.command("info")(models_cmd.info)
 app.command("export")(export_cmd.export)

@@ -129,20 +129,27 @@ class Engine(ABC):
         mode = "reflect" if ph < h and pw < w else "edge"
         return np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode), (ph, pw)
 
+    def fp32_fallback(self) -> Engine | None:
+        """The fp32 engine that re-runs what this one cannot (None when this one is fp32 already)."""
+        if self.precision == "fp32" or self._fp32_fallback_factory is None:
+            return None
+        if self._fp32_engine is None:
+            self._fp32_engine = self._fp32_fallback_factory()
+        return self._fp32_engine
+
     def _guard_finite(self, batch: np.ndarray, out: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)
         if not bad.any():
             return out
-        if self.precision == "fp32" or self._fp32_fallback_factory is None:
+        fallback = self.fp32_fallback()
+        if fallback is None:
             raise NonFiniteOutputError(
                 f"{self.describe()} produced NaN/Inf for {int(bad.sum())} of {len(bad)} input(s)"
                 + ("" if self.precision == "fp32" else " and no fp32 fallback is available")
             )
-        if self._fp32_engine is None:
-            self._fp32_engine = self._fp32_fallback_factory()
         count = int(bad.sum())
         self.fallbacks += count
         log.warning("%s produced NaN/Inf on %d tile(s); re-ran them in fp32", self.describe(), count)
         out = out.copy()
-        out[bad] = self._fp32_engine.infer(batch[bad])
+        out[bad] = fallback.infer(batch[bad])
         return out

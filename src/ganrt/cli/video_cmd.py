@@ -1,0 +1,168 @@
+"""`ganrt video INPUT OUTPUT`: upscale a video (or a folder of frames), audio kept, resumable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
+                              TileOpt, console, handle_errors, setup_logging)
+
+DEFAULT_MODEL = "realesr-animevideov3"
+
+
+def parse_time(text: str | None, flag: str) -> float | None:
+    """Seconds ('12.5') or [HH:]MM:SS(.ms) → seconds."""
+    from ganrt.errors import UsageError
+
+    if text is None:
+        return None
+    found = re.fullmatch(r"(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d+)?)", text.strip())
+    if not found:
+        raise UsageError(f"{flag} must be seconds or HH:MM:SS, not {text!r}")
+    parts = [p for p in found.groups() if p is not None]
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+@handle_errors
+def video(
+    input: Annotated[Path, typer.Argument(help="A video file (mp4, mkv, mov, avi, webm) or a folder of numbered frames.")],
+    output: Annotated[Path | None, typer.Argument(help="The output video file (its extension picks the container).")] = None,
+    model: ModelOpt = DEFAULT_MODEL,
+    backend: BackendOpt = "auto",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    tile: Annotated[str, typer.Option("--tile", "-t", help="Tile size in input pixels; 0 = whole frames (default).")] = "0",
+    outscale: OutscaleOpt = None,
+    threads: ThreadsOpt = None,
+    codec: Annotated[str, typer.Option("--codec", help="Video encoder: libx264, libx265, ffv1, libvpx-vp9, …")] = "libx264",
+    crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
+    preset: Annotated[str, typer.Option("--preset", help="Encoder speed preset (x264/x265/svt-av1).")] = "medium",
+    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p; bgr0 for ffv1).")] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Output frame rate (default: the source's; 25 for frame folders).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    batch: Annotated[int, typer.Option("--batch", help="Frames per engine call.")] = 1,
+    frames_dir: Annotated[Path | None, typer.Option("--frames-dir", help="Write numbered PNG frames to this folder instead of a video.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Upscale a video frame by frame: exact frame count, audio and subtitles kept, resumable after a crash."""
+    setup_logging(quiet)
+    import time
+
+    from ganrt.cli.engine_setup import choose_engine
+    from ganrt.errors import UsageError, VideoError
+    from ganrt.pipelines.ffmpeg import MUXER, check_encoder, probe
+    from ganrt.pipelines.jobstate import settings_fingerprint
+    from ganrt.pipelines.video import VideoRunner, VideoSettings
+    from ganrt.pipelines.video_output import EncodeSettings
+    from ganrt.pipelines.video_source import open_source
+
+    if (output is None) == (frames_dir is None):
+        raise UsageError("give either OUTPUT (a video file) or --frames-dir DIR (PNG frames), not both or neither")
+    if batch < 1 or (fps is not None and fps <= 0) or (outscale is not None and not 0 < outscale <= 16):
+        raise UsageError("--batch, --fps and --outscale must be positive (--outscale at most 16)")
+    t_start, t_end = parse_time(start, "--start") or 0.0, parse_time(end, "--end")
+    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+    if output is not None:
+        if output.suffix.lower() not in MUXER:
+            raise UsageError(f"OUTPUT must end in one of {', '.join(MUXER)}")
+        if output.exists() and not overwrite:
+            raise UsageError(f"{output} exists; use --overwrite to replace it")
+        if output.resolve() == input.resolve():
+            raise UsageError("OUTPUT would overwrite INPUT")
+        _check_writable(output.parent)
+        check_encoder(codec, MUXER[output.suffix.lower()], encode.pixel_format())
+    else:
+        _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
+    source = open_source(input, fps=fps, start=t_start, end=t_end)
+    if source.is_video_file and output is not None:
+        info = probe(input)
+        if info.colorspace:
+            encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, colorspace=info.colorspace)
+    choice = choose_engine(model, backend, device, precision, tile, threads)
+    settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,
+                             keep_audio=not no_audio, encode=encode)
+    stat = input.stat()
+    fingerprint = settings_fingerprint({
+        "input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        "model": choice.model.name, "weights": choice.model.checksum, "precision": choice.precision,
+        "outscale": outscale, "tile": choice.tile.describe(), "fps": fps, "start": t_start, "end": t_end,
+        "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None,
+    })
+    began = time.perf_counter()
+    with choice.open() as engine, _VideoProgress(quiet) as on_progress:
+        runner = VideoRunner(engine, source, settings, output=output, frames_dir=frames_dir,
+                             fingerprint=fingerprint, on_progress=on_progress)
+        try:
+            result = runner.run()
+        except KeyboardInterrupt:
+            raise VideoError("interrupted; finished segments are kept: rerun the same command to resume") from None
+    if not quiet:
+        s = result.stages
+        console().print(
+            f"wrote {result.output}: {result.frames} frames at {runner.fps_out:g} fps, "
+            f"{runner.size[0]}x{runner.size[1]}, {choice.model.name} on {engine.describe()}; "
+            f"{result.restored} restored in {time.perf_counter() - began:.1f} s ({result.fps:.2f} frames/s"
+            + (f", {result.resumed_segments} segment(s) resumed" if result.resumed_segments else "")
+            + f"); stages decode {s['decode'].fps:.1f} | infer {s['infer'].fps:.2f} | encode {s['encode'].fps:.1f} "
+            f"frames/s, bound by {result.bottleneck()}", markup=False)
+
+
+def _check_writable(folder: Path) -> None:
+    import os
+    import tempfile
+
+    from ganrt.errors import VideoError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganrt-probe"):
+            pass
+    except OSError as exc:
+        raise VideoError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise VideoError(f"cannot write to {folder}")
+
+
+class _VideoProgress:
+    """Frames done / total, overall frames/s, each stage's own rate, ETA."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __enter__(self):
+        if self.quiet:
+            return lambda result, total: None
+        import time
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("upscaling"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rates]}"), TextColumn("ETA"), TimeRemainingColumn(),
+                            console=console(stderr=True))
+        self.bar.start()
+        task = self.bar.add_task("video", total=None, rates="")
+        began = time.perf_counter()
+
+        def update(result, total):
+            s = result.stages
+            done = s["encode"].frames
+            overall = done / max(time.perf_counter() - began, 1e-6)
+            self.bar.update(task, completed=done, total=total,
+                            rates=f"{overall:.2f} fps [decode {s['decode'].fps:.0f} | infer {s['infer'].fps:.1f} "
+                                  f"| encode {s['encode'].fps:.0f}]")
+
+        return update
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,142 @@
+"""The ffmpeg binary bundled by imageio-ffmpeg: probing, encoder checks, packet counts.
+
+imageio-ffmpeg ships one static ffmpeg (no ffprobe), so streams are read from
+``ffmpeg -i``'s stream listing, and frame counts from a stream copy to the
+null muxer (packets are counted, nothing is decoded).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganrt.errors import VideoError
+
+_STREAM = re.compile(r"Stream #0:(\d+)(?:\[\w+\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (\w+)")
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
+_SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
+_COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)")
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:
+        raise VideoError("imageio-ffmpeg is not installed; `pip install imageio-ffmpeg` (a ganrt dependency)") from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run(args: list[str], *, what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ffmpeg; on failure raise VideoError with its last meaningful line."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise VideoError(f"{what} failed: {last_error_line(proc.stderr)}")
+    return proc
+
+
+def last_error_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("frame=", "size=", "video:", "Press [q]")):
+            return line[:300]
+    return "ffmpeg exited with an error"
+
+
+@dataclass
+class StreamInfo:
+    index: int
+    kind: str  # video | audio | subtitle | data | attachment
+    codec: str
+    language: str | None = None
+
+
+@dataclass
+class MediaInfo:
+    path: Path
+    streams: list[StreamInfo] = field(default_factory=list)
+    duration: float | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    colorspace: str | None = None
+    color_range: str | None = None
+
+    def of_kind(self, kind: str) -> list[StreamInfo]:
+        return [s for s in self.streams if s.kind == kind]
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams, duration, frame rate and size of a media file, from ``ffmpeg -i``."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                          text=True)
+    text = proc.stderr
+    if "Input #0" not in text:
+        raise VideoError(f"{path.name} is not a video ffmpeg can read ({last_error_line(text)})")
+    info = MediaInfo(path)
+    for line in text.splitlines():
+        found = _STREAM.search(line)
+        if found:
+            kind = found.group(3).lower()
+            info.streams.append(StreamInfo(int(found.group(1)), kind, found.group(4), found.group(2)))
+            if kind == "video" and info.width is None:
+                if (fps := _FPS.search(line)) is not None:
+                    info.fps = float(fps.group(1))
+                if (size := _SIZE.search(line)) is not None:
+                    info.width, info.height = int(size.group(1)), int(size.group(2))
+                if (color := _COLOR.search(line)) is not None:
+                    info.color_range, info.colorspace = color.group(1), color.group(2)
+    if (dur := _DURATION.search(text)) is not None:
+        h, m, s = dur.groups()
+        info.duration = int(h) * 3600 + int(m) * 60 + float(s)
+    return info
+
+
+@functools.lru_cache(maxsize=1)
+def encoders() -> dict[str, str]:
+    """Encoder name → kind ('V' video, 'A' audio, 'S' subtitle) of this ffmpeg."""
+    proc = run(["-encoders"], what="listing ffmpeg encoders")
+    names = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS" and parts[1] != "=":
+            names[parts[1]] = parts[0][0]
+    return names
+
+
+def check_encoder(codec: str, container: str, pix_fmt: str | None) -> None:
+    """Fail early, with one clear line, when this ffmpeg cannot encode ``codec`` into ``container``."""
+    if encoders().get(codec) != "V":
+        common = [n for n in ("libx264", "libx265", "ffv1", "libvpx-vp9", "libaom-av1", "libsvtav1", "prores_ks")
+                  if encoders().get(n) == "V"]
+        raise VideoError(f"this ffmpeg has no {codec!r} video encoder; use one of {', '.join(common)}")
+    args = ["-f", "lavfi", "-i", "color=c=gray:size=64x64:rate=1:duration=1", "-frames:v", "1", "-c:v", codec]
+    if pix_fmt:
+        args += ["-pix_fmt", pix_fmt]
+    run([*args, "-f", container, "-y", "/dev/null"], what=f"encoding {codec} into {container}", timeout=60)
+
+
+def count_video_packets(path: Path) -> int:
+    """Frames in the first video stream, counted by a stream copy (no decoding)."""
+    proc = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what="counting frames")
+    counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
+    if not counts:
+        raise VideoError(f"could not count the frames of {path.name}")
+    return int(counts[-1])
+
+
+def audio_seconds(path: Path, index: int = 0, rate: int = 48000) -> float:
+    """Exact duration of an audio stream, from its decoded samples."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", f"0:a:{index}",
+                           "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"], capture_output=True)
+    if proc.returncode != 0:
+        raise VideoError(f"could not decode audio of {path.name}")
+    return len(proc.stdout) / 2 / rate
+
+
+MUXER = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}

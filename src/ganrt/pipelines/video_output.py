@@ -1,0 +1,185 @@
+"""Where restored frames go: segment files encoded by ffmpeg, or numbered PNG frames; and the job state.
+
+The work is cut into segments of a few seconds. A segment is encoded into its
+own file under a temporary name and renamed when ffmpeg has finished it; only
+then is it recorded in the job state (``state.json``, rewritten atomically).
+A killed run therefore leaves finished segments, a state that lists exactly
+those, and at most one unfinished temporary file, which the next run deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.errors import VideoError
+from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path
+from ganrt.pipelines.ffmpeg import ffmpeg_exe, last_error_line
+
+STATE_NAME = "state.json"
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: int | None = 18
+    preset: str | None = "medium"
+    pix_fmt: str | None = None  # default per codec, see ``pixel_format``
+    colorspace: str | None = None  # tag and matrix of the source (bt709, smpte170m, …), when known
+
+    def pixel_format(self) -> str | None:
+        if self.pix_fmt:
+            return self.pix_fmt
+        return {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24"}.get(self.codec, "yuv420p")
+
+    def codec_args(self) -> list[str]:
+        args = ["-c:v", self.codec]
+        if self.crf is not None and self.codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+            args += ["-crf", str(self.crf)]
+            if self.codec == "libvpx-vp9":
+                args += ["-b:v", "0"]
+        if self.preset and self.codec in ("libx264", "libx265", "libsvtav1"):
+            args += ["-preset", self.preset]
+        if (pix := self.pixel_format()) is not None:
+            args += ["-pix_fmt", pix]
+        if self.colorspace and (pix or "").startswith("yuv"):
+            args += ["-vf", f"scale=out_color_matrix={_matrix(self.colorspace)}",
+                     "-colorspace", self.colorspace, "-color_primaries", _primaries(self.colorspace),
+                     "-color_trc", _transfer(self.colorspace)]
+        if self.codec == "libx265":
+            args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
+        return args
+
+
+def _matrix(cs: str) -> str:
+    return {"bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt601", "bt2020nc": "bt2020"}.get(cs, "bt709")
+
+
+def _primaries(cs: str) -> str:
+    return {"bt709": "bt709", "smpte170m": "smpte170m", "bt470bg": "bt470bg", "bt2020nc": "bt2020"}.get(cs, "bt709")
+
+
+def _transfer(cs: str) -> str:
+    return {"bt709": "bt709", "smpte170m": "smpte170m", "bt470bg": "gamma28", "bt2020nc": "bt2020-10"}.get(cs, "bt709")
+
+
+@dataclass
+class JobState:
+    """Which segments are finished, for which settings (``fingerprint``)."""
+
+    work: Path
+    fingerprint: str
+    segment_frames: int
+    done: dict[int, int] = field(default_factory=dict)  # segment → frames in it
+
+    @classmethod
+    def open(cls, work: Path, fingerprint: str, segment_frames: int) -> tuple[JobState, bool]:
+        """Load the state in ``work`` if it belongs to these settings; otherwise start afresh.
+        Returns (state, resumed)."""
+        path = work / STATE_NAME
+        try:
+            data = json.loads(path.read_text())
+            if data.get("fingerprint") == fingerprint and data.get("segment_frames") == segment_frames:
+                done = {int(k): int(v) for k, v in data.get("done", {}).items()}
+                state = cls(work, fingerprint, segment_frames, done)
+                state.forget_missing()
+                return state, bool(state.done)
+        except (OSError, ValueError):
+            pass
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        state = cls(work, fingerprint, segment_frames)
+        state.save()
+        return state, False
+
+    def save(self) -> None:
+        data = {"fingerprint": self.fingerprint, "segment_frames": self.segment_frames,
+                "done": {str(k): v for k, v in sorted(self.done.items())}}
+        atomic_write_bytes(self.work / STATE_NAME, json.dumps(data, indent=1).encode())
+
+    def forget_missing(self) -> None:
+        """Drop finished segments whose files are gone; delete temporary leftovers of a killed run."""
+        for name in os.listdir(self.work):
+            if is_temp_name(name):
+                (self.work / name).unlink(missing_ok=True)
+        self.done = {k: v for k, v in self.done.items() if segment_path(self.work, k).is_file()}
+
+    def mark_done(self, segment: int, frames: int) -> None:
+        self.done[segment] = frames
+        self.save()
+
+
+def segment_path(work: Path, segment: int) -> Path:
+    return work / f"segment_{segment:06d}.mkv"
+
+
+class SegmentEncoder:
+    """One segment: raw RGB frames piped into ffmpeg, encoded into a temporary file, renamed when complete."""
+
+    def __init__(self, work: Path, segment: int, width: int, height: int, fps: float, enc: EncodeSettings):
+        self.final = segment_path(work, segment)
+        self.tmp = new_temp_path(self.final)
+        self.log = self.tmp.with_name(self.tmp.name + ".log")
+        self.frames = 0
+        self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
+               "-i", "pipe:0", *enc.codec_args(), "-an", "-f", "matroska", str(self.tmp)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._log_fh)
+
+    def write(self, frame: np.ndarray) -> None:
+        try:
+            self.proc.stdin.write(memoryview(np.ascontiguousarray(frame)))
+        except BrokenPipeError:
+            raise VideoError(f"ffmpeg stopped while encoding: {self._error()}") from None
+        self.frames += 1
+
+    def _error(self) -> str:
+        self.proc.wait()
+        self._log_fh.close()
+        return last_error_line(self.log.read_text(errors="replace"))
+
+    def finish(self) -> Path:
+        self.proc.stdin.close()
+        if self.proc.wait() != 0:
+            error = self._error()
+            self.abort()
+            raise VideoError(f"ffmpeg could not encode segment {self.final.name}: {error}")
+        self._log_fh.close()
+        self.log.unlink(missing_ok=True)
+        commit_temp(self.tmp, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self._log_fh.closed:
+            self._log_fh.close()
+        self.log.unlink(missing_ok=True)
+        self.tmp.unlink(missing_ok=True)
+
+
+class FramesWriter:
+    """Numbered PNG frames (``frame_000001.png`` …), each written atomically."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, index: int) -> Path:
+        return self.folder / f"frame_{index + 1:06d}.png"
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        import cv2
+
+        with atomic_path(self.path(index), fsync=False) as tmp:
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise VideoError(f"cannot write frame {self.path(index).name}")

@@ -1,0 +1,171 @@
+"""Video: exact frame count, size × outscale, audio and subtitles kept, frames-dir, bad input, kill and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ganrt.cli import app
+from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe, probe
+
+FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
+runner = CliRunner()
+SRT = "1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:02,500\nArchive\n"
+
+
+def make_video(path: Path, *, seconds: float, fps: float = 10, size: str = "48x32", audio: bool = True,
+               subtitles: bool = False, codec: str = "libx264") -> Path:
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
+    maps = ["-map", "0:v"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+        maps += ["-map", "1:a"]
+    if subtitles:
+        srt = path.with_suffix(".srt")
+        srt.write_text(SRT)
+        args += ["-i", str(srt)]
+        maps += ["-map", f"{2 if audio else 1}:s"]
+    codecs = ["-c:v", codec, "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else [])
+    codecs += ["-c:s", "srt"] if subtitles else []
+    subprocess.run([*args, *maps, *codecs, str(path)], check=True)
+    return path
+
+
+def run_video(*args):
+    return runner.invoke(app, ["video", *map(str, args), *FAST])
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return out
+        out.append(frame)
+
+
+def test_mkv_with_audio_and_subtitles(tmp_path):
+    src = make_video(tmp_path / "clip.mkv", seconds=2.5, subtitles=True)
+    out = tmp_path / "up.mkv"
+    result = run_video(src, out, "--batch", "3")
+    assert result.exit_code == 0, result.output
+    assert count_video_packets(out) == count_video_packets(src) == 25
+    info = probe(out)
+    assert (info.width, info.height) == (48 * 4, 32 * 4) and info.fps == 10
+    assert [s.kind for s in info.streams] == ["video", "audio", "subtitle"]
+    assert abs(audio_seconds(out) - audio_seconds(src)) <= 1 / 10  # within one frame
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # work folder removed
+    frames = frames_of(out)
+    assert len(frames) == 25 and np.mean([f.std() for f in frames]) > 20  # real pictures, not black
+
+
+def test_mp4_outscale_and_range(tmp_path):
+    src = make_video(tmp_path / "clip.mp4", seconds=3)
+    out = tmp_path / "half.mp4"
+    result = run_video(src, out, "--outscale", "2", "--start", "0.5", "--end", "00:00:02.5")
+    assert result.exit_code == 0, result.output
+    assert count_video_packets(out) == 20  # frames at t in [0.5, 2.5) at 10 fps
+    info = probe(out)
+    assert (info.width, info.height) == (96, 64)
+    assert abs(audio_seconds(out) - 2.0) <= 1 / 10
+
+
+def test_frames_dir_and_frame_folder_input(tmp_path):
+    src = make_video(tmp_path / "clip.webm", seconds=1.2, codec="libvpx-vp9", audio=False)
+    frames = tmp_path / "frames"
+    result = runner.invoke(app, ["video", str(src), "--frames-dir", str(frames), *FAST])
+    assert result.exit_code == 0, result.output
+    pngs = sorted(frames.glob("frame_*.png"))
+    assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(1, 13)]
+    assert cv2.imread(str(pngs[0])).shape == (128, 192, 3)
+    # the folder of frames in, a video out (frame folders have no audio; 25 fps unless --fps)
+    again = tmp_path / "again.mkv"
+    result = runner.invoke(app, ["video", str(frames), str(again), "--fps", "12", "--outscale", "0.5", *FAST])
+    assert result.exit_code == 0, result.output
+    assert count_video_packets(again) == 12 and probe(again).fps == 12
+    assert (probe(again).width, probe(again).height) == (96, 64)  # 192x128 frames at --outscale 0.5
+
+
+def one_line_error(result):
+    assert result.exit_code != 0
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_bad_input_is_one_clear_line(tmp_path):
+    out = tmp_path / "out.mp4"
+    assert "not found" in one_line_error(run_video(tmp_path / "missing.mp4", out))
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video")
+    assert "not a video" in one_line_error(run_video(fake, out))
+    audio_only = tmp_path / "song.mkv"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
+                    str(audio_only)], check=True)
+    assert "no video stream" in one_line_error(run_video(audio_only, out))
+    src = make_video(tmp_path / "clip.mkv", seconds=1)
+    assert "no 'libx999' video encoder" in one_line_error(run_video(src, out, "--codec", "libx999"))
+    locked = tmp_path / "locked"
+    locked.write_text("a file, so nothing can be written under it")
+    assert "cannot write" in one_line_error(run_video(src, locked / "out.mp4"))
+    assert one_line_error(run_video(src, tmp_path / "out.xyz"))
+    assert not out.exists() and not [p for p in tmp_path.rglob("*") if "ganrt" in p.name]
+
+
+def test_a_frame_that_fails_even_in_fp32_stops_the_run(tmp_path, load):
+    from safetensors.torch import save_file
+
+    state = {k: v.clone() for k, v in load("realesr-animevideov3").module.state_dict().items()}
+    state["body.34.bias"][0] = float("nan")  # every output pixel of one channel becomes NaN, in any precision
+    broken = tmp_path / "broken.safetensors"
+    save_file(state, str(broken))
+    src = make_video(tmp_path / "clip.mkv", seconds=1)
+    out = tmp_path / "out.mkv"
+    result = runner.invoke(app, ["video", str(src), str(out), "-m", str(broken), "--backend", "torch",
+                                 "--device", "cpu", "--precision", "bf16", "-q"])
+    line = one_line_error(result)
+    assert "could not be restored" in line and "fp32" in line
+    assert not out.exists()
+
+
+def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
+    src = make_video(tmp_path / "long.mkv", seconds=12, size="64x48")
+    reference = tmp_path / "reference.mkv"
+    assert run_video(src, reference).exit_code == 0
+    out = tmp_path / "resumed.mkv"
+    cmd = [sys.executable, "-m", "ganrt", "video", str(src), str(out), *FAST]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    work = tmp_path / ".resumed.mkv.ganrt-work"
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (work / "segment_000000.mkv").exists():
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()  # a killed run never leaves something that looks finished
+    import json
+
+    kept = json.loads((work / "state.json").read_text())["done"]
+    assert kept.get("0") == 40 and len(kept) < 3  # 4-second segments at 10 fps: the first one survived the kill
+    resumed = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300)  # without -q: it says so
+    assert "resuming" in resumed.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    assert count_video_packets(out) == count_video_packets(reference) == 120
+    got, want = frames_of(out), frames_of(reference)
+    assert len(got) == len(want) == 120
+    for i, (a, b) in enumerate(zip(got, want)):
+        assert np.abs(a.astype(int) - b).max() <= 2, f"frame {i} differs from the uninterrupted run"
+    assert abs(audio_seconds(out) - audio_seconds(reference)) < 1e-3
