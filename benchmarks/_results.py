@@ -15,14 +15,10 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def real_inputs(h: int, w: int, count: int = 3) -> list[np.ndarray]:
-    """Real photographs resized to h×w, float32 NCHW in 0..1 (rotated among, never zeros)."""
-    import cv2
+    """Real-photo mosaics at h×w, float32 NCHW in 0..1 (rotated among, never zeros)."""
+    from ganrt.bench.runner import real_batches
 
-    from ganrt.data import calibration_photos
-
-    photos = list(calibration_photos().values())[:count]
-    return [np.ascontiguousarray(cv2.resize(p, (w, h), interpolation=cv2.INTER_CUBIC)
-                                 .transpose(2, 0, 1)[None].astype(np.float32) / 255) for p in photos]
+    return [np.ascontiguousarray(b.transpose(0, 3, 1, 2).astype(np.float32) / 255) for b in real_batches(h, w, 1, count)]
 
 
 def time_calls(fn, inputs: list, *, warmup: int = 1, repeats: int = 5) -> list[float]:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.runtime.base import Engine, ModelSpec
+
 
 class NcnnPeer:
     name = "ncnn"
@@ -48,3 +50,18 @@ class NcnnPeer:
         if ret != 0:
             raise RuntimeError(f"ncnn extract failed ({ret})")
         return np.array(out, dtype=np.float32, copy=True)
+
+
+
+class NcnnEngine(Engine):
+    """The ncnn peer behind ganrt's engine interface, so the same benchmark and tiler can drive it."""
+
+    backend = "ncnn"
+
+    def __init__(self, model, threads: int = 2):
+        super().__init__(ModelSpec(model.name, model.scale, model.in_channels, model.out_channels),
+                         precision="fp32", device="cpu")
+        self.peer = NcnnPeer.for_builtin(model.name, threads=threads)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        return np.stack([self.peer.run(img) for img in batch])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from ganrt import __version__
-from ganrt.cli import build_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd, video_cmd
+from ganrt.cli import bench_cmd, build_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd, video_cmd
 
 app = typer.Typer(
     name="ganrt",
@@ -38,6 +38,7 @@ app.command("info")(models_cmd.info)
 app.command("export")(export_cmd.export)
 app.command("build")(build_cmd.build)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("bench")(bench_cmd.bench)
 
 
 def main() -> None:

@@ -207,9 +207,9 @@ def _decode_16bit(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 # --- writing ---------------------------------------------------------------------------
 
 def output_suffix(src: Path, fmt: str) -> str:
-    """The file suffix for output format ``fmt`` ('same' keeps the input's, lower-cased)."""
+    """The file suffix for output format ``fmt`` ('same' keeps the input's, letter case included)."""
     if fmt == "same":
-        return src.suffix.lower() if src.suffix.lower() in IMAGE_SUFFIXES else ".png"
+        return src.suffix if src.suffix.lower() in IMAGE_SUFFIXES else ".png"
     try:
         return FORMAT_SUFFIX[fmt]
     except KeyError:

@@ -53,19 +53,17 @@ def join(work: Path, segments: list[Path], output: Path, *, expected_frames: int
             if source.of_kind("subtitle") and not subtitles:
                 log.warning("%s cannot hold the source's subtitles; they are left out", output.suffix)
     extra = ["-movflags", "+faststart"] if muxer in ("mp4", "mov") else []
-    attempts = [("copy", "copy")]
-    if audio:
-        attempts.append((AUDIO_FALLBACK.get(muxer, "aac"), "copy"))
+    extra += ["-map_metadata", "1" if (audio or subtitles) else "-1"]  # the source's tags, when it is an input
+    attempts = ["copy", AUDIO_FALLBACK.get(muxer, "aac")] if audio else ["copy"]
     with atomic_path(output) as tmp:
-        for audio_codec, _ in attempts:
+        for audio_codec in attempts:
             codecs = ["-c:v", "copy"]
             if audio:
                 codecs += ["-c:a", audio_codec]
             if subtitles:
                 codecs += ["-c:s", SUBTITLE_CODEC[muxer]]
             try:
-                run([*inputs, *maps, *codecs, *extra, "-map_metadata", "-1" if source is None else "1"
-                     if (audio or subtitles) else "-1", "-f", muxer, "-y", str(tmp)], what=f"writing {output.name}")
+                run([*inputs, *maps, *codecs, *extra, "-f", muxer, "-y", str(tmp)], what=f"writing {output.name}")
                 break
             except VideoError:
                 if audio_codec != "copy" or not audio:

@@ -9,8 +9,9 @@ The rule (backed by ``benchmarks/cpu_fast_path.py``; figures in benchmarks/READM
   the model supports it, otherwise fp32.
 
 The guard: before the first bf16 run of a model on a machine, its bf16 output
-is compared with fp32 on a calibration photo; below 40 dB PSNR fp32 is used
-instead, with a warning. The verdict is cached per machine, backend and model.
+is compared with fp32 on the real calibration photos; if the worst is below
+40 dB PSNR, fp32 is used instead, with a warning. The verdict is cached per
+machine, backend and model.
 """
 
 from __future__ import annotations
@@ -69,26 +70,26 @@ def _guard_key(model, backend: str) -> str:
         version = metadata.version(dist)
     except metadata.PackageNotFoundError:
         version = "?"
-    return f"{cpu_model()}|{backend}-{version}|{model.name}|{model.checksum[:16]}"
+    return f"v2|{cpu_model()}|{backend}-{version}|{model.name}|{model.checksum[:16]}"
 
 
 def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
-    """PSNR (dB) of the bf16 output against fp32 on a calibration photo, same backend, CPU."""
-    from ganrt.data import calibration_photos
+    """Worst PSNR (dB) of bf16 against fp32 over the real calibration photos, same backend, CPU."""
+    from ganrt.data import calibration_batch, calibration_photos
     from ganrt.runtime.registry import create_engine
 
-    photo = next(iter(calibration_photos().values()))
-    x = np.ascontiguousarray(photo.transpose(2, 0, 1)[None].astype(np.float32) / 255)
-    if model.in_channels != 3:
-        x = x.mean(axis=1, keepdims=True) if model.in_channels == 1 else x
+    photos = calibration_batch(model.in_channels)[: len(calibration_photos())]  # real photos come first
+    worst = float("inf")
     with create_engine(model, backend=backend, device="cpu", precision="fp32", threads=threads, guard=False) as ref, \
             create_engine(model, backend=backend, device="cpu", precision="bf16", threads=threads, guard=False) as half:
-        want = np.clip(ref.infer(x), 0, 1)
-        got = half.infer(x)
-    if not np.isfinite(got).all():
-        return 0.0
-    mse = float(np.mean((np.clip(got, 0, 1) - want).astype(np.float64) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+        for x in photos:
+            want = np.clip(ref.infer(x), 0, 1)
+            got = half.infer(x)
+            if not np.isfinite(got).all():
+                return 0.0
+            mse = float(np.mean((np.clip(got, 0, 1) - want).astype(np.float64) ** 2))
+            worst = min(worst, float("inf") if mse == 0 else 10 * np.log10(1.0 / mse))
+    return worst
 
 
 def bf16_passes_guard(model, backend: str, *, threads: int | None = None) -> bool:

@@ -66,6 +66,15 @@ class TorchEngine(Engine):
                 y = self._module(x)
             return y.float().cpu().numpy()
 
+    @property
+    def device_dtype(self):
+        return self._dtype
+
+    def device_forward(self, x):
+        """The model on a tensor already on the device (for timing the GPU work alone)."""
+        with self._torch.inference_mode():
+            return self._module(x.contiguous(memory_format=self._torch.channels_last))
+
     def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
         if self._device.type != "cuda":
             return super().infer_pixels(tiles, maxval)

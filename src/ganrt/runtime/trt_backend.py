@@ -160,6 +160,15 @@ class TrtEngine(Engine):
                 outs.append(view.clone() if len(waves) > 1 else view)
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
+    @property
+    def device_dtype(self):
+        return self._in_dtype
+
+    def device_forward(self, x):
+        """The engine on a tensor already on the device (for timing the GPU work alone)."""
+        with self._torch.inference_mode(), self._torch.cuda.device(self._device):
+            return self._run_device(x)
+
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode(), torch.cuda.device(self._device):

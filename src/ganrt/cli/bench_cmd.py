@@ -1,0 +1,91 @@
+"""`ganrt bench`: latency and throughput per backend, precision, shape and batch, trtexec-style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import ThreadsOpt, console, handle_errors, setup_logging
+
+DEFAULT_SIZES = ["256x256", "720x1280"]
+
+
+@handle_errors
+def bench(
+    model: Annotated[str, typer.Option("--model", "-m", help="Built-in model name or model file.")] = "realesr-animevideov3",
+    backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="Repeatable; default: every backend available here.")] = None,
+    precision: Annotated[list[str] | None, typer.Option("--precision", "-p", help="Repeatable; default: each backend's default.")] = None,
+    size: Annotated[list[str] | None, typer.Option("--size", help="Repeatable HxW (default: 256x256 and 720x1280).")] = None,
+    batch: Annotated[list[int] | None, typer.Option("--batch", help="Repeatable batch size (default 1).")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", help="auto, cpu or cuda.")] = "auto",
+    warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="Warm-up time per combination.")] = 200.0,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Measure for at least this long.")] = 3.0,
+    iterations: Annotated[int, typer.Option("--iterations", help="Measure at least this many calls.")] = 10,
+    streams: Annotated[int, typer.Option("--streams", help="Concurrent execution contexts (TensorRT).")] = 1,
+    threads: ThreadsOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write all rows and the machine as JSON.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write all rows as CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a throughput bar chart (PNG).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Benchmark every requested combination; one that cannot run becomes a row with its reason."""
+    setup_logging(quiet)
+    from ganrt.bench.report import reasons, rich_table, write_csv, write_json, write_plot
+    from ganrt.bench.runner import Bench, Combo, Method, default_combos
+    from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice
+    from ganrt.errors import UsageError
+    from ganrt.export.trt_profiles import parse_hw
+    from ganrt.models import load_model
+    from ganrt.runtime.registry import resolve_device
+
+    for b in backend or []:
+        check_choice(b, BACKEND_CHOICES[1:], "--backend")
+    for p in precision or []:
+        check_choice(p, PRECISION_CHOICES[1:], "--precision")
+    if iterations < 1 or duration_s < 0 or warmup_ms < 0 or streams < 1 or any(b < 1 for b in batch or []):
+        raise UsageError("--iterations, --batch and --streams must be positive; times must not be negative")
+    sizes = [parse_hw(s, "--size") for s in (size or DEFAULT_SIZES)]
+    batches = batch or [1]
+    dev = resolve_device(device)
+    loaded = load_model(model)
+    if backend or precision:
+        from ganrt.runtime.choice import choose_precision
+        from ganrt.runtime.registry import BACKENDS
+
+        names = backend or [b.name for b in BACKENDS if dev in b.devices]
+        combos = []
+        for name in names:
+            precs = precision or [_default_precision(loaded, name, dev, choose_precision)]
+            combos += [Combo(name, p, dev, h, w, n, streams) for p in precs for (h, w) in sizes for n in batches]
+    else:
+        combos = default_combos(loaded, dev, sizes, batches, streams)
+    runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
+    rows = []
+    out = console(stderr=True)
+    for combo in combos:
+        if not quiet:
+            out.print(f"measuring {combo.backend} {combo.precision} {combo.device} {combo.shape} batch {combo.batch} …",
+                      markup=False)
+        rows.append(runner.run(combo))
+    title = f"{loaded.name} ({loaded.arch}, ×{loaded.scale})"
+    if not quiet:
+        console().print(rich_table(rows, title))
+        for line in reasons(rows):
+            console().print(line, markup=False, highlight=False)
+    settings = {"model": loaded.name, "warmup_ms": warmup_ms, "duration_s": duration_s, "iterations": iterations,
+                "streams": streams, "threads": threads, "megapixels": "input megapixels per second"}
+    if json_out:
+        write_json(json_out, rows, settings)
+    if csv_out:
+        write_csv(csv_out, rows)
+    if plot:
+        write_plot(plot, rows, title)
+
+
+def _default_precision(model, backend: str, device: str, choose) -> str:
+    try:
+        return choose(model, backend, device)
+    except Exception:  # noqa: BLE001 - the row itself will report why the backend cannot run
+        return "fp32"
