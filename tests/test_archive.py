@@ -173,6 +173,17 @@ def test_links_out_of_the_archive_are_not_followed(tmp_path, photos):
     assert outputs(tmp_path / "out") == {"inside.jpg"}
 
 
+def test_relative_folders_as_in_the_readme(archive, tmp_path, monkeypatch):
+    src, kinds = archive
+    monkeypatch.chdir(src.parent)
+    result = runner.invoke(app, ["restore", src.name, "restored", *FAST, "--report", "r.json"])
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["restored"] == sum(k not in ("bad", "ignored") for k in kinds.values()), result.output
+    assert (tmp_path / "restored" / "plain.jpg").is_file()
+    again = runner.invoke(app, ["restore", src.name, "restored", *FAST, "--report", "r.json"])
+    assert json.loads((tmp_path / "r.json").read_text())["skipped_done"] == report["restored"], again.output
+
+
 def test_dry_run_writes_nothing(archive, tmp_path):
     src, kinds = archive
     result = restore(src, tmp_path / "out", "--dry-run")

@@ -70,6 +70,14 @@ def test_mkv_with_audio_and_subtitles(tmp_path):
     assert len(frames) == 25 and np.mean([f.std() for f in frames]) > 20  # real pictures, not black
 
 
+def test_relative_paths(tmp_path, monkeypatch):
+    make_video(tmp_path / "clip.mkv", seconds=1)
+    monkeypatch.chdir(tmp_path)
+    result = run_video("clip.mkv", "up.mkv")
+    assert result.exit_code == 0, result.output
+    assert count_video_packets(tmp_path / "up.mkv") == 10
+
+
 def test_mp4_outscale_and_range(tmp_path):
     src = make_video(tmp_path / "clip.mp4", seconds=3)
     out = tmp_path / "half.mp4"

@@ -62,7 +62,7 @@ class Row:
 class JobState:
     def __init__(self, output_dir: Path):
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.root = output_dir
+        self.root = output_dir.resolve()  # outputs are located by absolute path (see archive_walk)
         self._lock = open(output_dir / LOCK_NAME, "a")  # noqa: SIM115 - held for the run
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
