@@ -59,8 +59,7 @@ class NcnnEngine(Engine):
     backend = "ncnn"
 
     def __init__(self, model, threads: int = 2):
-        super().__init__(ModelSpec(model.name, model.scale, model.in_channels, model.out_channels),
-                         precision="fp32", device="cpu")
+        super().__init__(ModelSpec.of(model), precision="fp32", device="cpu")
         self.peer = NcnnPeer.for_builtin(model.name, threads=threads)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:

@@ -96,6 +96,7 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
     import signal
 
     from ganrt.cli.engine_setup import choose_engine
+    from ganrt.cli.progress import RateBar
     from ganrt.fsutil import atomic_write_bytes
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.archive_walk import discover
@@ -118,7 +119,10 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
             remove_stale_temp_files(dst)
             todo = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
             if todo:  # the engine is only built when there is work for it
-                with choice.open() as engine, _progress(len(todo), quiet) as on_progress:
+                with choice.open() as engine, RateBar("restoring", len(todo), quiet) as bar:
+                    def on_progress(res, done):
+                        bar.update(done, rates=f"{res.images_per_s:.2f} img/s  {res.megapixels_per_s:.2f} MP/s")
+
                     ArchiveRunner(engine, settings, state, fingerprint, jobs=jobs,
                                   on_progress=on_progress).run(todo, result)
     finally:
@@ -150,34 +154,6 @@ def _dry_run(discovery, dst: Path, quiet: bool) -> int:
     if not quiet:
         console().print("\n".join(lines), markup=False)
     return 0
-
-
-class _progress:
-    """A Rich progress bar with images/s, megapixels/s and ETA (nothing when quiet)."""
-
-    def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.bar = total, quiet, None
-
-    def __enter__(self):
-        if self.quiet:
-            return lambda result, done: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("restoring"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=console(stderr=True))
-        self.bar.start()
-        task = self.bar.add_task("restore", total=self.total, rate="")
-
-        def update(result, done):
-            self.bar.update(task, completed=done,
-                            rate=f"{result.images_per_s:.2f} img/s  {result.megapixels_per_s:.2f} MP/s")
-
-        return update
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _print_summary(result, choice, quiet: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
-                              TileOpt, console, handle_errors, setup_logging)
+                              console, handle_errors, setup_logging)
 
 DEFAULT_MODEL = "realesr-animevideov3"
 
@@ -59,6 +59,7 @@ def video(
     import time
 
     from ganrt.cli.engine_setup import choose_engine
+    from ganrt.cli.progress import RateBar
     from ganrt.errors import UsageError, VideoError
     from ganrt.pipelines.ffmpeg import MUXER, check_encoder, probe
     from ganrt.pipelines.jobstate import settings_fingerprint
@@ -99,7 +100,12 @@ def video(
         "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None,
     })
     began = time.perf_counter()
-    with choice.open() as engine, _VideoProgress(quiet) as on_progress:
+    with choice.open() as engine, RateBar("upscaling", None, quiet) as bar:
+        def on_progress(res, total):
+            s, done = res.stages, res.stages["encode"].frames
+            bar.update(done, total=total, rates=f"{done / max(time.perf_counter() - began, 1e-6):.2f} fps "
+                       f"[decode {s['decode'].fps:.0f} | infer {s['infer'].fps:.1f} | encode {s['encode'].fps:.0f}]")
+
         runner = VideoRunner(engine, source, settings, output=output, frames_dir=frames_dir,
                              fingerprint=fingerprint, on_progress=on_progress)
         try:
@@ -131,38 +137,3 @@ def _check_writable(folder: Path) -> None:
         raise VideoError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
         raise VideoError(f"cannot write to {folder}")
-
-
-class _VideoProgress:
-    """Frames done / total, overall frames/s, each stage's own rate, ETA."""
-
-    def __init__(self, quiet: bool):
-        self.quiet, self.bar = quiet, None
-
-    def __enter__(self):
-        if self.quiet:
-            return lambda result, total: None
-        import time
-
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("upscaling"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rates]}"), TextColumn("ETA"), TimeRemainingColumn(),
-                            console=console(stderr=True))
-        self.bar.start()
-        task = self.bar.add_task("video", total=None, rates="")
-        began = time.perf_counter()
-
-        def update(result, total):
-            s = result.stages
-            done = s["encode"].frames
-            overall = done / max(time.perf_counter() - began, 1e-6)
-            self.bar.update(task, completed=done, total=total,
-                            rates=f"{overall:.2f} fps [decode {s['decode'].fps:.0f} | infer {s['infer'].fps:.1f} "
-                                  f"| encode {s['encode'].fps:.0f}]")
-
-        return update
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()

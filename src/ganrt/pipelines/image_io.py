@@ -15,7 +15,7 @@ ICC inserted afterwards (``ganrt.pipelines.metadata``); TIFF by tifffile
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +37,6 @@ class DecodedImage:
     alpha: np.ndarray | None = None  # H×W, same dtype as pixels
     exif: bytes | None = None  # with the orientation tag reset to 1
     icc: bytes | None = None
-    source_format: str = ""
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def gray(self) -> bool:
@@ -114,7 +112,6 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             return _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
         raise
     with img:
-        fmt = img.format or ""
         sixteen = _is_16bit(img)
         try:
             exif = img.getexif()
@@ -140,7 +137,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif_bytes = exif.tobytes()
         except Exception:  # noqa: BLE001
             exif_bytes = None
-    return DecodedImage(pixels, alpha, exif_bytes, icc, fmt)
+    return DecodedImage(pixels, alpha, exif_bytes, icc)
 
 
 def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
@@ -163,8 +160,8 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
         raise ImageReadError(f"unsupported TIFF sample type {arr.dtype}")
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
         return DecodedImage(np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3]),
-                            np.ascontiguousarray(arr[..., -1]), None, icc, "TIFF")
-    return DecodedImage(np.ascontiguousarray(arr), None, None, icc, "TIFF")
+                            np.ascontiguousarray(arr[..., -1]), None, icc)
+    return DecodedImage(np.ascontiguousarray(arr), None, None, icc)
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:

@@ -8,7 +8,7 @@ of them knows which backend the engine is.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,6 @@ class Prepared:
 class Finished:
     pixels: np.ndarray
     alpha: np.ndarray | None
-    warnings: list[str] = field(default_factory=list)
 
 
 def read_stage(src: Path, settings: RestoreSettings) -> Prepared:

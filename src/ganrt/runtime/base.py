@@ -35,6 +35,12 @@ class ModelSpec:
     size_multiple: int = 1
     min_size: int = 0
 
+    @classmethod
+    def of(cls, model) -> ModelSpec:
+        """The spec of a loaded model (``ganrt.models.LoadedModel``)."""
+        return cls(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
+                   model.min_size)
+
 
 class Engine(ABC):
     backend: str = "?"

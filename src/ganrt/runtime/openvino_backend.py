@@ -53,9 +53,7 @@ class OpenVinoEngine(Engine):
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OpenVinoEngine:
         from ganrt.export.onnx_cache import cached_onnx
 
-        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels,
-                         model.size_multiple, model.min_size)
-        return cls(cached_onnx(model, "fp32"), spec, precision=precision, **kw)
+        return cls(cached_onnx(model, "fp32"), ModelSpec.of(model), precision=precision, **kw)
 
     def _request(self, shape: tuple[int, ...]):
         request = self._requests.get(shape)

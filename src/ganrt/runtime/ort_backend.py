@@ -53,6 +53,13 @@ def spec_from_onnx(path: Path, name: str | None = None) -> ModelSpec:
     )
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in ("fp32", "fp16"):
+        raise BackendUnavailableError(
+            f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
+        )
+
+
 class OrtEngine(Engine):
     backend = "onnxruntime"
 
@@ -60,10 +67,7 @@ class OrtEngine(Engine):
                  device: str = "cpu", threads: int | None = None, fp32_fallback=None):
         import onnxruntime as ort
 
-        if precision not in ("fp32", "fp16"):
-            raise BackendUnavailableError(
-                f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
-            )
+        _check_precision(precision)
         onnx_path = Path(onnx_path)
         spec = spec or spec_from_onnx(onnx_path)
         super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
@@ -87,13 +91,8 @@ class OrtEngine(Engine):
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OrtEngine:
         from ganrt.export.onnx_cache import cached_onnx
 
-        if precision not in ("fp32", "fp16"):
-            raise BackendUnavailableError(
-                f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
-            )
-        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels,
-                         model.size_multiple, model.min_size)
-        return cls(cached_onnx(model, precision), spec, precision=precision, **kw)
+        _check_precision(precision)  # before any export work
+        return cls(cached_onnx(model, precision), ModelSpec.of(model), precision=precision, **kw)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         feed = batch if self._input_type is np.float32 else batch.astype(self._input_type)

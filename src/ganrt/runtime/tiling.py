@@ -194,7 +194,3 @@ def fit_tile(tile: int, height: int, width: int, pad: int, limit: tuple[int, int
     if tile == 0:
         return 0 if height + 2 * pad <= limit[0] and width + 2 * pad <= limit[1] else side
     return min(tile, side)
-
-
-def count_tiles(h: int, w: int, tile: int, pad: int = DEFAULT_PAD) -> int:
-    return len(plan_axis(h, tile, pad)) * len(plan_axis(w, tile, pad))

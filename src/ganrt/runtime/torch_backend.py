@@ -25,9 +25,7 @@ class TorchEngine(Engine):
                  threads: int | None = None, fp32_fallback=None):
         import torch
 
-        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels,
-                         model.size_multiple, model.min_size)
-        super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
+        super().__init__(ModelSpec.of(model), precision=precision, device=device, fp32_fallback=fp32_fallback)
         if precision not in model.precisions:
             raise BackendUnavailableError(
                 f"{model.name} does not support {precision}; it supports {', '.join(model.precisions)}"

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 
@@ -47,8 +48,7 @@ class TrtEngine(Engine):
         import torch
 
         min_side = min(min(p.min_hw) for p in groups)
-        spec = ModelSpec(spec.name, spec.scale, spec.in_channels, spec.out_channels, spec.size_multiple,
-                         max(spec.min_size, min_side))
+        spec = replace(spec, min_size=max(spec.min_size, min_side))
         super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
         self._trt, self._torch = trt, torch
         self._device = torch.device(device)
@@ -101,9 +101,7 @@ class TrtEngine(Engine):
                                        cache_dir=cache_dir, report=log.warning)
         if reused:
             log.info("reusing TensorRT engine %s", cached.path.name)
-        spec = ModelSpec(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
-                         model.min_size)
-        return cls(cached.data, spec, precision=precision, groups=groups, streams=streams, device=device,
+        return cls(cached.data, ModelSpec.of(model), precision=precision, groups=groups, streams=streams, device=device,
                    fp32_fallback=fp32_fallback)
 
     # --- execution -----------------------------------------------------------------------------
