@@ -12,6 +12,8 @@ the bottleneck), each stage's own rate, and the stage that bounds the run.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -65,22 +67,34 @@ def main() -> None:
             settings = VideoSettings(batch=args.batch, encode=EncodeSettings(preset=preset))
             runner = VideoRunner(engine, open_source(src), settings, output=out, frames_dir=None,
                                  fingerprint=f"bench-{preset}")
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             result = runner.run()
             total_s = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # CPU time of the ffmpeg processes (encoder per segment, join, mux): on a CPU-only machine
+            # it is taken from the same cores the engine runs on.
+            ffmpeg_cpu_s = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+            engine_s = len(frames) / engine_fps
             row = {"model": args.model, "engine": engine.describe(), "input": args.size, "frames": len(frames),
                    "batch": args.batch, "x264_preset": preset, "engine_only_fps": engine_fps,
                    "end_to_end_fps": len(frames) / total_s, "ratio": len(frames) / total_s / engine_fps,
                    "decode_fps": result.stages["decode"].fps, "infer_fps": result.stages["infer"].fps,
-                   "encode_fps": result.stages["encode"].fps, "bound_by": result.bottleneck()}
+                   "encode_fps": result.stages["encode"].fps, "bound_by": result.bottleneck(),
+                   "ffmpeg_cpu_s": ffmpeg_cpu_s,
+                   # what the cores leave the engine once ffmpeg has had its share
+                   "cpu_share_ceiling": engine_s / (engine_s + ffmpeg_cpu_s / len(os.sched_getaffinity(0)))}
             rows.append(row)
             print(row, flush=True)
     write("video_throughput", rows,
           ["model", "engine", "input", "frames", "batch", "x264_preset", "engine_only_fps", "end_to_end_fps",
-           "ratio", "decode_fps", "infer_fps", "encode_fps", "bound_by"],
+           "ratio", "decode_fps", "infer_fps", "encode_fps", "bound_by", "ffmpeg_cpu_s", "cpu_share_ceiling"],
           "Video pipeline vs engine-only throughput",
           "end_to_end_fps includes decoding, encoding (libx264, crf 18) and muxing the audio; "
-          "stage rates are frames per second of each stage's own busy time.")
+          "stage rates are frames per second of each stage's own busy time (encode_fps: handing frames to ffmpeg). "
+          "ffmpeg_cpu_s is the CPU time of the ffmpeg processes (x264 encoding, join, mux); on a CPU-only machine it "
+          "comes out of the engine's cores, so cpu_share_ceiling = engine time ÷ (engine time + ffmpeg CPU ÷ cores) is "
+          "the best ratio the machine allows.")
 
 
 if __name__ == "__main__":
