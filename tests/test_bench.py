@@ -61,6 +61,9 @@ def test_bench_json_for_the_compact_model_on_cpu(tmp_path):
                                  "onnxruntime", "--precision", "fp32", "--size", "48x64", "--batch", "1",
                                  "--batch", "2", *QUICK, "--json", str(out), "--csv", str(csv_out), "--plot", str(plot)])
     assert result.exit_code == 0, result.output
+    table_rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert len(table_rows) == 4 and not any("…" in line for line in table_rows)  # the table is whole when piped
+    assert any(line.split("│")[1:3] == [" onnxruntime ", " fp32 "] for line in table_rows)
     data = json.loads(out.read_text())
     assert data["machine"]["cpu"] and data["machine"]["versions"]["torch"]
     rows = data["rows"]
