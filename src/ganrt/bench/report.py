@@ -81,8 +81,11 @@ def write_plot(path: Path, rows, title: str) -> None:
     ax.set_title(title, fontsize=10)
     for i, r in enumerate(ok):
         fidelity = "" if r.psnr_db is None else ("\nexact" if r.psnr_db >= 999 else f"\n{r.psnr_db:.0f} dB")
+        top = values[i] + max(0, upper[i])  # above the whisker cap, not over it
         ax.annotate(f"{r.median_ms:.0f} ms{fidelity}",
-                    (i, values[i]), ha="center", va="bottom", fontsize=7, xytext=(0, 3), textcoords="offset points")
+                    (i, top), ha="center", va="bottom", fontsize=7, xytext=(0, 3), textcoords="offset points")
+    if ok:
+        ax.set_ylim(0, max(v + max(0, u) for v, u in zip(values, upper)) * 1.15)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
