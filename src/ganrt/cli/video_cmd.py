@@ -101,9 +101,12 @@ def video(
     })
     began = time.perf_counter()
     with choice.open() as engine, RateBar("upscaling", None, quiet) as bar:
+        running = time.perf_counter()  # the rate counts this run's frames from here, not the engine set-up
+
         def on_progress(res, total):
             s, done = res.stages, res.stages["encode"].frames
-            bar.update(done, total=total, rates=f"{done / max(time.perf_counter() - began, 1e-6):.2f} fps "
+            bar.update(res.kept_frames + done, total=total,
+                       rates=f"{done / max(time.perf_counter() - running, 1e-6):.2f} fps "
                        f"[decode {s['decode'].fps:.0f} | infer {s['infer'].fps:.1f} | encode {s['encode'].fps:.0f}]")
 
         runner = VideoRunner(engine, source, settings, output=output, frames_dir=frames_dir,

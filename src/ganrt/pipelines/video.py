@@ -68,6 +68,7 @@ class VideoResult:
     frames: int = 0  # frames in the selected range
     restored: int = 0  # frames restored by this run (the rest came from finished segments)
     resumed_segments: int = 0
+    kept_frames: int = 0  # frames in the finished segments a resumed run keeps
     seconds: float = 0.0
     output: Path | None = None
     stages: dict[str, StageClock] = field(default_factory=lambda: {k: StageClock() for k in ("decode", "infer", "encode")})
@@ -220,6 +221,7 @@ class VideoRunner:
     def run(self) -> VideoResult:
         state, resumed = JobState.open(self.work, self.fingerprint, self.seg)
         self.result.resumed_segments = len(state.done)
+        self.result.kept_frames = sum(state.done.values())
         if resumed:
             log.warning("resuming: %d finished segment(s) are kept", len(state.done))
         depth = max(2, 2 * self.settings.batch)
