@@ -18,6 +18,7 @@ import time
 import numpy as np
 from _results import write
 
+from ganrt import quality
 from ganrt.bench.machine import cpu_flags
 from ganrt.bench.peers import NcnnEngine
 from ganrt.bench.runner import real_batches
@@ -31,8 +32,8 @@ PATHS = [("openvino", "bf16"), ("torch", "bf16"), ("openvino", "fp32"), ("onnxru
 
 
 def psnr(a, b) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 999.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+    value = quality.psnr(a, b, peak=255.0)
+    return 999.0 if value == float("inf") else value  # JSON has no infinity
 
 
 def main() -> None:

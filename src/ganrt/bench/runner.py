@@ -133,8 +133,11 @@ class RssSampler:
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)) ** 2))
-    return 999.0 if mse == 0 else float(10 * np.log10(1.0 / mse))
+    """PSNR for the JSON rows: 999 stands for identical (JSON has no infinity)."""
+    from ganrt.quality import psnr
+
+    value = psnr(a, b)
+    return 999.0 if value == float("inf") else value
 
 
 def _engine_size_mb(engine, model) -> float | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ExportError
+from ganrt.quality import psnr
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list[np.ndarray]) -
         feed = x.astype(np.float16) if half_in.type == "tensor(float16)" else x
         got = half.run(None, {half_in.name: feed})[0].astype(np.float32)
         bad += int((~np.isfinite(got)).sum())
-        diff = np.clip(np.nan_to_num(got, nan=2.0), 0, 1) - np.clip(want, 0, 1)
-        mse = float(np.mean(diff.astype(np.float64) ** 2))
-        worst = min(worst, float("inf") if mse == 0 else 10 * np.log10(1.0 / mse))
+        worst = min(worst, psnr(np.nan_to_num(got, nan=2.0), want))
     return worst, bad
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.quality import psnr
+
 FP32_MAX_ABS = 1e-4
 FP16_MIN_PSNR = 40.0
 ODD_SIZES = ((47, 61), (63, 37))
@@ -67,9 +69,8 @@ def check_parity(model, onnx_path: Path, precision: str, inputs: list[np.ndarray
             results.append(ParityResult(x.shape, float("inf"), 0.0, bad, False))
             continue
         diff = np.abs(np.nan_to_num(got, nan=np.inf) - want)
-        mse = float(np.mean((np.clip(np.nan_to_num(got), 0, 1) - np.clip(want, 0, 1)).astype(np.float64) ** 2))
-        psnr = float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+        psnr_db = psnr(np.nan_to_num(got), want)
         max_abs = float(diff.max())
-        ok = bad == 0 and (max_abs <= FP32_MAX_ABS if precision == "fp32" else psnr >= FP16_MIN_PSNR)
-        results.append(ParityResult(x.shape, max_abs, psnr, bad, ok))
+        ok = bad == 0 and (max_abs <= FP32_MAX_ABS if precision == "fp32" else psnr_db >= FP16_MIN_PSNR)
+        results.append(ParityResult(x.shape, max_abs, psnr_db, bad, ok))
     return results

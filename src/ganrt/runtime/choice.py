@@ -76,6 +76,7 @@ def _guard_key(model, backend: str) -> str:
 def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
     """Worst PSNR (dB) of bf16 against fp32 over the real calibration photos, same backend, CPU."""
     from ganrt.data import calibration_batch, calibration_photos
+    from ganrt.quality import psnr
     from ganrt.runtime.registry import create_engine
 
     photos = calibration_batch(model.in_channels)[: len(calibration_photos())]  # real photos come first
@@ -83,12 +84,11 @@ def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
     with create_engine(model, backend=backend, device="cpu", precision="fp32", threads=threads, guard=False) as ref, \
             create_engine(model, backend=backend, device="cpu", precision="bf16", threads=threads, guard=False) as half:
         for x in photos:
-            want = np.clip(ref.infer(x), 0, 1)
+            want = ref.infer(x)
             got = half.infer(x)
             if not np.isfinite(got).all():
                 return 0.0
-            mse = float(np.mean((np.clip(got, 0, 1) - want).astype(np.float64) ** 2))
-            worst = min(worst, float("inf") if mse == 0 else 10 * np.log10(1.0 / mse))
+            worst = min(worst, psnr(got, want))
     return worst
 
 
