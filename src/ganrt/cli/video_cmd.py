@@ -57,11 +57,12 @@ def video(
     """Upscale a video frame by frame: exact frame count, audio and subtitles kept, resumable after a crash."""
     setup_logging(quiet)
     import time
+    from dataclasses import replace
 
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.cli.progress import RateBar
     from ganrt.errors import UsageError, VideoError
-    from ganrt.pipelines.ffmpeg import MUXER, check_encoder, probe
+    from ganrt.pipelines.ffmpeg import MUXER, check_encoder
     from ganrt.pipelines.jobstate import settings_fingerprint
     from ganrt.pipelines.video import VideoRunner, VideoSettings
     from ganrt.pipelines.video_output import EncodeSettings
@@ -85,10 +86,8 @@ def video(
     else:
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end)
-    if source.is_video_file and output is not None:
-        info = probe(input)
-        if info.colorspace:
-            encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, colorspace=info.colorspace)
+    if source.media is not None and source.media.colorspace and output is not None:
+        encode = replace(encode, colorspace=source.media.colorspace)
     choice = choose_engine(model, backend, device, precision, tile, threads)
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,
                              keep_audio=not no_audio, encode=encode)

@@ -299,12 +299,10 @@ class VideoRunner:
         if self.frames_dir is not None:
             self.result.output = self.frames_dir
             return self.result
-        from ganrt.pipelines.ffmpeg import probe
         from ganrt.pipelines.video_mux import join
 
-        info = probe(self.source.path) if self.source.is_video_file else None
         join(self.work, [segment_path(self.work, k) for k in range(segments)], self.output, expected_frames=total,
-             source=info, start=self.source.start, end=self.source.end,
+             source=self.source.media, start=self.source.start, end=self.source.end,
              keep_audio=self.settings.keep_audio and self.settings.fps in (None, self.source.fps))
         shutil.rmtree(self.work, ignore_errors=True)
         self.result.output = self.output

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import VideoError
+from ganrt.pipelines.ffmpeg import MediaInfo, probe
 from ganrt.pipelines.image_io import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
@@ -31,7 +32,11 @@ class FrameSource:
     frame_count_hint: int | None  # an estimate, for progress only
     start: float = 0.0
     end: float | None = None
-    is_video_file: bool = True
+    media: MediaInfo | None = None  # what ffmpeg reported of a video file (None for a frame folder)
+
+    @property
+    def is_video_file(self) -> bool:
+        return self.media is not None
 
     def in_range(self, index: int) -> bool:
         t = index / self.fps
@@ -102,10 +107,7 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         if first is None:
             raise VideoError(f"frame {files[0].name} cannot be read")
         rate = fps or DEFAULT_FOLDER_FPS
-        return FolderSource(path, rate, first.shape[1], first.shape[0], len(files), start, end,
-                            is_video_file=False, files=files)
-    from ganrt.pipelines.ffmpeg import probe
-
+        return FolderSource(path, rate, first.shape[1], first.shape[0], len(files), start, end, files=files)
     info = probe(path)
     if not info.of_kind("video"):
         raise VideoError(f"{path.name} has no video stream")
@@ -130,4 +132,4 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         first_i = int(np.ceil(start * rate - 1e-9))
         last_i = count if end is None else min(count, int(np.ceil(end * rate - 1e-9)))
         count = max(0, last_i - first_i)
-    return VideoFileSource(path, float(rate), frame.shape[1], frame.shape[0], count, start, end)
+    return VideoFileSource(path, float(rate), frame.shape[1], frame.shape[0], count, start, end, media=info)
