@@ -328,18 +328,24 @@ def _device_compute_ms(engine, data: np.ndarray) -> float | None:
     return start.elapsed_time(stop)
 
 
-def default_combos(model, device: str, sizes: list[tuple[int, int]], batches: list[int], streams: int) -> list[Combo]:
-    """Every backend that runs on ``device`` here, at its default precision."""
+def default_precision(model, backend: str, device: str) -> str:
+    """The precision ``auto`` gives this backend here; fp32 when it cannot tell (the row will say why)."""
     from ganrt.runtime.choice import choose_precision
+
+    try:
+        return choose_precision(model, backend, device)
+    except Exception:  # noqa: BLE001 - the row will say why
+        return "fp32"
+
+
+def combos_for(model, device: str, sizes: list[tuple[int, int]], batches: list[int], streams: int, *,
+               backends: list[str] | None = None, precisions: list[str] | None = None) -> list[Combo]:
+    """Every requested combination. Without ``backends``: every backend that runs on ``device``, the
+    installed ones only unless precisions were asked for (then the missing ones show as rows).
+    Without ``precisions``: each backend's default precision."""
     from ganrt.runtime.registry import BACKENDS, is_installed
 
-    combos = []
-    for info in BACKENDS:
-        if device not in info.devices or not is_installed(info):
-            continue
-        try:
-            precision = choose_precision(model, info.name, device)
-        except Exception:  # noqa: BLE001 - the row will say why
-            precision = "fp32"
-        combos += [Combo(info.name, precision, device, h, w, b, streams) for (h, w) in sizes for b in batches]
-    return combos
+    if not backends:
+        backends = [info.name for info in BACKENDS if device in info.devices and (precisions or is_installed(info))]
+    return [Combo(name, p, device, h, w, b, streams) for name in backends
+            for p in (precisions or [default_precision(model, name, device)]) for (h, w) in sizes for b in batches]

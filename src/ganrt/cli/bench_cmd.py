@@ -33,7 +33,7 @@ def bench(
     """Benchmark every requested combination; one that cannot run becomes a row with its reason."""
     setup_logging(quiet)
     from ganrt.bench.report import reasons, rich_table, write_csv, write_json, write_plot
-    from ganrt.bench.runner import Bench, Combo, Method, default_combos
+    from ganrt.bench.runner import Bench, Method, combos_for
     from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice
     from ganrt.errors import UsageError
     from ganrt.export.trt_profiles import parse_hw
@@ -50,17 +50,7 @@ def bench(
     batches = batch or [1]
     dev = resolve_device(device)
     loaded = load_model(model)
-    if backend or precision:
-        from ganrt.runtime.choice import choose_precision
-        from ganrt.runtime.registry import BACKENDS
-
-        names = backend or [b.name for b in BACKENDS if dev in b.devices]
-        combos = []
-        for name in names:
-            precs = precision or [_default_precision(loaded, name, dev, choose_precision)]
-            combos += [Combo(name, p, dev, h, w, n, streams) for p in precs for (h, w) in sizes for n in batches]
-    else:
-        combos = default_combos(loaded, dev, sizes, batches, streams)
+    combos = combos_for(loaded, dev, sizes, batches, streams, backends=backend, precisions=precision)
     runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
     rows = []
     out = console(stderr=True)
@@ -82,10 +72,3 @@ def bench(
         write_csv(csv_out, rows)
     if plot:
         write_plot(plot, rows, title)
-
-
-def _default_precision(model, backend: str, device: str, choose) -> str:
-    try:
-        return choose(model, backend, device)
-    except Exception:  # noqa: BLE001 - the row itself will report why the backend cannot run
-        return "fp32"
