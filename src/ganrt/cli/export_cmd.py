@@ -59,7 +59,7 @@ def export(
 
                 calibration = None
                 if hw or fixed_batch:  # a frozen graph is calibrated at its own shape
-                    calibration = [x for x in parity_inputs(hw or (64, 64), fixed_batch, loaded.in_channels)]
+                    calibration = parity_inputs(hw or (64, 64), fixed_batch, loaded.in_channels)
                 fp16_from_onnx(fp32_path, staged, images=calibration, io_fp16=io == "fp16")
             else:
                 staged.write_bytes(fp32_path.read_bytes())

@@ -65,9 +65,8 @@ def _guard_key(model, backend: str) -> str:
     from ganrt.bench.machine import cpu_model
     from importlib import metadata
 
-    dist = {"openvino": "openvino", "torch": "torch", "onnxruntime": "onnxruntime"}[backend]
     try:
-        version = metadata.version(dist)
+        version = metadata.version(backend)  # the CPU backends' distributions carry their names
     except metadata.PackageNotFoundError:
         version = "?"
     return f"v2|{cpu_model()}|{backend}-{version}|{model.name}|{model.checksum[:16]}"
