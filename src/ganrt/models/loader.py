@@ -137,8 +137,8 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
 
 
 def detected_facts(descriptor) -> dict[str, Any]:
-    precisions = ["fp32"] + (["fp16"] if descriptor.supports_half else []) + (
-        ["bf16"] if descriptor.supports_bfloat16 else [])
+    precisions = ("fp32",) + (("fp16",) if descriptor.supports_half else ()) + (
+        ("bf16",) if descriptor.supports_bfloat16 else ())
     req = descriptor.size_requirements
     return {
         "arch": descriptor.architecture.name,
@@ -164,7 +164,6 @@ def model_from_state_dict(state: dict, *, name: str, license: str = "unknown", s
     """A LoadedModel around an in-memory state dict (used for tests and conversions)."""
     descriptor = describe_state_dict(state, name=name)
     facts = detected_facts(descriptor)
-    facts["precisions"] = tuple(facts["precisions"])
     module = module_of(descriptor)
     return LoadedModel(name=name, license=license, source=source, checksum=checksum, _module=module, **facts)
 
@@ -200,8 +199,7 @@ def _user_file(path: Path) -> LoadedModel:
         return LoadedModel(**common, **facts)
     descriptor = describe_state_dict(read_checkpoint(path), name=path.name)
     facts = detected_facts(descriptor)
-    update_info(checksum, **facts)
-    facts["precisions"] = tuple(facts["precisions"])
+    update_info(checksum, **facts)  # JSON keeps the precisions as a list; read back as a tuple above
     return LoadedModel(**common, **facts, _module=module_of(descriptor))
 
 
