@@ -74,7 +74,7 @@ def main() -> None:
             assert result.restored == args.count, result.failed
         row = {"model": name, "backend": args.backend, "precision": args.precision, "images": args.count,
                "size": f"{args.size}x{args.size}",
-               "tile": settings.tile.for_image(args.size, args.size, engine.scale),
+               "tile": settings.tile.for_engine(engine, args.size, args.size),
                "engine_only_img_s": args.count / engine_s, "pipeline_img_s": args.count / pipeline_s,
                "ratio": engine_s / pipeline_s}
         rows.append(row)

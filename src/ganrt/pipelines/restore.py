@@ -16,7 +16,7 @@ import numpy as np
 from ganrt.pipelines import image_io
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.runtime.memory import TilePolicy
-from ganrt.runtime.tiling import DEFAULT_PAD, fit_tile, upscale
+from ganrt.runtime.tiling import DEFAULT_PAD, upscale
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
 def infer_stage(engine, prepared: Prepared, settings: RestoreSettings) -> np.ndarray:
     h, w = prepared.rgb.shape[:2]
     channels = engine.spec.out_channels
-    tile = settings.tile.for_image(h, w, engine.scale, channels, settings.pad)
-    tile = fit_tile(tile, h, w, settings.pad, engine.max_input_hw)
+    tile = settings.tile.for_engine(engine, h, w, channels, settings.pad)
     batch = settings.tile.batch_for(tile, h, w, engine.scale, channels, settings.pad, most=settings.batch)
     return upscale(engine, prepared.rgb, tile=tile, pad=settings.pad, batch=batch)
 

@@ -32,7 +32,7 @@ from ganrt.errors import GanrtError, VideoError
 from ganrt.pipelines.video_output import EncodeSettings, FramesWriter, JobState, SegmentEncoder, segment_path
 from ganrt.pipelines.video_source import FrameSource
 from ganrt.runtime.memory import TilePolicy
-from ganrt.runtime.tiling import DEFAULT_PAD, fit_tile, upscale
+from ganrt.runtime.tiling import DEFAULT_PAD, upscale
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,7 @@ class VideoRunner:
     def _restore_batch(self, frames: list[np.ndarray]) -> np.ndarray:
         """The engine on a batch of frames; a batch that fails is retried frame by frame in fp32."""
         h, w = frames[0].shape[:2]
-        tile = self.settings.tile.for_image(h, w, self.engine.scale, 3, self.settings.pad)
-        tile = fit_tile(tile, h, w, self.settings.pad, self.engine.max_input_hw)
+        tile = self.settings.tile.for_engine(self.engine, h, w, 3, self.settings.pad)
         stack = np.stack(frames)
         try:
             return upscale(self.engine, stack, tile=tile, pad=self.settings.pad, batch=self.settings.batch)

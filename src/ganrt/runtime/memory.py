@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ganrt.runtime.tiling import DEFAULT_PAD
+from ganrt.runtime.tiling import DEFAULT_PAD, fit_tile
 
 LIVE_TENSORS = 3  # a conv's input, its output and one skip connection are alive at once
 CPU_BUDGET = 512 << 20
@@ -101,6 +101,11 @@ class TilePolicy:
             tile -= 16
         tile = max(MIN_TILE, tile)
         return max(self.multiple, tile // self.multiple * self.multiple)
+
+    def for_engine(self, engine, height: int, width: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
+        """``for_image``, then shrunk so that one call stays within what ``engine`` accepts (TensorRT profiles)."""
+        tile = self.for_image(height, width, engine.scale, channels, pad)
+        return fit_tile(tile, height, width, pad, engine.max_input_hw)
 
     def batch_for(self, tile: int, height: int, width: int, scale: int, channels: int = 3,
                   pad: int = DEFAULT_PAD, most: int = 4) -> int:
