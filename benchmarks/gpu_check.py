@@ -26,8 +26,6 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ganrt.bench.machine import describe_machine  # noqa: E402
@@ -82,7 +80,7 @@ def check_model(name: str, device: str, size: tuple[int, int], method: Method) -
 
 def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> dict:
     """Video (decode→infer→encode) and archive pipelines against the engine alone, compact model."""
-    from video_throughput import make_video
+    from video_throughput import engine_only_fps, make_video
 
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.archive_walk import discover
@@ -90,7 +88,6 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
     from ganrt.pipelines.restore import RestoreSettings
     from ganrt.pipelines.video import VideoRunner, VideoSettings
     from ganrt.pipelines.video_source import open_source
-    from ganrt.runtime.tiling import upscale
 
     out: dict = {}
     model = load_model("realesr-animevideov3")
@@ -100,11 +97,7 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
         src = Path(tmp) / "clip.mp4"
         make_video(src, f"{size[1]}x{size[0]}", seconds, 24)
         frames = list(open_source(src).frames())
-        upscale(engine, np.stack(frames[:2]), tile=0, batch=2)
-        t0 = time.perf_counter()
-        for i in range(0, len(frames), 2):
-            upscale(engine, np.stack(frames[i:i + 2]), tile=0, batch=2)
-        out["video_engine_only_fps"] = len(frames) / (time.perf_counter() - t0)
+        out["video_engine_only_fps"] = engine_only_fps(engine, frames, 2)
         runner = VideoRunner(engine, open_source(src), VideoSettings(batch=2), output=Path(tmp) / "up.mp4",
                              frames_dir=None, fingerprint="gpu-check")
         t0 = time.perf_counter()
