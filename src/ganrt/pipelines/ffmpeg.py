@@ -31,11 +31,12 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run(args: list[str], *, what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ffmpeg; on failure raise VideoError with its last meaningful line."""
+def run(args: list[str], *, what: str, timeout: float | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run ffmpeg; on failure (when ``check``) raise VideoError with its last meaningful line."""
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True,
                           timeout=timeout)
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise VideoError(f"{what} failed: {last_error_line(proc.stderr)}")
     return proc
 
@@ -73,9 +74,7 @@ class MediaInfo:
 
 def probe(path: Path) -> MediaInfo:
     """Streams, duration, frame rate and size of a media file, from ``ffmpeg -i``."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                          text=True)
-    text = proc.stderr
+    text = run(["-i", str(path)], what="probing", check=False).stderr  # no output file: ffmpeg always exits 1
     if "Input #0" not in text:
         raise VideoError(f"{path.name} is not a video ffmpeg can read ({last_error_line(text)})")
     info = MediaInfo(path)
