@@ -19,7 +19,7 @@ import numpy as np
 from _results import write
 
 from ganrt import quality
-from ganrt.bench.machine import cpu_flags
+from ganrt.machine import cpu_flags
 from ganrt.bench.peers import NcnnEngine
 from ganrt.bench.runner import real_batches
 from ganrt.export.trt_profiles import parse_hw

@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--models", default="realesr-animevideov3,RealESRGAN_x4plus")
     ap.add_argument("--cpu-smoke", action="store_true", help="run every step on the CPU at toy sizes")
     args = ap.parse_args()
-    from ganrt.runtime.registry import cuda_available
+    from ganrt.machine import cuda_available
 
     device = "cuda" if cuda_available() and not args.cpu_smoke else "cpu"
     report: dict = {"environment": probe_environment(), "device": device}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,15 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()  # what open() would have given; mkstemp alone gives 0600
 
 
+_PID = re.compile(re.escape(TMP_MARK) + r"-(\d+)")
+
+
 def is_temp_name(name: str) -> bool:
     return name.startswith(".") and TMP_MARK in name
+
+
+def _ascii(text: str, limit: int) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:limit]
 
 
 def new_temp_path(target: str | os.PathLike) -> Path:
@@ -35,7 +43,8 @@ def new_temp_path(target: str | os.PathLike) -> Path:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.stem[:80]}.", suffix=f"{TMP_MARK}{target.suffix}", dir=target.parent
+        prefix=f".{_ascii(target.stem, 40)}.", suffix=f"{TMP_MARK}-{os.getpid()}{_ascii(target.suffix, 16)}",
+        dir=target.parent,
     )
     os.fchmod(fd, FILE_MODE)
     os.close(fd)
@@ -66,6 +75,44 @@ def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Pa
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_temp(name: str) -> bool:
+    """A temporary file whose writer is gone (killed, or an older ganrt that did not name itself)."""
+    if not is_temp_name(name):
+        return False
+    found = _PID.search(name)
+    return found is None or (int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))))
+
+
+def remove_stale_temps(folder: str | os.PathLike, *, recursive: bool = False) -> int:
+    """Delete the temporary files dead runs left in ``folder``. Returns how many were removed."""
+    removed = 0
+    walk = os.walk(folder) if recursive else [(folder, [], _names(folder))]
+    for dirpath, _dirs, files in walk:
+        for name in files:
+            if is_stale_temp(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+    return removed
+
+
+def _names(folder) -> list[str]:
+    try:
+        return [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:

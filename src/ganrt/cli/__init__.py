@@ -1,15 +1,82 @@
 """The `ganrt` command line. This module only wires the commands together; each lives in its
-own module and imports torch, onnxruntime and friends inside the command, so `--help` is instant."""
+own module and imports torch, onnxruntime and friends inside the command, so `--help` is instant.
+
+``GanrtGroup.main`` is the one place where the exit-code contract is kept for
+what happens outside a command: Click's own usage errors (a missing argument,
+a bad number) become one ``error:`` line and exit 2, SIGTERM is handled like
+Ctrl-C (exit 143 instead of 130), and upstream spellings are translated first.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from typer.core import TyperCommand, TyperGroup
+
+try:
+    from typer._click import exceptions as click_exceptions  # Typer 0.29 carries its own copy of Click
+except ImportError:  # pragma: no cover - older Typer on top of Click
+    from click import exceptions as click_exceptions
 
 from ganrt import __version__
-from ganrt.cli import bench_cmd, build_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd, video_cmd
+from ganrt.cli import (bench_cmd, build_cmd, cache_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd,
+                       video_cmd)
+from ganrt.errors import EXIT_OK, EXIT_USAGE, GanrtError
+
+
+class _PlainHelpFlag:
+    """Typer 0.29 shows ``<bool>`` after the --help flag; a flag takes no value, so show none."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+
+class GanrtCommand(_PlainHelpFlag, TyperCommand):
+    pass
+
+
+class GanrtGroup(_PlainHelpFlag, TyperGroup):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from ganrt import signals
+        from ganrt.cli.aliases import translate
+        from ganrt.cli.common import fail
+
+        signals.install()
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="backslashreplace")  # file names that are not UTF-8
+        args = list(sys.argv[1:] if args is None else args)
+        try:
+            args = translate(args)
+            code = super().main(args=args, prog_name=prog_name or "ganrt", complete_var=complete_var,
+                                standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else EXIT_OK
+        except GanrtError as exc:
+            code = fail(str(exc), exc.exit_code).exit_code
+        except click_exceptions.NoArgsIsHelpError:
+            code = EXIT_OK  # the help was printed when the error was made
+        except click_exceptions.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "ganrt"
+            message = exc.format_message().rstrip(".")
+            code = fail(f"{message[:1].lower()}{message[1:]} (see `{command} --help`)", EXIT_USAGE).exit_code
+        except click_exceptions.ClickException as exc:
+            code = fail(exc.format_message(), exc.exit_code).exit_code
+        except typer.Abort:
+            code = fail("interrupted", signals.exit_code_for(KeyboardInterrupt())).exit_code
+        except KeyboardInterrupt as exc:
+            code = fail(signals.describe(exc), signals.exit_code_for(exc)).exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
 
 app = typer.Typer(
     name="ganrt",
+    cls=GanrtGroup,
     help="Restore and upscale photos and video with GAN generators (Real-ESRGAN and kin) on "
          "PyTorch, ONNX Runtime, OpenVINO and TensorRT.",
     no_args_is_help=True,
@@ -26,19 +93,20 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                        help="Print the version and exit.")) -> None:
     """ganrt: GAN restoration at production throughput."""
 
 
-app.command("restore")(restore_cmd.restore)
-app.command("video")(video_cmd.video)
-app.command("models")(models_cmd.models)
-app.command("info")(models_cmd.info)
-app.command("export")(export_cmd.export)
-app.command("build")(build_cmd.build)
-app.command("doctor")(doctor_cmd.doctor)
-app.command("bench")(bench_cmd.bench)
+app.command("restore", cls=GanrtCommand)(restore_cmd.restore)
+app.command("video", cls=GanrtCommand)(video_cmd.video)
+app.command("models", cls=GanrtCommand)(models_cmd.models)
+app.command("info", cls=GanrtCommand)(models_cmd.info)
+app.command("export", cls=GanrtCommand)(export_cmd.export)
+app.command("build", cls=GanrtCommand)(build_cmd.build)
+app.command("bench", cls=GanrtCommand)(bench_cmd.bench)
+app.command("doctor", cls=GanrtCommand)(doctor_cmd.doctor)
+app.command("cache", cls=GanrtCommand)(cache_cmd.cache)
 
 
 def main() -> None:

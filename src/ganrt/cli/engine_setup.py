@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ganrt.cli.common import BACKEND_CHOICES, DEVICE_CHOICES, PRECISION_CHOICES, check_choice, parse_tile
+from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice, check_device, check_threads, parse_tile
 
 log = logging.getLogger("ganrt")
 
@@ -38,7 +38,8 @@ class EngineChoice:
 def choose_engine(model_spec: str, backend: str, device: str, precision: str, tile: str,
                   threads: int | None = None) -> EngineChoice:
     check_choice(backend, BACKEND_CHOICES, "--backend")
-    check_choice(device, DEVICE_CHOICES, "--device")
+    check_device(device)
+    check_threads(threads)
     check_choice(precision, PRECISION_CHOICES, "--precision")
     tile_size = parse_tile(tile)
     from ganrt.models import load_model

@@ -1,4 +1,8 @@
-"""`ganrt restore INPUT OUTPUT`: one image file, or a whole folder (mirrored, resumable)."""
+"""`ganrt restore INPUT OUTPUT`: one image file, or a whole folder (mirrored, resumable).
+
+Every output path (and the report and preview) is planned and checked before
+any model is loaded or any image processed (``ganrt.pipelines.output_plan``).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,19 @@ from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
-                              TileOpt, console, handle_errors, setup_logging)
+from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt,
+                              ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging, shown)
 
 DEFAULT_MODEL = "RealESRGAN_x4plus"
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
 MAX_FAILURE_LINES = 20
+MAX_JOBS = 64
 
 
 @handle_errors
 def restore(
     input: Annotated[Path, typer.Argument(help="An image file, or a folder of images (walked recursively).")],
-    output: Annotated[Path, typer.Argument(help="Output image file, or output folder for a folder input.")],
+    output: Annotated[Path, typer.Argument(help="Output image file or folder (for one image), or output folder (for a folder).")],
     model: ModelOpt = DEFAULT_MODEL,
     backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
@@ -26,107 +31,132 @@ def restore(
     tile: TileOpt = "auto",
     outscale: OutscaleOpt = None,
     threads: ThreadsOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format for folders: same, png, jpg, webp or tiff.")] = "same",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp or tiff.")] = "same",
+    suffix: Annotated[str, typer.Option("--suffix", help="Add this to every output file name (photo.jpg → photo<SUFFIX>.jpg).")] = "",
     quality: Annotated[int, typer.Option("--quality", help="JPEG/WebP quality (1-100).")] = 95,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs this job did not make.")] = False,
-    no_resume: Annotated[bool, typer.Option("--no-resume", help="Redo every image, ignoring what earlier runs finished.")] = False,
+    overwrite: OverwriteOpt = False,
+    no_resume: Annotated[bool, flag("--no-resume", help="Redo every image, ignoring what earlier runs finished.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Reader and writer threads around the engine.")] = 2,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images whose header declares more pixels (decompression bombs).")] = 200_000_000,
     report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
     preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (input | restored) as PNG.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done; write nothing.")] = False,
+    dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Restore and upscale an image, or a folder of images into a mirrored folder (resumable)."""
     setup_logging(quiet)
-    from ganrt.cli.common import check_choice, existing_path
+    from ganrt.cli.common import check_choice, check_positive, check_threads, existing_path
     from ganrt.errors import UsageError
 
     existing_path(input, "input")
     check_choice(fmt, FORMATS, "--format")
-    if outscale is not None and not 0 < outscale <= 16:
-        raise UsageError("--outscale must be between 0 and 16")
+    check_positive(outscale, "--outscale", most=16)
+    check_threads(threads)
     if not 1 <= quality <= 100:
         raise UsageError("--quality must be between 1 and 100")
-    if jobs < 1 or max_pixels < 1:
-        raise UsageError("--jobs and --max-pixels must be positive")
+    if not 1 <= jobs <= MAX_JOBS or max_pixels < 1:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} and --max-pixels positive")
+    if "/" in suffix or "\0" in suffix:
+        raise UsageError("--suffix is added to file names: it cannot hold '/'")
     options = dict(model=model, backend=backend, device=device, precision=precision, tile=tile, outscale=outscale,
-                   threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels)
+                   threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels, fmt=fmt, suffix=suffix,
+                   overwrite=overwrite)
     if input.is_dir():
-        code = _restore_folder(input, output, fmt=fmt, overwrite=overwrite, resume=not no_resume, jobs=jobs,
-                               report=report, preview=preview, dry_run=dry_run, **options)
+        code = _restore_folder(input, output, resume=not no_resume, jobs=jobs, report=report, preview=preview,
+                               dry_run=dry_run, **options)
         raise typer.Exit(code)
     if dry_run or report or preview:
         raise UsageError("--dry-run, --report and --preview apply to folder inputs")
     _restore_one(input, output, **options)
 
 
-def _restore_one(src: Path, dst: Path, *, model, backend, device, precision, tile, outscale, threads,
-                 quality, quiet, max_pixels) -> None:
+def _restore_one(src: Path, output: Path, *, model, backend, device, precision, tile, outscale, threads,
+                 quality, quiet, max_pixels, fmt, suffix, overwrite) -> None:
+    import logging
     import time
 
     from ganrt.cli.engine_setup import choose_engine
+    from ganrt.cli.progress import RateBar
     from ganrt.errors import ImageReadError, UsageError
-    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+    from ganrt.fsutil import remove_stale_temps
+    from ganrt.pipelines.output_plan import OutputPlan, single_output
     from ganrt.pipelines.restore import RestoreSettings, read_stage, restore_prepared
+    from ganrt.runtime.tiling import tile_count
 
-    if dst.is_dir():
-        dst = dst / src.name
-    if dst.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UsageError(f"output {dst} must end in one of {', '.join(IMAGE_SUFFIXES)}")
-    if dst.resolve() == src.resolve():
-        raise UsageError("output would overwrite the input; originals are never touched")
+    if not src.is_file():
+        raise UsageError(f"input {src} is not a regular file")
+    dst, notes = single_output(src, output, fmt=fmt, suffix=suffix)
+    OutputPlan(inputs=(src,), overwrite=overwrite).claim(dst, str(src))
     try:  # read first: a bad input fails before any model is loaded
         prepared = read_stage(src, RestoreSettings(max_pixels=max_pixels))
     except ImageReadError as exc:
         raise ImageReadError(f"{src}: {exc}") from None
     choice = choose_engine(model, backend, device, precision, tile, threads)
     settings = RestoreSettings(tile=choice.tile, outscale=outscale, quality=quality, max_pixels=max_pixels)
+    for note in notes:
+        logging.getLogger("ganrt").warning("%s: %s", src.name, note)
+    if dst.parent.is_dir():
+        remove_stale_temps(dst.parent)  # what a killed restore into this folder left
     start = time.perf_counter()
     with choice.open() as engine:
-        written, _notes = restore_prepared(engine, prepared, dst, settings)
+        h, w = prepared.rgb.shape[:2]
+        tiles = tile_count(h, w, settings.tile.for_engine(engine, h, w, engine.spec.out_channels, settings.pad),
+                           settings.pad)
+        with RateBar("restoring", tiles, quiet, unit="tiles") as bar:
+            written, _notes = restore_prepared(engine, prepared, dst, settings, on_tiles=bar.advance)
     if not quiet:
-        console().print(f"restored {src} → {written} with {choice.model.name} "
-                        f"({engine.describe()}) in {time.perf_counter() - start:.1f} s")
+        console().print(f"restored {shown(str(src))} → {shown(str(written))} with {choice.model.name} "
+                        f"({engine.describe()}) in {time.perf_counter() - start:.1f} s", markup=False)
 
 
 def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, tile, outscale, threads, quality,
-                    quiet, max_pixels, fmt, overwrite, resume, jobs, report, preview, dry_run) -> int:
+                    quiet, max_pixels, fmt, suffix, overwrite, resume, jobs, report, preview, dry_run) -> int:
     import json
-    import signal
+    import logging
 
     from ganrt.cli.engine_setup import choose_engine
-    from ganrt.cli.progress import RateBar
-    from ganrt.fsutil import atomic_write_bytes
+    from ganrt.cli.progress import RateBar, rates
+    from ganrt.errors import UsageError
+    from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.archive_walk import discover
-    from ganrt.pipelines.jobstate import JobState, remove_stale_temp_files, settings_fingerprint
+    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+    from ganrt.pipelines.jobstate import JobState, settings_fingerprint
+    from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.restore import RestoreSettings
 
-    discovery = discover(src, dst, fmt)  # refuses bad folder combinations before any model loads
-    if dry_run:
-        return _dry_run(discovery, dst, quiet)
+    if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
+        raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
+    discovery = discover(src, dst, fmt, suffix)  # refuses bad folder combinations before any model loads
+    if not discovery.tasks and not discovery.failed:
+        raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     choice = choose_engine(model, backend, device, precision, tile, threads)
     settings = RestoreSettings(tile=choice.tile, outscale=outscale, fmt=fmt, quality=quality, max_pixels=max_pixels)
     fingerprint_of = {"model": choice.model.name, "weights_sha256": choice.model.checksum,
-                      "precision": choice.precision, "outscale": outscale, "format": fmt,
+                      "precision": choice.precision, "outscale": outscale, "format": fmt, "suffix": suffix,
                       "quality": quality, "tile": choice.tile.describe()}
     fingerprint = settings_fingerprint(fingerprint_of)
     result = ArchiveResult()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        with JobState(dst) as state:
-            remove_stale_temp_files(dst)
-            todo = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
-            if todo:  # the engine is only built when there is work for it
-                with choice.open() as engine, RateBar("restoring", len(todo), quiet) as bar:
-                    def on_progress(res, done):
-                        bar.update(done, rates=f"{res.images_per_s:.2f} img/s  {res.megapixels_per_s:.2f} MP/s")
+    if dry_run:
+        with JobState(dst, readonly=True) as state:
+            todo, outputs = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
+            claim_side_files(outputs, report=report, preview=preview)
+        return _dry_run(discovery, todo, result, quiet)
+    with JobState(dst) as state:
+        remove_stale_temps(dst, recursive=True)
+        todo, outputs = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
+        claim_side_files(outputs, report=report, preview=preview)  # before any image is processed
+        if result.stale and not quiet:
+            logging.getLogger("ganrt").warning(
+                "%d output(s) of an earlier run with other settings stay beside the new ones (not deleted)",
+                result.stale)
+        if todo:  # the engine is only built when there is work for it
+            with choice.open() as engine, RateBar("restoring", len(todo), quiet) as bar:
+                def on_progress(res, done):
+                    bar.update(done, rates=rates(res.images_per_s, res.megapixels_per_s))
 
-                    ArchiveRunner(engine, settings, state, fingerprint, jobs=jobs,
-                                  on_progress=on_progress).run(todo, result)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+                ArchiveRunner(engine, settings, state, fingerprint, jobs=jobs,
+                              on_progress=on_progress).run(todo, result)
     if report:
         details = {**fingerprint_of, "backend": choice.backend, "device": choice.device}
         atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
@@ -136,23 +166,21 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
         contact_sheet(result.written, preview)
     _print_summary(result, choice, quiet)
     if result.interrupted:
-        return 130
+        return result.signal_code
     return 1 if result.failed else 0
 
 
-def _dry_run(discovery, dst: Path, quiet: bool) -> int:
-    from ganrt.pipelines.jobstate import DB_NAME
-
-    existing = sum(1 for t in discovery.tasks if t.dst.exists())
+def _dry_run(discovery, todo, result, quiet: bool) -> int:
     lines = [f"{len(discovery.tasks)} image(s) found, {len(discovery.ignored)} other file(s) ignored",
-             f"{existing} output(s) already exist in {dst}"
-             + (" (job state present: finished ones will be skipped)" if (dst / DB_NAME).exists() else "")]
-    for task in discovery.tasks[:10]:
-        lines.append(f"  {task.rel} → {task.dst.relative_to(dst.resolve()).as_posix()}")
-    if len(discovery.tasks) > 10:
-        lines.append(f"  … and {len(discovery.tasks) - 10} more")
+             f"{result.skipped} already done, {len(todo)} to restore, {len(result.failed)} cannot be"]
+    for task in todo[:10]:
+        lines.append(f"  {task.rel} → {task.dst.relative_to(discovery.dst_root).as_posix()}")
+    if len(todo) > 10:
+        lines.append(f"  … and {len(todo) - 10} more")
+    for rel, reason in result.failed[:10]:
+        lines.append(f"  {rel}: {reason}")
     if not quiet:
-        console().print("\n".join(lines), markup=False)
+        console().print(shown("\n".join(lines)), markup=False)
     return 0
 
 
@@ -160,7 +188,7 @@ def _print_summary(result, choice, quiet: bool) -> None:
     import sys
 
     for path, reason in result.failed[:MAX_FAILURE_LINES]:
-        sys.stderr.write(f"failed: {path}: {reason}\n")
+        sys.stderr.write(shown(f"failed: {path}: {reason}") + "\n")
     if len(result.failed) > MAX_FAILURE_LINES:
         sys.stderr.write(f"… and {len(result.failed) - MAX_FAILURE_LINES} more failures (see --report)\n")
     if result.interrupted:

@@ -38,15 +38,12 @@ def import_tensorrt():
 
 def gpu_identity(device: str = "cuda") -> tuple[str, str]:
     """(GPU name, compute capability) of ``device``; raises when there is no CUDA GPU."""
-    from ganrt.runtime.registry import cuda_available
+    from ganrt.machine import gpu_identity as identity
 
-    if not cuda_available():
+    found = identity(device)
+    if found is None:
         raise BackendUnavailableError("TensorRT engines need an NVIDIA GPU with CUDA; none is available here")
-    import torch
-
-    index = torch.device(device).index or 0
-    props = torch.cuda.get_device_properties(index)
-    return props.name, f"{props.major}.{props.minor}"
+    return found
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganrt.errors import GanrtError
+from ganrt.errors import GanrtError, ResourceError
 from ganrt.pipelines.archive_walk import Discovery, Task
 from ganrt.pipelines.jobstate import JobState
-from ganrt.pipelines.restore import (Prepared, RestoreSettings, finish_stage, infer_stage, read_stage,
-                                     resolve_output, write_stage)
+from ganrt.pipelines.output_plan import OutputPlan, folder_outputs
+from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output, finish_stage, infer_stage,
+                                     read_stage, write_stage)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class ArchiveResult:
     interrupted: bool = False
     written: list[tuple[Path, Path]] = field(default_factory=list)  # (input, output) of this run
     fallbacks: int = 0
+    stale: int = 0  # outputs of earlier runs with other settings, left beside the new ones
+    signal_code: int = 0  # the exit code of the signal that interrupted the run
 
     @property
     def images_per_s(self) -> float:
@@ -63,28 +66,34 @@ class ArchiveResult:
         }
 
     def report(self, settings: dict) -> dict:
+        from ganrt.pipelines.output_plan import REPORT_MARK
+
+        def shown(text: str) -> str:  # JSON has no place for file-name bytes that are not UTF-8
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
         return {
+            "generator": REPORT_MARK,
             **self.summary(),
             "settings": settings,
-            "failures": [{"path": p, "reason": r} for p, r in self.failed],
-            "ignored_files": [{"path": p, "reason": r} for p, r in self.ignored],
+            "failures": [{"path": shown(p), "reason": shown(r)} for p, r in self.failed],
+            "ignored_files": [{"path": shown(p), "reason": r} for p, r in self.ignored],
         }
 
 
 def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: bool, overwrite: bool,
-         result: ArchiveResult) -> list[Task]:
-    """Which tasks to run. Done ones are skipped without decoding; foreign outputs are conflicts."""
+         result: ArchiveResult) -> tuple[list[Task], OutputPlan]:
+    """Which tasks to run, with their final output paths, and the plan that holds them.
+
+    Done ones are skipped without decoding; an output that would replace a file the job did not
+    write is a failure row; entries the walk could not examine are failure rows too."""
     result.ignored = list(discovery.ignored)
-    todo = []
-    for task in discovery.tasks:
-        if resume and state.is_done(task, fingerprint):
-            result.skipped += 1
-        elif task.dst.exists() and not overwrite and not state.owns(task.dst):
-            result.failed.append((task.rel, f"output {task.dst.name} already exists and was not made by this "
-                                            "job; use --overwrite to replace it"))
-        else:
-            todo.append(task)
-    return todo
+    result.failed.extend(discovery.failed)
+    outputs = OutputPlan(input_root=discovery.src_root, output_root=discovery.dst_root, overwrite=overwrite,
+                         owns=state.owns)
+    todo, result.skipped, failures, result.stale = folder_outputs(discovery, state, fingerprint, outputs,
+                                                                  resume=resume)
+    result.failed.extend(failures)
+    return todo, outputs
 
 
 def _reason(exc: BaseException) -> str:
@@ -112,11 +121,10 @@ class ArchiveRunner:
 
     def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
         finished = finish_stage(restored, prepared, self.settings, self.engine.scale)
-        dst, notes = resolve_output(task.dst, has_alpha=finished.alpha is not None,
-                                    sixteen_bit=str(finished.pixels.dtype) == "uint16")
+        notes = list(task.notes) + check_output(task.dst, finished)
         for note in notes:
             log.warning("%s: %s", task.rel, note)
-        return write_stage(dst, finished, prepared, self.settings), notes
+        return write_stage(task.dst, finished, prepared, self.settings), notes
 
     # the loop ---------------------------------------------------------------------------
     def run(self, tasks: list[Task], result: ArchiveResult) -> ArchiveResult:
@@ -140,6 +148,10 @@ class ArchiveRunner:
             pending_bytes -= nbytes
             try:
                 out, _notes = fut.result()
+            except ResourceError as exc:  # disk full, read-only folder: every next image would fail too
+                self.state.mark_failed(task, self.fingerprint, _reason(exc))
+                result.failed.append((task.rel, _reason(exc)))
+                raise
             except Exception as exc:  # noqa: BLE001 - one bad image never stops the archive
                 self.state.mark_failed(task, self.fingerprint, _reason(exc))
                 result.failed.append((task.rel, _reason(exc)))
@@ -181,13 +193,18 @@ class ArchiveRunner:
                 pending_bytes += nbytes
                 del restored
                 settle()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            from ganrt import signals
+
             result.interrupted = True
-            log.warning("interrupted: finishing the images in flight, then stopping")
+            result.signal_code = signals.exit_code_for(exc)
+            log.warning("%s: finishing the images in flight, then stopping", signals.describe(exc))
         finally:
             readers.shutdown(wait=True, cancel_futures=True)
-            settle(drain=True)
-            writers.shutdown(wait=True)
+            try:
+                settle(drain=True)
+            finally:
+                writers.shutdown(wait=True)
             result.seconds = time.perf_counter() - start
             result.fallbacks = getattr(self.engine, "fallbacks", 0)
         return result

@@ -8,16 +8,17 @@
 - Symbolic links are not followed out of INPUT_DIR: a file link whose target
   is outside is ignored; folder links are never descended (their targets
   inside INPUT_DIR are walked at their real place).
-- Outputs mirror the relative path, with the suffix of the output format;
-  when two inputs would share an output name (``a.jpg`` and ``a.png`` to
-  PNG), the ones whose suffix changes keep it in the name (``a.jpg.png``).
-  No output path can leave OUTPUT_DIR.
+- Each task gets the output path its format asks for (the relative path
+  with the suffix of ``--format``); the final names (format fallbacks,
+  collisions) are decided by ``ganrt.pipelines.output_plan``.
+- A file or folder that cannot be examined (a link loop, a path longer than
+  the system allows, no permission) is a failure with its reason; the rest
+  of the archive is walked as usual.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +36,16 @@ class Task:
     dst: Path
     size: int
     mtime_ns: int
+    notes: tuple[str, ...] = ()  # why the output differs from what was asked (format fallbacks)
 
 
 @dataclass
 class Discovery:
+    src_root: Path
+    dst_root: Path
     tasks: list[Task] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # entries that could not be examined
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -65,10 +70,32 @@ def check_roots(input_dir: Path, output_dir: Path) -> tuple[Path, Path]:
     return src_root, dst_root
 
 
-def discover(input_dir: Path, output_dir: Path, fmt: str = "same") -> Discovery:
+def _why(exc: BaseException) -> str:
+    import errno
+
+    code = getattr(exc, "errno", None)
+    if code == errno.ELOOP or isinstance(exc, RuntimeError):
+        return "symbolic link loop"
+    if code == errno.ENAMETOOLONG:
+        return "path longer than the system allows"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+
+
+def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: str = "") -> Discovery:
+    """The archive's images (tasks), ignored files and unreadable entries. ``name_suffix`` is added
+    to every output's stem (``--suffix``)."""
     src_root, dst_root = check_roots(input_dir, output_dir)
-    found = Discovery()
-    for dirpath, dirnames, filenames in os.walk(src_root, followlinks=False):
+    found = Discovery(src_root, dst_root)
+
+    def rel_of(path: str) -> str:
+        return Path(path).relative_to(src_root).as_posix()
+
+    def walk_error(exc: OSError) -> None:
+        found.failed.append((rel_of(exc.filename) if exc.filename else ".", _why(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(src_root, onerror=walk_error, followlinks=False):
         here = Path(dirpath)
         keep = []
         for d in sorted(dirnames):
@@ -81,39 +108,33 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same") -> Discovery:
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
-            full = here / name
-            rel = full.relative_to(src_root).as_posix()
             if is_temp_name(name) or name in STATE_NAMES:
                 continue
-            if full.suffix.lower() not in IMAGE_SUFFIXES:
-                found.ignored.append((rel, "not an image file type"))
-                continue
-            if full.is_symlink():
-                target = full.resolve()
-                if not _inside(target, src_root) or not target.is_file():
-                    found.ignored.append((rel, "link pointing outside INPUT_DIR (not followed)"))
-                    continue
+            full = here / name
+            rel = full.relative_to(src_root).as_posix()
             try:
-                st = full.stat()
-            except OSError as exc:
-                found.ignored.append((rel, f"cannot stat: {exc.strerror}"))
+                task = _task(full, rel, src_root, dst_root, fmt, name_suffix)
+            except (OSError, RuntimeError) as exc:
+                found.failed.append((rel, _why(exc)))
                 continue
-            dst = dst_root / Path(rel).with_suffix(output_suffix(full, fmt))
-            found.tasks.append(Task(full, rel, dst, st.st_size, st.st_mtime_ns))
-    found.tasks = _untangle(found.tasks, dst_root)
+            if isinstance(task, str):
+                found.ignored.append((rel, task))
+            else:
+                found.tasks.append(task)
     return found
 
 
-def _untangle(tasks: list[Task], dst_root: Path) -> list[Task]:
-    by_dst: dict[Path, list[Task]] = defaultdict(list)
-    for t in tasks:
-        by_dst[t.dst].append(t)
-    out = []
-    for t in tasks:
-        dst = t.dst
-        if len(by_dst[t.dst]) > 1 and t.src.suffix.lower() != t.dst.suffix.lower():
-            dst = t.dst.with_name(t.src.name + t.dst.suffix)
-        if not _inside(dst.resolve(), dst_root):
-            raise UsageError(f"output for {t.rel} would leave OUTPUT_DIR")
-        out.append(Task(t.src, t.rel, dst, t.size, t.mtime_ns))
-    return out
+def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_suffix: str) -> Task | str:
+    """The task for one file, or the reason it is ignored. OSError: it cannot be examined."""
+    if full.suffix.lower() not in IMAGE_SUFFIXES:
+        return "not an image file type"
+    if full.is_symlink():
+        target = full.resolve(strict=True)
+        if not _inside(target, src_root) or not target.is_file():
+            return "link pointing outside INPUT_DIR (not followed)"
+    st = full.stat()
+    rel_path = Path(rel)
+    dst = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(full, fmt))
+    if not _inside(Path(os.path.abspath(dst)), dst_root):
+        raise OSError(f"output for {rel} would leave OUTPUT_DIR")
+    return Task(full, rel, dst, st.st_size, st.st_mtime_ns)

@@ -9,19 +9,28 @@ from OpenCV, which keeps their full precision (Pillow reduces 16-bit RGB to 8).
 Writing goes through ``ganrt.fsutil.atomic_path``: a temporary file in the
 target folder renamed into place when complete. PNG, JPEG and BMP are encoded
 by OpenCV straight from the array (no copy of a large output), with EXIF and
-ICC inserted afterwards (``ganrt.pipelines.metadata``); TIFF by tifffile
-(ICC kept, 16-bit kept; EXIF is not written to TIFF); WebP by Pillow.
+ICC inserted afterwards (``ganrt.pipelines.metadata``); grayscale with alpha
+as a gray+alpha PNG of our own; TIFF by tifffile (ICC kept, 16-bit kept; EXIF
+is not written to TIFF); WebP by Pillow. OpenCV is never handed a path it
+cannot take (a folder name that is not UTF-8): it encodes to memory instead.
+
+An ICC profile is only carried over when it describes the output's colour
+model (RGB or gray): a CMYK profile on RGB pixels would make every colour
+managed viewer show wrong colours.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ganrt.errors import ImageReadError, ImageWriteError
+from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
@@ -51,15 +60,55 @@ class DecodedImage:
         return self.pixels.shape[1]
 
 
-def _is_16bit(img) -> bool:
-    if img.mode.startswith("I"):
-        return True
+def _has_alpha(img) -> bool:
+    """Whether decoding ``img`` gives an alpha channel (the rule ``_pil_to_arrays`` follows)."""
+    return "A" in img.mode or (img.mode == "P" and "transparency" in img.info)
+
+
+def header_has_alpha(path: Path) -> bool:
+    """Whether ``path`` decodes with an alpha channel, from its header only (cheap; False if unreadable)."""
+    try:
+        img = read_header(path, max_pixels=1 << 62)
+    except ImageReadError:
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            return False
+        try:
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.pages[0].shape
+            return len(shape) == 3 and min(shape[0], shape[-1]) in (2, 4)
+        except Exception:  # noqa: BLE001 - unreadable: the read stage reports it
+            return False
+    with img:
+        return _has_alpha(img)
+
+
+def icc_colour_space(icc: bytes | None) -> str | None:
+    """The colour space an ICC profile describes ('RGB', 'GRAY', 'CMYK', …), from its header."""
+    if not icc or len(icc) < 20:
+        return None
+    return icc[16:20].decode("ascii", "replace").strip()
+
+
+def _rawmodes(img) -> list[str]:
+    """The raw sample layouts of the file's tiles ('LA;16B', 'RGB;16B', …): what the file really holds."""
+    out = []
     for tile in img.tile or ():
         args = tile[3] if len(tile) > 3 else None
         rawmode = args[0] if isinstance(args, tuple) and args else args
-        if isinstance(rawmode, str) and ";16" in rawmode:
-            return True
-    return False
+        if isinstance(rawmode, str):
+            out.append(rawmode)
+    return out
+
+
+def _is_16bit(img) -> bool:
+    return img.mode.startswith("I") or any(";16" in raw for raw in _rawmodes(img))
+
+
+def _is_gray(img) -> bool:
+    """Grayscale in the file (Pillow opens 16-bit gray+alpha PNGs as RGBA)."""
+    return img.mode.startswith(("L", "I", "1")) or any(raw.startswith(("L", "I;16")) for raw in _rawmodes(img))
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -112,7 +161,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             return _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
         raise
     with img:
-        sixteen = _is_16bit(img)
+        sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1:
+            log.warning("%s holds %d pages/frames; only the first is restored", path.name, frames)
         try:
             exif = img.getexif()
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
@@ -124,12 +176,13 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
         if sixteen:
-            pixels, alpha = _decode_16bit(path)
+            pixels, alpha = _decode_16bit(path, gray=gray)
         else:
             pixels, alpha = _pil_to_arrays(img)
     if orientation in range(2, 9):
         pixels = _orient(pixels, orientation)
         alpha = _orient(alpha, orientation) if alpha is not None else None
+    icc = _matching_icc(icc, gray=pixels.ndim == 2, name=path.name)
     exif_bytes = None
     if exif:
         exif[EXIF_ORIENTATION] = 1
@@ -138,6 +191,15 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except Exception:  # noqa: BLE001
             exif_bytes = None
     return DecodedImage(pixels, alpha, exif_bytes, icc)
+
+
+def _matching_icc(icc: bytes | None, *, gray: bool, name: str) -> bytes | None:
+    space = icc_colour_space(icc)
+    if space is None or space == ("GRAY" if gray else "RGB"):
+        return icc
+    log.warning("%s: its ICC profile describes %s, not the %s pixels written; the profile is left out",
+                name, space, "gray" if gray else "RGB")
+    return None
 
 
 def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
@@ -159,9 +221,10 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     if arr.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"unsupported TIFF sample type {arr.dtype}")
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        return DecodedImage(np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3]),
-                            np.ascontiguousarray(arr[..., -1]), None, icc)
-    return DecodedImage(np.ascontiguousarray(arr), None, None, icc)
+        pixels = np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3])
+        return DecodedImage(pixels, np.ascontiguousarray(arr[..., -1]), None,
+                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name))
+    return DecodedImage(np.ascontiguousarray(arr), None, None, _matching_icc(icc, gray=arr.ndim == 2, name=path.name))
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
@@ -183,10 +246,11 @@ def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr), None
 
 
-def _decode_16bit(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode_16bit(path: Path, *, gray: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA)."""
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8)
+    data = np.fromfile(path, dtype=np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None:
         raise ImageReadError("cannot decode 16-bit image data")
@@ -194,11 +258,10 @@ def _decode_16bit(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         arr = arr.astype(np.uint16) * 257 if arr.dtype == np.uint8 else np.clip(arr, 0, 65535).astype(np.uint16)
     if arr.ndim == 2:
         return arr, None
-    if arr.shape[2] == 4:
-        return np.ascontiguousarray(arr[..., 2::-1]), np.ascontiguousarray(arr[..., 3])
-    if arr.shape[2] == 1:
-        return np.ascontiguousarray(arr[..., 0]), None
-    return np.ascontiguousarray(arr[..., ::-1]), None
+    alpha = np.ascontiguousarray(arr[..., 3]) if arr.shape[2] == 4 else None
+    if arr.shape[2] == 1 or gray:
+        return np.ascontiguousarray(arr[..., 0]), alpha
+    return np.ascontiguousarray(arr[..., 2::-1]), alpha
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -246,11 +309,15 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
             elif suffix == ".webp":
                 _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
+            elif suffix == ".png" and alpha is not None and pixels.ndim == 2:
+                from ganrt.pipelines.metadata import png_gray_alpha
+
+                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, level=max(1, png_compression)))
             else:
                 _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, quality=quality,
                               png_compression=png_compression, consume=consume)
     except OSError as exc:
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise from_os_error(exc, f"writing {path}") from None
     return path
 
 
@@ -280,13 +347,43 @@ def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, quality, 
     carry_meta = (exif or icc) and suffix != ".bmp"
     raw = tmp.with_name(f"{tmp.name}.raw{suffix}") if carry_meta else tmp
     try:
-        if not cv2.imwrite(str(raw), arr, params):
-            raise ImageWriteError(f"OpenCV could not encode a {suffix} file")
+        cv2_write(raw, arr, params)
         if carry_meta:
             insert_metadata(raw, tmp, exif=exif, icc=icc)
     finally:
         if carry_meta:
             raw.unlink(missing_ok=True)
+
+
+def cv2_path_ok(path: Path) -> bool:
+    """Whether OpenCV can take ``path`` (it needs a name that encodes as UTF-8)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def cv2_write(path: Path, arr: np.ndarray, params: list[int]) -> None:
+    """``cv2.imwrite``, or encode to memory and write with Python where OpenCV cannot take the path."""
+    import cv2
+
+    if cv2_path_ok(path):
+        if not cv2.imwrite(str(path), arr, params):
+            raise ImageWriteError(f"OpenCV could not encode a {path.suffix} file")
+        return
+    ok, buf = cv2.imencode(path.suffix, arr, params)
+    if not ok:
+        raise ImageWriteError(f"OpenCV could not encode a {path.suffix} file")
+    with open(path, "wb") as fh:
+        fh.write(memoryview(buf))
+
+
+def cv2_read(path: Path, flags: int):
+    """``cv2.imread`` for any path (decoded from the bytes read by Python); None when undecodable."""
+    import cv2
+
+    return cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
 
 
 def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:

@@ -8,6 +8,9 @@ known to be ours and may be replaced, while outputs the job never made are
 not overwritten without ``--overwrite``. Every update is its own committed
 transaction (WAL, synchronous=FULL), so ``kill -9`` loses at most the image
 in flight. A lock file keeps two runs from sharing one OUTPUT_DIR.
+
+Paths are stored as text; a file name that is not valid UTF-8 (possible on
+Linux) is stored as ``\0b:`` + its bytes in hex, a form no real name can take.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pathlib import Path
 
 from ganrt.errors import UsageError
 from ganrt.pipelines.archive_walk import Task
+
+RAW_PREFIX = "\0b:"
 
 DB_NAME = ".ganrt-state.sqlite"
 LOCK_NAME = ".ganrt-state.lock"
@@ -40,6 +45,19 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE INDEX IF NOT EXISTS images_output ON images(output);
 """
+
+
+def state_key(text: str) -> str:
+    """``text`` as SQLite can store it: itself, or its raw bytes in hex when it is not valid UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return RAW_PREFIX + os.fsencode(text).hex()
+
+
+def from_state_key(key: str) -> str:
+    return os.fsdecode(bytes.fromhex(key[len(RAW_PREFIX):])) if key.startswith(RAW_PREFIX) else key
 
 
 def settings_fingerprint(settings: dict) -> str:
@@ -60,24 +78,44 @@ class Row:
 
 
 class JobState:
-    def __init__(self, output_dir: Path):
-        output_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, output_dir: Path, *, readonly: bool = False):
+        """Open (creating) the job state of ``output_dir`` and lock it for this run.
+
+        ``readonly``: look at an existing state without locking or creating anything (for --dry-run)."""
         self.root = output_dir.resolve()  # outputs are located by absolute path (see archive_walk)
-        self._lock = open(output_dir / LOCK_NAME, "a")  # noqa: SIM115 - held for the run
+        self._lock = None
+        path = output_dir / DB_NAME
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise UsageError(f"another ganrt run is writing to {output_dir}; wait for it to finish") from None
-        self._db = sqlite3.connect(output_dir / DB_NAME, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+            if readonly:
+                uri = f"{path.resolve().as_uri()}?mode=ro" if path.is_file() else "file::memory:"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                if not path.is_file():
+                    self._db.executescript(SCHEMA)
+                self._db.execute("SELECT COUNT(*) FROM images").fetchone()
+                return
+            output_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = open(output_dir / LOCK_NAME, "a")  # noqa: SIM115 - held for the run
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock.close()
+                raise UsageError(f"another ganrt run is writing to {output_dir}; wait for it to finish") from None
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("SELECT COUNT(*) FROM images").fetchone()
+        except sqlite3.DatabaseError as exc:
+            if self._lock is not None:
+                self._lock.close()
+            raise UsageError(f"the job state {path} is damaged ({exc}); move it away to start afresh "
+                             "(outputs of earlier runs will then need --overwrite to be redone)") from None
 
     def close(self) -> None:
         self._db.close()
-        fcntl.flock(self._lock, fcntl.LOCK_UN)
-        self._lock.close()
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
 
     def __enter__(self) -> JobState:
         return self
@@ -86,24 +124,33 @@ class JobState:
         self.close()
 
     def _out(self, dst: Path) -> str:
-        return dst.relative_to(self.root).as_posix()
+        return state_key(dst.relative_to(self.root).as_posix())
 
     def lookup(self, rel: str) -> Row | None:
         cur = self._db.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason FROM images WHERE rel=?",
-                               (rel,))
+                               (state_key(rel),))
         found = cur.fetchone()
         return Row(*found) if found else None
+
+    def output_of(self, row: Row | None) -> Path | None:
+        """The output path a row records (absolute), or None."""
+        return self.root / from_state_key(row.output) if row is not None and row.output else None
 
     def is_done(self, task: Task, fingerprint: str) -> bool:
         """Finished earlier with the same input and settings, and the output is still there."""
         row = self.lookup(task.rel)
+        out = self.output_of(row)
         return (row is not None and row.status == "done" and row.size == task.size
                 and row.mtime_ns == task.mtime_ns and row.fingerprint == fingerprint
-                and row.output is not None and (self.root / row.output).is_file())
+                and out is not None and out.is_file())
 
     def owns(self, dst: Path) -> bool:
         """Whether this job wrote (or started writing) ``dst`` at some point."""
-        cur = self._db.execute("SELECT 1 FROM images WHERE output=? LIMIT 1", (self._out(dst),))
+        try:
+            key = self._out(Path(dst))
+        except ValueError:  # not under OUTPUT_DIR
+            return False
+        cur = self._db.execute("SELECT 1 FROM images WHERE output=? LIMIT 1", (key,))
         return cur.fetchone() is not None
 
     def _put(self, task: Task, fingerprint: str, status: str, output: Path | None, reason: str | None) -> None:
@@ -112,7 +159,7 @@ class JobState:
             "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
             "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
             "output=excluded.output, reason=excluded.reason, updated=excluded.updated",
-            (task.rel, task.size, task.mtime_ns, fingerprint, status,
+            (state_key(task.rel), task.size, task.mtime_ns, fingerprint, status,
              self._out(output) if output is not None else None, reason, time.time()),
         )
 
@@ -123,27 +170,7 @@ class JobState:
         self._put(task, fingerprint, "done", output, None)
 
     def mark_failed(self, task: Task, fingerprint: str, reason: str) -> None:
-        row = self.lookup(task.rel)
-        keep_output = Path(self.root / row.output) if row is not None and row.output else None
-        self._put(task, fingerprint, "failed", keep_output, reason)
+        self._put(task, fingerprint, "failed", self.output_of(self.lookup(task.rel)), reason)
 
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT status, COUNT(*) FROM images GROUP BY status").fetchall())
-
-
-def remove_stale_temp_files(output_dir: Path) -> int:
-    """Delete temporary files a killed run left behind (they are never finished outputs)."""
-    from ganrt.fsutil import is_temp_name
-
-    removed = 0
-    if not output_dir.is_dir():
-        return 0
-    for dirpath, _dirs, files in os.walk(output_dir):
-        for name in files:
-            if is_temp_name(name):
-                try:
-                    os.unlink(os.path.join(dirpath, name))
-                    removed += 1
-                except OSError:
-                    pass
-    return removed

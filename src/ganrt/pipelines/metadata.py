@@ -10,10 +10,13 @@ the JFIF ``APP0``.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import struct
 import zlib
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ICC_JPEG_CHUNK = 65519  # 65535 - 2 (length) - 14 ("ICC_PROFILE\0" + seq + count)
@@ -39,6 +42,9 @@ def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None) -> bytes:
         payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
         if len(payload) + 2 <= 0xFFFF:
             out += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+        else:
+            log.warning("the EXIF block is %d KB, more than one JPEG segment holds (64 KB); the JPEG is "
+                        "written without EXIF (use --format png or tiff to keep it)", len(payload) // 1024)
     if icc:
         pieces = [icc[i:i + ICC_JPEG_CHUNK] for i in range(0, len(icc), ICC_JPEG_CHUNK)]
         for seq, piece in enumerate(pieces, 1):
@@ -78,3 +84,19 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
         fout.write(extra)
         fout.write(head[cut:])
         shutil.copyfileobj(fin, fout, 1 << 20)
+
+
+def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None = None, level: int = 1) -> bytes:
+    """A grayscale+alpha PNG (colour type 4, 8 or 16 bit): the layout OpenCV cannot write."""
+    import numpy as np
+
+    h, w = gray.shape
+    depth = 16 if gray.dtype == np.uint16 else 8
+    samples = np.empty((h, w, 2), dtype=">u2" if depth == 16 else np.uint8)
+    samples[..., 0], samples[..., 1] = gray, alpha
+    rows = np.empty((h, 1 + samples[0].nbytes), np.uint8)
+    rows[:, 0] = 0  # filter type None on every row
+    rows[:, 1:] = samples.view(np.uint8).reshape(h, -1)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc)
+            + png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + png_chunk(b"IEND", b""))

@@ -10,6 +10,7 @@ from ganrt.fsutil import atomic_path
 from ganrt.pipelines.image_io import read_image, to_8bit
 
 ROW_HEIGHT = 320
+MAX_PANEL_WIDTH = 1600  # a 1×100000 strip is shown squeezed into this, not 32 million pixels wide
 FULL_RES_LIMIT = 16_000_000  # above this many output pixels, resize the input straight to display size
 
 
@@ -20,30 +21,34 @@ def _display_rgb(path: Path) -> np.ndarray:
 
 
 def _fit(img: np.ndarray, height: int) -> np.ndarray:
+    """``img`` at ``height`` rows, and at most MAX_PANEL_WIDTH columns wide."""
     import cv2
 
     h, w = img.shape[:2]
-    width = max(1, round(w * height / h))
+    width = min(MAX_PANEL_WIDTH, max(1, round(w * height / h)))
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_CUBIC)
 
 
 def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6, row_height: int = ROW_HEIGHT) -> Path:
     """Write a PNG with one row per (input, output) pair: input upscaled bicubic | output, with names."""
     import cv2
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, PngImagePlugin
+
+    from ganrt.pipelines.output_plan import PREVIEW_MARK
 
     rows = []
     for src, out in pairs[:count]:
         restored = _display_rgb(out)
         original = _display_rgb(src)
         oh, ow = restored.shape[:2]
-        if oh * ow <= FULL_RES_LIMIT:
+        if oh * ow <= FULL_RES_LIMIT and min(oh, ow) > 0 and max(oh, ow) / min(oh, ow) < 64:
             upscaled = cv2.resize(original, (ow, oh), interpolation=cv2.INTER_CUBIC)
             left, right = _fit(upscaled, row_height), _fit(restored, row_height)
         else:
             right = _fit(restored, row_height)
             left = cv2.resize(original, (right.shape[1], row_height), interpolation=cv2.INTER_CUBIC)
-        rows.append((src.name, np.hstack([left, np.full((row_height, 6, 3), 255, np.uint8), right])))
+        name = src.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        rows.append((name, np.hstack([left, np.full((row_height, 6, 3), 255, np.uint8), right])))
     if not rows:
         raise ValueError("no restored images to preview")
     label_h = 22
@@ -55,6 +60,8 @@ def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6,
         draw.text((4, y + 4), f"{name}   (left: input, bicubic | right: restored)", fill="black")
         sheet.paste(Image.fromarray(row), (0, y + label_h))
         y += row_height + label_h
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", PREVIEW_MARK)  # lets a rerun replace its own sheet without --overwrite
     with atomic_path(dest) as tmp:
-        sheet.save(tmp, format="PNG")
+        sheet.save(tmp, format="PNG", pnginfo=info)
     return dest

@@ -1,8 +1,9 @@
 """One image through the stages: read → prepare → infer → finish → write.
 
 The stages are separate functions so that the folder pipeline can run them
-in different threads; ``restore_file`` chains them for a single image. None
-of them knows which backend the engine is.
+in different threads; ``restore_prepared`` chains the last three for a single
+image. None of them knows which backend the engine is, and none of them
+decides where an output goes: that was planned before (``output_plan``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.errors import ImageWriteError, ResourceError
 from ganrt.pipelines import image_io
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.runtime.memory import TilePolicy
@@ -54,12 +56,25 @@ def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
     return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha))
 
 
-def infer_stage(engine, prepared: Prepared, settings: RestoreSettings) -> np.ndarray:
+def check_memory_for_output(h: int, w: int, scale: int, channels: int, itemsize: int) -> None:
+    """Refuse, with the reason, an image whose restored pixels alone would not fit in free memory."""
+    import psutil
+
+    need = h * scale * w * scale * channels * itemsize
+    free = psutil.virtual_memory().available
+    if need > 0.8 * free:
+        raise ResourceError(f"the restored image ({w * scale}x{h * scale}) needs {need / 2**30:.1f} GB for its "
+                            f"pixels alone, more than the {free / 2**30:.1f} GB free here; lower --max-pixels "
+                            "to skip such images, or restore it on a larger machine")
+
+
+def infer_stage(engine, prepared: Prepared, settings: RestoreSettings, on_tiles=None) -> np.ndarray:
     h, w = prepared.rgb.shape[:2]
     channels = engine.spec.out_channels
+    check_memory_for_output(h, w, engine.scale, channels, prepared.rgb.itemsize)
     tile = settings.tile.for_engine(engine, h, w, channels, settings.pad)
     batch = settings.tile.batch_for(tile, h, w, engine.scale, channels, settings.pad, most=settings.batch)
-    return upscale(engine, prepared.rgb, tile=tile, pad=settings.pad, batch=batch)
+    return upscale(engine, prepared.rgb, tile=tile, pad=settings.pad, batch=batch, on_tiles=on_tiles)
 
 
 def finish_stage(restored: np.ndarray, prepared: Prepared, settings: RestoreSettings, scale: int) -> Finished:
@@ -69,16 +84,18 @@ def finish_stage(restored: np.ndarray, prepared: Prepared, settings: RestoreSett
     return Finished(pixels, alpha)
 
 
-def resolve_output(dst: Path, *, has_alpha: bool, sixteen_bit: bool) -> tuple[Path, list[str]]:
-    """Adjust the output path when its format cannot hold the image; say why."""
-    notes = []
+def check_output(dst: Path, finished: Finished) -> list[str]:
+    """Whether ``dst`` (planned before any work) can hold the finished image; notes on what it loses.
+
+    The plan already moved images with alpha to PNG; an alpha channel its header did not declare
+    fails the image rather than write somewhere the plan did not check."""
     suffix = dst.suffix.lower()
-    if has_alpha and not image_io.holds_alpha(suffix):
-        notes.append(f"{suffix} cannot hold the alpha channel; writing PNG instead")
-        dst = dst.with_suffix(".png")
-    elif sixteen_bit and not image_io.holds_16bit(suffix):
-        notes.append(f"{suffix} cannot hold 16-bit samples; writing 8-bit")
-    return dst, notes
+    if finished.alpha is not None and not image_io.holds_alpha(suffix):
+        raise ImageWriteError(f"the image has an alpha channel its header did not declare; {suffix} cannot "
+                              "hold it (use --format png)")
+    if finished.pixels.dtype == np.uint16 and not image_io.holds_16bit(suffix):
+        return [f"{suffix} cannot hold 16-bit samples; writing 8-bit"]
+    return []
 
 
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
@@ -87,17 +104,12 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
                                 quality=settings.quality, consume=True)
 
 
-def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:
-    """Infer, finish and write an image already read. Returns the path written and notes."""
-    restored = infer_stage(engine, prepared, settings)
+def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
+                     on_tiles=None) -> tuple[Path, list[str]]:
+    """Infer, finish and write an image already read to ``dst`` (its final, planned path)."""
+    restored = infer_stage(engine, prepared, settings, on_tiles=on_tiles)
     finished = finish_stage(restored, prepared, settings, engine.scale)
-    dst, notes = resolve_output(dst, has_alpha=finished.alpha is not None,
-                                sixteen_bit=finished.pixels.dtype == np.uint16)
+    notes = check_output(dst, finished)
     for note in notes:
         log.warning("%s: %s", prepared.src.name, note)
     return write_stage(dst, finished, prepared, settings), notes
-
-
-def restore_file(engine, src: Path, dst: Path, settings: RestoreSettings) -> tuple[Path, list[str]]:
-    """Restore one image file into ``dst`` (format from its suffix). Returns the path written and notes."""
-    return restore_prepared(engine, read_stage(src, settings), dst, settings)

@@ -21,19 +21,13 @@ import logging
 
 import numpy as np
 
-from ganrt.runtime.registry import backend_info, is_installed
+from ganrt.machine import cpu_has_bf16, cpu_model, cuda_available
+from ganrt.runtime.backends import backend_info, is_installed
 
 log = logging.getLogger(__name__)
 
 BF16_MIN_PSNR = 40.0
 CPU_ORDER = ("openvino", "onnxruntime", "torch")
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_has_bf16() -> bool:
-    from ganrt.bench.machine import cpu_flags
-
-    return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
 
 
 def choose_backend(model, device: str, precision: str) -> str:
@@ -42,6 +36,11 @@ def choose_backend(model, device: str, precision: str) -> str:
     for name in CPU_ORDER:
         info = backend_info(name)
         if is_installed(info) and (precision == "auto" or precision in info.precisions):
+            if precision == "fp16":
+                from ganrt.notify import notify
+
+                notify(f"fp16 has no fast path on a CPU: running {name} in fp16, several times slower than "
+                       "the default (-p auto)")
             return name
     return "torch"
 
@@ -62,7 +61,6 @@ def _guard_path():
 
 
 def _guard_key(model, backend: str) -> str:
-    from ganrt.bench.machine import cpu_model
     from importlib import metadata
 
     try:
@@ -96,12 +94,12 @@ def bf16_passes_guard(model, backend: str, *, threads: int | None = None) -> boo
     from ganrt.fsutil import atomic_write_bytes
 
     path = _guard_path()
-    try:
-        verdicts = json.loads(path.read_text())
-    except (OSError, ValueError):
-        verdicts = {}
+    verdicts = _read_verdicts(path)
     key = _guard_key(model, backend)
     if key not in verdicts:
+        from ganrt.notify import notify
+
+        notify(f"checking {model.name} in bf16 against fp32 on {backend} (once per machine and model)")
         psnr = bf16_fidelity(model, backend, threads=threads)
         verdicts[key] = {"psnr_db": round(float(psnr), 2) if np.isfinite(psnr) else 999.0,
                          "ok": bool(psnr >= BF16_MIN_PSNR)}
@@ -116,10 +114,21 @@ def bf16_passes_guard(model, backend: str, *, threads: int | None = None) -> boo
     return bool(verdict["ok"])
 
 
+def _read_verdicts(path) -> dict:
+    """The cached verdicts; anything that is not a mapping of {psnr_db: number, ok: bool} is dropped."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items()
+            if isinstance(v, dict) and isinstance(v.get("ok"), bool) and isinstance(v.get("psnr_db"), (int, float))}
+
+
 def explain_choice(model_name: str = "realesr-animevideov3") -> dict:
     """What ``auto`` resolves to on this machine, and why (for `ganrt doctor`)."""
     from ganrt.models import load_model
-    from ganrt.runtime.registry import cuda_available
 
     device = "cuda" if cuda_available() else "cpu"
     model = load_model(model_name)

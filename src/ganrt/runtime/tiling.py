@@ -107,6 +107,11 @@ def quantize(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return scaled.astype(dtype)
 
 
+def tile_count(height: int, width: int, tile: int, pad: int = DEFAULT_PAD) -> int:
+    """How many engine tiles one image of height × width takes (for progress bars)."""
+    return len(plan_axis(height, tile, pad)) * len(plan_axis(width, tile, pad))
+
+
 def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD, batch: int = 4,
             out_dtype=None, on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
     """Restore ``images`` (H,W,C or N,H,W,C; uint8, uint16 or float 0..1) with ``engine``.

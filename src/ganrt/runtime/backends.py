@@ -1,0 +1,61 @@
+"""The backends as one table: name, module, devices, precisions, what each needs installed.
+
+The lowest runtime module: ``choice`` (the ``auto`` policy) and ``registry``
+(``create_engine``) both read it, and it imports neither.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from ganrt.errors import BackendUnavailableError, UsageError
+from ganrt.machine import cuda_available
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    module: str
+    factory: str  # classmethod or function taking (model, precision=, device=, threads=, fp32_fallback=)
+    devices: tuple[str, ...]
+    precisions: tuple[str, ...]
+    requires: str  # the import this backend needs
+    note: str
+
+
+BACKENDS: tuple[BackendInfo, ...] = (
+    BackendInfo("torch", "ganrt.runtime.torch_backend", "TorchEngine", ("cpu", "cuda"),
+                ("fp32", "fp16", "bf16"), "torch", "PyTorch eager; bf16 autocast channels-last on CPU"),
+    BackendInfo("onnxruntime", "ganrt.runtime.ort_backend", "OrtEngine.from_model", ("cpu", "cuda"),
+                ("fp32", "fp16"), "onnxruntime", "ONNX Runtime; CUDA/TensorRT providers with onnxruntime-gpu"),
+    BackendInfo("openvino", "ganrt.runtime.openvino_backend", "OpenVinoEngine.from_model", ("cpu",),
+                ("fp32", "bf16"), "openvino", "OpenVINO CPU plugin with an explicit precision hint"),
+    BackendInfo("tensorrt", "ganrt.runtime.trt_backend", "TrtEngine.from_model", ("cuda",),
+                ("fp16", "fp32", "bf16"), "tensorrt", "TensorRT ≥ 10 engine, built once and cached"),
+)
+BACKEND_NAMES = tuple(b.name for b in BACKENDS)
+_BY_NAME = {b.name: b for b in BACKENDS}
+
+
+def backend_info(name: str) -> BackendInfo:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKEND_NAMES)}") from None
+
+
+def is_installed(info: BackendInfo) -> bool:
+    return importlib.util.find_spec(info.requires) is not None
+
+
+def resolve_device(device: str) -> str:
+    import re
+
+    if device == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if device not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
+        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
+    if device.startswith("cuda") and not cuda_available():
+        raise BackendUnavailableError("no CUDA GPU is available here; use --device cpu")
+    return device
