@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
-                              console, handle_errors, setup_logging)
+from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt,
+                              ThreadsOpt, console, flag, handle_errors, setup_logging, shown)
 
 DEFAULT_MODEL = "realesr-animevideov3"
 
@@ -45,13 +45,13 @@ def video(
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
     preset: Annotated[str, typer.Option("--preset", help="Encoder speed preset (x264/x265/svt-av1).")] = "medium",
     pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p; bgr0 for ffv1).")] = None,
-    fps: Annotated[float | None, typer.Option("--fps", help="Output frame rate (default: the source's; 25 for frame folders).")] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; 25 for frame folders).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    no_audio: Annotated[bool, flag("--no-audio", help="Drop audio and subtitle streams.")] = False,
     batch: Annotated[int, typer.Option("--batch", help="Frames per engine call.")] = 1,
     frames_dir: Annotated[Path | None, typer.Option("--frames-dir", help="Write numbered PNG frames to this folder instead of a video.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUTPUT.")] = False,
+    overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Upscale a video frame by frame: exact frame count, audio and subtitles kept, resumable after a crash."""
@@ -59,31 +59,38 @@ def video(
     import time
     from dataclasses import replace
 
+    from ganrt.cli.common import check_positive, check_threads, existing_path
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.cli.progress import RateBar
-    from ganrt.errors import UsageError, VideoError
+    from ganrt.errors import UsageError
     from ganrt.pipelines.ffmpeg import MUXER, check_encoder
     from ganrt.pipelines.jobstate import settings_fingerprint
+    from ganrt.pipelines.output_plan import OutputPlan
     from ganrt.pipelines.video import VideoRunner, VideoSettings
     from ganrt.pipelines.video_output import EncodeSettings
     from ganrt.pipelines.video_source import open_source
 
+    existing_path(input, "input")
     if (output is None) == (frames_dir is None):
         raise UsageError("give either OUTPUT (a video file) or --frames-dir DIR (PNG frames), not both or neither")
-    if batch < 1 or (fps is not None and fps <= 0) or (outscale is not None and not 0 < outscale <= 16):
-        raise UsageError("--batch, --fps and --outscale must be positive (--outscale at most 16)")
+    if batch < 1:
+        raise UsageError("--batch must be at least 1")
+    check_positive(fps, "--fps", most=1000)
+    check_positive(outscale, "--outscale", most=16)
+    check_threads(threads)
     t_start, t_end = parse_time(start, "--start") or 0.0, parse_time(end, "--end")
+    if t_end is not None and t_end <= t_start:
+        raise UsageError("--end must be after --start")
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+    plan = OutputPlan(inputs=(input,), input_root=input if input.is_dir() else None, overwrite=overwrite)
     if output is not None:
         if output.suffix.lower() not in MUXER:
             raise UsageError(f"OUTPUT must end in one of {', '.join(MUXER)}")
-        if output.exists() and not overwrite:
-            raise UsageError(f"{output} exists; use --overwrite to replace it")
-        if output.resolve() == input.resolve():
-            raise UsageError("OUTPUT would overwrite INPUT")
+        plan.claim(output, "OUTPUT")
         _check_writable(output.parent)
         check_encoder(codec, MUXER[output.suffix.lower()], encode.pixel_format())
     else:
+        _plan_frames(plan, frames_dir, overwrite)
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end)
     if source.media is not None and source.media.colorspace and output is not None:
@@ -96,7 +103,7 @@ def video(
         "input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
         "model": choice.model.name, "weights": choice.model.checksum, "precision": choice.precision,
         "outscale": outscale, "tile": choice.tile.describe(), "fps": fps, "start": t_start, "end": t_end,
-        "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None,
+        "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None, "decoder": "ffmpeg-cfr",
     })
     began = time.perf_counter()
     with choice.open() as engine, RateBar("upscaling", None, quiet) as bar:
@@ -110,14 +117,11 @@ def video(
 
         runner = VideoRunner(engine, source, settings, output=output, frames_dir=frames_dir,
                              fingerprint=fingerprint, on_progress=on_progress)
-        try:
-            result = runner.run()
-        except KeyboardInterrupt:
-            raise VideoError("interrupted; finished segments are kept: rerun the same command to resume") from None
+        result = runner.run()
     if not quiet:
         s = result.stages
         console().print(
-            f"wrote {result.output}: {result.frames} frames at {runner.fps_out:g} fps, "
+            f"wrote {shown(str(result.output))}: {result.frames} frames at {runner.fps_out:g} fps, "
             f"{runner.size[0]}x{runner.size[1]}, {choice.model.name} on {engine.describe()}; "
             f"{result.restored} restored in {time.perf_counter() - began:.1f} s ({result.fps:.2f} frames/s"
             + (f", {result.resumed_segments} segment(s) resumed" if result.resumed_segments else "")
@@ -125,17 +129,35 @@ def video(
             f"frames/s, bound by {result.bottleneck()}", markup=False)
 
 
+def _plan_frames(plan, frames_dir: Path, overwrite: bool) -> None:
+    """--frames-dir: never the input folder; frames already there only when this job wrote them."""
+    from ganrt.errors import OutputConflictError
+    from ganrt.pipelines.video import work_dir_for
+    from ganrt.pipelines.video_output import STATE_NAME, existing_frames
+
+    if plan.is_input(frames_dir / "frame_000001.png"):
+        raise OutputConflictError(f"--frames-dir {frames_dir} is the input folder (or inside it); originals are "
+                                  "never overwritten")
+    if frames_dir.exists() and not frames_dir.is_dir():
+        raise OutputConflictError(f"--frames-dir {frames_dir} is a file, not a folder")
+    found = existing_frames(frames_dir)
+    ours = (work_dir_for(None, frames_dir) / STATE_NAME).is_file()
+    if found and not ours and not overwrite:
+        raise OutputConflictError(f"{frames_dir} already holds {len(found)} numbered frame(s) this job did not "
+                                  "write; use --overwrite to replace them, or another folder")
+
+
 def _check_writable(folder: Path) -> None:
     import os
     import tempfile
 
-    from ganrt.errors import VideoError
+    from ganrt.errors import ResourceError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganrt-probe"):
             pass
     except OSError as exc:
-        raise VideoError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+        raise ResourceError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
-        raise VideoError(f"cannot write to {folder}")
+        raise ResourceError(f"cannot write to {folder}")

@@ -20,9 +20,10 @@ def _path(checksum: str):
 
 def read_info(checksum: str) -> dict:
     try:
-        return json.loads(_path(checksum).read_text())
+        data = json.loads(_path(checksum).read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}  # callers check each value's type
 
 
 def update_info(checksum: str, **facts) -> None:

@@ -2,7 +2,11 @@
 
 Architectures and checkpoint detection come from spandrel. Pickle checkpoints
 are read with ``torch.load(weights_only=True)`` only, so a file that needs
-arbitrary code to unpickle is refused and nothing in it runs.
+arbitrary code to unpickle is refused and nothing in it runs. A file is
+sniffed first, so a web page saved as ``.pth`` or a truncated download is
+called what it is; and a file is trusted for size only after its tensors are
+checked (every tensor stores the elements it claims, the total is bounded)
+and the detected network is sane (scale, channels), before anything runs.
 
 The PyTorch module is loaded lazily: a built-in model's facts come from the
 registry table, and a user file's from the info cache (``info_cache``) once
@@ -18,12 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganrt.errors import ModelLoadError, UnknownModelError, UnsafeCheckpointError
+from ganrt.errors import ModelLoadError, UnknownModelError, UnsafeCheckpointError, UnsupportedModelFileError
 from ganrt.fsutil import sha256_file
 from ganrt.models.info_cache import read_info, update_info
 from ganrt.models.registry import ModelEntry, find_builtin, get_builtin
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+MAX_PARAMS = 300_000_000  # 1.2 GB of fp32 weights; the largest restoration networks hold ~50 M
+MAX_TENSORS = 20_000
+MAX_SCALE = 16
+MAX_CHANNELS = 16
 _DETECTED = ("arch", "scale", "in_channels", "out_channels", "precisions", "params", "size_multiple", "min_size")
 
 
@@ -71,6 +79,34 @@ class LoadedModel:
         }
 
 
+def _sniff(path: Path) -> str | None:
+    """What the file's first bytes say it is, when that rules out a checkpoint (else None)."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<!--")):
+        return "it is a web page (HTML), not the model file: download the file itself"
+    if text.startswith((b"{", b"[")):
+        return "it is a JSON/text file, not a model"
+    if path.suffix.lower() == ".safetensors":
+        import struct
+
+        if len(head) < 9 or struct.unpack("<Q", head[:8])[0] > path.stat().st_size or head[8:9] != b"{":
+            return "not a valid safetensors file (bad header)"
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path):
+                return None
+        except (zipfile.BadZipFile, OSError):
+            return "the file is truncated or damaged (its zip archive is incomplete); download it again"
+    if head.startswith(b"\x80"):
+        return None  # a raw pickle (old torch.save format)
+    return "not a PyTorch checkpoint (unrecognised contents)"
+
+
 def read_checkpoint(path: Path) -> dict:
     """Read a state dict from a model file without running any code stored in it."""
     import pickle
@@ -78,25 +114,22 @@ def read_checkpoint(path: Path) -> dict:
     import torch
 
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise UnknownModelError(f"model file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"model file is empty: {path}")
+    check_model_file(path)
+    problem = _sniff(path)
+    if problem:
+        raise ModelLoadError(f"cannot read {path.name}: {problem}")
     if suffix == ".safetensors":
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
         except Exception as exc:
-            raise ModelLoadError(f"cannot read {path.name}: not a valid safetensors file ({exc})") from exc
-    if suffix not in MODEL_FILE_SUFFIXES:
-        raise ModelLoadError(
-            f"unsupported model file type {suffix!r} for {path.name}; "
-            f"use one of {', '.join(MODEL_FILE_SUFFIXES)}"
-        )
+            raise ModelLoadError(f"cannot read {path.name}: not a valid safetensors file ({_first_line(exc)})") from exc
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower() and "weights_only" not in str(exc).lower():
+            raise ModelLoadError(f"cannot read {path.name}: corrupt or truncated checkpoint ({_first_line(exc)})") from exc
         raise UnsafeCheckpointError(
             f"refused to load {path.name}: it needs arbitrary code to unpickle "
             f"({_unsafe_reason(exc)}); nothing in it was run. Use a plain state-dict checkpoint "
@@ -104,6 +137,41 @@ def read_checkpoint(path: Path) -> dict:
         ) from exc
     except Exception as exc:
         raise ModelLoadError(f"cannot read {path.name}: corrupt or not a PyTorch checkpoint ({_first_line(exc)})") from exc
+
+
+def check_model_file(path: Path) -> None:
+    """A regular, non-empty file with a model suffix (a FIFO or folder is never opened)."""
+    if not path.exists():
+        raise UnknownModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise UnsupportedModelFileError(f"{path} is not a regular file")
+    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        raise UnsupportedModelFileError(
+            f"unsupported model file type {path.suffix or '(none)'!r} for {path.name}; "
+            f"use one of {', '.join(MODEL_FILE_SUFFIXES)}")
+    if path.stat().st_size == 0:
+        raise ModelLoadError(f"model file is empty: {path}")
+
+
+def check_tensors(state: dict, name: str) -> None:
+    """Refuse a state dict whose tensors claim more than they store, or that is absurdly large."""
+    import torch
+
+    if not isinstance(state, dict) or not state:
+        raise ModelLoadError(f"{name}: holds no weights (not a state dict)")
+    if len(state) > MAX_TENSORS:
+        raise ModelLoadError(f"{name}: {len(state):,} tensors; more than any image network has ({MAX_TENSORS:,})")
+    total = 0
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        claimed = value.numel() * value.element_size()
+        if claimed > value.untyped_storage().nbytes():
+            raise ModelLoadError(f"{name}: tensor {key!r} claims {value.numel():,} values but stores "
+                                 f"{value.untyped_storage().nbytes():,} bytes (a crafted file); refused")
+        total += value.numel()
+        if total > MAX_PARAMS:
+            raise ModelLoadError(f"{name}: more than {MAX_PARAMS:,} weights; refused as implausibly large")
 
 
 def _unsafe_reason(exc: BaseException) -> str:
@@ -123,8 +191,10 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
     """spandrel's descriptor for a state dict, or a clear ModelLoadError."""
     from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError, canonicalize_state_dict
 
+    state = canonicalize_state_dict(state) if isinstance(state, dict) else state
+    check_tensors(state, name)
     try:
-        descriptor = ModelLoader().load_from_state_dict(canonicalize_state_dict(state))
+        descriptor = ModelLoader().load_from_state_dict(state)
     except UnsupportedModelError as exc:
         raise ModelLoadError(f"{name}: unknown model architecture (spandrel could not detect it)") from exc
     except Exception as exc:
@@ -133,6 +203,12 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
         raise ModelLoadError(
             f"{name}: {descriptor.architecture.name} is not an image-to-image model ganrt can run"
         )
+    if not 1 <= descriptor.scale <= MAX_SCALE:
+        raise ModelLoadError(f"{name}: a ×{descriptor.scale} {descriptor.architecture.name} is not a sane "
+                             f"upscaling factor (ganrt runs ×1 to ×{MAX_SCALE})")
+    if not (1 <= descriptor.input_channels <= MAX_CHANNELS and 1 <= descriptor.output_channels <= MAX_CHANNELS):
+        raise ModelLoadError(f"{name}: {descriptor.input_channels} → {descriptor.output_channels} channels is "
+                             "not an image network")
     return descriptor.eval()
 
 
@@ -184,7 +260,22 @@ def _builtin(entry: ModelEntry) -> LoadedModel:
                        builtin=True, _load_module=load_module)
 
 
+def _valid_facts(info: dict) -> dict | None:
+    """The cached facts, when every one is present and of the right type (else detect again)."""
+    if not all(k in info for k in _DETECTED):
+        return None
+    facts = {k: info[k] for k in _DETECTED}
+    ints = ("scale", "in_channels", "out_channels", "params", "size_multiple", "min_size")
+    if (not all(isinstance(facts[k], int) and facts[k] >= 0 for k in ints) or not isinstance(facts["arch"], str)
+            or not isinstance(facts["precisions"], list) or not set(facts["precisions"]) <= {"fp32", "fp16", "bf16"}
+            or not 1 <= facts["scale"] <= MAX_SCALE or facts["size_multiple"] < 1):
+        return None
+    facts["precisions"] = tuple(facts["precisions"])
+    return facts
+
+
 def _user_file(path: Path) -> LoadedModel:
+    check_model_file(path)
     checksum = sha256_file(path)
     info = read_info(checksum)
 
@@ -193,9 +284,8 @@ def _user_file(path: Path) -> LoadedModel:
 
     common = dict(name=path.stem, license="unknown (user file)", source=str(path.resolve()), checksum=checksum,
                   builtin=False, _load_module=load_module)
-    if all(k in info for k in _DETECTED):
-        facts = {k: info[k] for k in _DETECTED}
-        facts["precisions"] = tuple(facts["precisions"])
+    facts = _valid_facts(info)
+    if facts is not None:
         return LoadedModel(**common, **facts)
     descriptor = describe_state_dict(read_checkpoint(path), name=path.name)
     facts = detected_facts(descriptor)
@@ -214,5 +304,5 @@ def load_model(spec: str) -> LoadedModel:
             raise UnknownModelError(f"model file not found: {spec}")
         get_builtin(spec)  # raises UnknownModelError with a did-you-mean hint
     if path.is_dir():
-        raise UnknownModelError(f"{spec} is a folder, not a model file")
+        raise UnsupportedModelFileError(f"{spec} is a folder, not a model file")
     return _user_file(path)

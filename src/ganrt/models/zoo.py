@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganrt.cache import cache_dir, cache_root
+from ganrt.cache import cache_dir, cache_root, check_seal, seal
 from ganrt.errors import WeightConversionError
 from ganrt.fsutil import atomic_path, sha256_file
 from ganrt.models.ncnn_convert import CONVERTERS
@@ -130,15 +130,18 @@ def builtin_state_dict(entry: ModelEntry):
     try:
         source_sha = sha256_file(ncnn_files(entry)[1])
     except WeightConversionError:
-        if path.is_file():  # weights package gone, cache still there: use it
+        if check_seal(path, "cached weights"):  # weights package gone, cache still there: use it
             cached = _read_cache(path, None)
             if cached is not None:
                 return cached
         raise
-    if path.is_file():
+    if check_seal(path, "cached weights"):
         cached = _read_cache(path, source_sha)
         if cached is not None:
             return cached
+    from ganrt.notify import notify
+
+    notify(f"converting the weights of {entry.name} from {WEIGHTS_PACKAGE} (first use)")
     state_np, source_sha = convert_ncnn(entry)
     state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state_np.items()}
     meta = {
@@ -152,6 +155,7 @@ def builtin_state_dict(entry: ModelEntry):
     try:
         with atomic_path(path) as tmp:
             save_file(state, str(tmp), metadata=meta)
+        seal(path)
     except OSError as exc:
         log.warning("could not cache converted weights at %s (%s)", path, exc)
     return state, source_sha

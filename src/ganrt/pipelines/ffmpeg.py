@@ -2,12 +2,15 @@
 
 imageio-ffmpeg ships one static ffmpeg (no ffprobe), so streams are read from
 ``ffmpeg -i``'s stream listing, and frame counts from a stream copy to the
-null muxer (packets are counted, nothing is decoded).
+null muxer (packets are counted, nothing is decoded). Every path handed to
+ffmpeg goes through ``ff_path`` (``file:`` + the absolute path), so a name with
+a colon is never read as a protocol (``concat:…``, ``http:…``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -18,8 +21,15 @@ from ganrt.errors import VideoError
 _STREAM = re.compile(r"Stream #0:(\d+)(?:\[\w+\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (\w+)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
+_TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
 _COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)")
+
+
+def ff_path(path: str | os.PathLike) -> str:
+    """A path as ffmpeg must be given it: always a file, whatever characters its name holds."""
+    return "file:" + os.path.abspath(path)
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,7 +72,9 @@ class MediaInfo:
     path: Path
     streams: list[StreamInfo] = field(default_factory=list)
     duration: float | None = None
-    fps: float | None = None
+    fps: float | None = None  # average frame rate
+    base_rate: float | None = None  # "tbr": the rate every frame time is a multiple of (VFR sources too)
+    rotation: float = 0.0  # display rotation; decoded frames come out rotated by ffmpeg
     width: int | None = None
     height: int | None = None
     colorspace: str | None = None
@@ -71,10 +83,26 @@ class MediaInfo:
     def of_kind(self, kind: str) -> list[StreamInfo]:
         return [s for s in self.streams if s.kind == kind]
 
+    @property
+    def frame_rate(self) -> float | None:
+        """The rate frames are read at: the base rate, so gaps of a variable-rate source are filled."""
+        if self.base_rate and 0 < self.base_rate <= 240:
+            return self.base_rate
+        return self.fps
+
+    @property
+    def display_size(self) -> tuple[int, int] | None:
+        """(width, height) of decoded frames, after the display rotation ffmpeg applies."""
+        if self.width is None or self.height is None:
+            return None
+        if round(abs(self.rotation)) % 180 == 90:
+            return self.height, self.width
+        return self.width, self.height
+
 
 def probe(path: Path) -> MediaInfo:
     """Streams, duration, frame rate and size of a media file, from ``ffmpeg -i``."""
-    text = run(["-i", str(path)], what="probing", check=False).stderr  # no output file: ffmpeg always exits 1
+    text = run(["-i", ff_path(path)], what="probing", check=False).stderr  # no output file: ffmpeg always exits 1
     if "Input #0" not in text:
         raise VideoError(f"{path.name} is not a video ffmpeg can read ({last_error_line(text)})")
     info = MediaInfo(path)
@@ -86,10 +114,14 @@ def probe(path: Path) -> MediaInfo:
             if kind == "video" and info.width is None:
                 if (fps := _FPS.search(line)) is not None:
                     info.fps = float(fps.group(1))
+                if (tbr := _TBR.search(line)) is not None:
+                    info.base_rate = float(tbr.group(1)) * (1000 if tbr.group(2) else 1)
                 if (size := _SIZE.search(line)) is not None:
                     info.width, info.height = int(size.group(1)), int(size.group(2))
                 if (color := _COLOR.search(line)) is not None:
                     info.color_range, info.colorspace = color.group(1), color.group(2)
+    if (rot := _ROTATION.search(text)) is not None:
+        info.rotation = float(rot.group(1))
     if (dur := _DURATION.search(text)) is not None:
         h, m, s = dur.groups()
         info.duration = int(h) * 3600 + int(m) * 60 + float(s)
@@ -122,7 +154,7 @@ def check_encoder(codec: str, container: str, pix_fmt: str | None) -> None:
 
 def count_video_packets(path: Path) -> int:
     """Frames in the first video stream, counted by a stream copy (no decoding)."""
-    proc = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what="counting frames")
+    proc = run(["-i", ff_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what="counting frames")
     counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
     if not counts:
         raise VideoError(f"could not count the frames of {path.name}")
@@ -131,7 +163,7 @@ def count_video_packets(path: Path) -> int:
 
 def audio_seconds(path: Path, index: int = 0, rate: int = 48000) -> float:
     """Exact duration of an audio stream, from its decoded samples."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", f"0:a:{index}",
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ff_path(path), "-map", f"0:a:{index}",
                            "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"], capture_output=True)
     if proc.returncode != 0:
         raise VideoError(f"could not decode audio of {path.name}")

@@ -12,6 +12,8 @@
   the audio).
 - When every segment is done, they are joined with the source's audio and
   subtitles into OUTPUT, which appears only when complete.
+- A run that stops (an error, Ctrl-C, SIGTERM) keeps its work folder only
+  when it holds finished segments to resume from; otherwise it removes it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganrt.errors import GanrtError, VideoError
+from ganrt.errors import GanrtError, Interrupted, VideoError
 from ganrt.pipelines.video_output import EncodeSettings, FramesWriter, JobState, SegmentEncoder, segment_path
 from ganrt.pipelines.video_source import FrameSource
 from ganrt.runtime.memory import TilePolicy
@@ -218,7 +219,23 @@ class VideoRunner:
 
     # --- the run -----------------------------------------------------------------------------------
     def run(self) -> VideoResult:
-        state, resumed = JobState.open(self.work, self.fingerprint, self.seg)
+        """Decode, restore, encode and join; the work folder goes when the job is done (or kept nothing)."""
+        from ganrt import signals
+
+        state, resumed = JobState.open(self.work, self.fingerprint, self.seg, frames_dir=self.frames_dir)
+        complete = False
+        try:
+            result = self._run(state, resumed)
+            complete = True
+            return result
+        except KeyboardInterrupt as exc:
+            kept = len(state.done)
+            raise Interrupted(f"{signals.describe(exc)}; {kept} finished segment(s) kept: rerun the same command "
+                              "to resume" if kept else signals.describe(exc), signals.exit_code_for(exc)) from None
+        finally:
+            state.close(remove=complete or not state.done)
+
+    def _run(self, state: JobState, resumed: bool) -> VideoResult:
         self.result.resumed_segments = len(state.done)
         self.result.kept_frames = sum(state.done.values())
         if resumed:
@@ -283,7 +300,9 @@ class VideoRunner:
             self.result.seconds = time.perf_counter() - start
         if self._errors:
             err = self._errors[0]
-            raise err if isinstance(err, GanrtError) else VideoError(f"video pipeline failed: {err}") from err
+            if isinstance(err, (GanrtError, KeyboardInterrupt)):
+                raise err
+            raise VideoError(f"video pipeline failed: {err}") from err
         return self._complete(state)
 
     def _complete(self, state: JobState) -> VideoResult:
@@ -302,8 +321,7 @@ class VideoRunner:
 
         join(self.work, [segment_path(self.work, k) for k in range(segments)], self.output, expected_frames=total,
              source=self.source.media, start=self.source.start, end=self.source.end,
-             keep_audio=self.settings.keep_audio and self.settings.fps in (None, self.source.fps))
-        shutil.rmtree(self.work, ignore_errors=True)
+             keep_audio=self.settings.keep_audio)
         self.result.output = self.output
         return self.result
 

@@ -5,12 +5,17 @@ own file under a temporary name and renamed when ffmpeg has finished it; only
 then is it recorded in the job state (``state.json``, rewritten atomically).
 A killed run therefore leaves finished segments, a state that lists exactly
 those, and at most one unfinished temporary file, which the next run deletes.
+With ``--frames-dir`` a segment is its numbered PNG frames, and it counts as
+finished while all of them are there. The work folder holds a lock for the
+whole run, so two runs on one output never delete each other's segments.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -18,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ganrt.errors import VideoError
-from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path
-from ganrt.pipelines.ffmpeg import ffmpeg_exe, last_error_line
+from ganrt.errors import UsageError, VideoError
+from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path, remove_stale_temps
+from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, last_error_line
 
 STATE_NAME = "state.json"
+LOCK_NAME = "lock"
+FRAME_NAME = re.compile(r"frame_(\d{6,})\.png$")
 
 
 @dataclass(frozen=True)
@@ -71,49 +78,94 @@ def _transfer(cs: str) -> str:
 
 @dataclass
 class JobState:
-    """Which segments are finished, for which settings (``fingerprint``)."""
+    """Which segments are finished, for which settings (``fingerprint``); holds the run's lock."""
 
     work: Path
     fingerprint: str
     segment_frames: int
     done: dict[int, int] = field(default_factory=dict)  # segment → frames in it
+    frames_dir: Path | None = None  # segments are PNG frames here, not segment files
+    _lock: object = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, work: Path, fingerprint: str, segment_frames: int) -> tuple[JobState, bool]:
-        """Load the state in ``work`` if it belongs to these settings; otherwise start afresh.
+    def open(cls, work: Path, fingerprint: str, segment_frames: int, *,
+             frames_dir: Path | None = None) -> tuple[JobState, bool]:
+        """Lock ``work`` and load its state if it belongs to these settings; otherwise start afresh.
         Returns (state, resumed)."""
-        path = work / STATE_NAME
+        work.mkdir(parents=True, exist_ok=True)
+        lock = open(work / LOCK_NAME, "a")  # noqa: SIM115 - held for the run, released in close()
         try:
-            data = json.loads(path.read_text())
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise UsageError("another ganrt run is writing this output; wait for it to finish") from None
+        done: dict[int, int] = {}
+        try:
+            data = json.loads((work / STATE_NAME).read_text())
             if data.get("fingerprint") == fingerprint and data.get("segment_frames") == segment_frames:
                 done = {int(k): int(v) for k, v in data.get("done", {}).items()}
-                state = cls(work, fingerprint, segment_frames, done)
-                state.forget_missing()
-                return state, bool(state.done)
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError, TypeError):
             pass
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        state = cls(work, fingerprint, segment_frames)
+        state = cls(work, fingerprint, segment_frames, done, frames_dir, lock)
+        if not done:
+            state.clear()
+        state.forget_missing()
         state.save()
-        return state, False
+        return state, bool(state.done)
+
+    def clear(self) -> None:
+        """Remove every file of the work folder but the lock (its segments belong to other settings)."""
+        for entry in os.scandir(self.work):
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+
+    def close(self, *, remove: bool = False) -> None:
+        """Release the lock; ``remove``: delete the work folder too (the job is complete, or kept nothing)."""
+        if remove:
+            shutil.rmtree(self.work, ignore_errors=True)
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
     def save(self) -> None:
         data = {"fingerprint": self.fingerprint, "segment_frames": self.segment_frames,
                 "done": {str(k): v for k, v in sorted(self.done.items())}}
         atomic_write_bytes(self.work / STATE_NAME, json.dumps(data, indent=1).encode())
 
+    def _complete(self, segment: int, frames: int) -> bool:
+        if self.frames_dir is None:
+            return segment_path(self.work, segment).is_file()
+        first = segment * self.segment_frames
+        return all(frame_path(self.frames_dir, i).is_file() for i in range(first, first + frames))
+
     def forget_missing(self) -> None:
         """Drop finished segments whose files are gone; delete temporary leftovers of a killed run."""
         for name in os.listdir(self.work):
             if is_temp_name(name):
                 (self.work / name).unlink(missing_ok=True)
-        self.done = {k: v for k, v in self.done.items() if segment_path(self.work, k).is_file()}
+        if self.frames_dir is not None and self.frames_dir.is_dir():
+            remove_stale_temps(self.frames_dir)
+        self.done = {k: v for k, v in self.done.items() if self._complete(k, v)}
 
     def mark_done(self, segment: int, frames: int) -> None:
         self.done[segment] = frames
         self.save()
+
+
+def frame_path(folder: Path, index: int) -> Path:
+    return folder / f"frame_{index + 1:06d}.png"
+
+
+def existing_frames(folder: Path) -> list[Path]:
+    """The numbered frames (``frame_NNNNNN.png``) already in ``folder``."""
+    if not folder.is_dir():
+        return []
+    return [folder / e.name for e in os.scandir(folder) if FRAME_NAME.match(e.name)]
 
 
 def segment_path(work: Path, segment: int) -> Path:
@@ -131,7 +183,7 @@ class SegmentEncoder:
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
-               "-i", "pipe:0", *enc.codec_args(), "-an", "-f", "matroska", str(self.tmp)]
+               "-i", "pipe:0", *enc.codec_args(), "-an", "-f", "matroska", ff_path(self.tmp)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._log_fh)
 
     def write(self, frame: np.ndarray) -> None:
@@ -175,11 +227,12 @@ class FramesWriter:
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, index: int) -> Path:
-        return self.folder / f"frame_{index + 1:06d}.png"
+        return frame_path(self.folder, index)
 
     def write(self, index: int, frame: np.ndarray) -> None:
         import cv2
 
+        from ganrt.pipelines.image_io import cv2_write
+
         with atomic_path(self.path(index), fsync=False) as tmp:
-            if not cv2.imwrite(str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-                raise VideoError(f"cannot write frame {self.path(index).name}")
+            cv2_write(tmp, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])

@@ -1,26 +1,38 @@
-"""Where video frames come from: a video file (read with OpenCV) or a folder of numbered images.
+"""Where video frames come from: a video file (decoded by ffmpeg) or a folder of numbered images.
 
-Frames are counted by reading them, never taken from the container's frame
-count (which is missing or wrong in many files). Frame *i* of the source has
-time ``i / fps``; ``start``/``end`` select the frames with start ≤ t < end,
-and the same times trim the audio, so both stay in step.
+A video file is decoded by ffmpeg onto a constant-rate timeline: frame *i* is
+the picture shown at ``i / fps`` (``fps`` is the source's base rate, or
+``--fps``). A variable-rate source therefore comes out with its gaps filled,
+as long as its audio; a damaged stretch is decoded past (ffmpeg conceals what
+it cannot decode, and each error is counted); and the frames decoded are
+checked against the frames the container holds, so a source that stops early
+fails loudly instead of giving a short video. ``start``/``end`` select the
+frames with start ≤ t < end, and the same times trim the audio.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ganrt.errors import VideoError
-from ganrt.pipelines.ffmpeg import MediaInfo, probe
-from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+from ganrt.errors import UsageError, VideoError
+from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, probe
+from ganrt.pipelines.image_io import IMAGE_SUFFIXES, cv2_read
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 DEFAULT_FOLDER_FPS = 25.0
+MISSING_FRAMES_TOLERATED = 2  # frames a decoder may legitimately drop at a damaged end
 
 
 @dataclass
@@ -29,7 +41,7 @@ class FrameSource:
     fps: float
     width: int
     height: int
-    frame_count_hint: int | None  # an estimate, for progress only
+    frame_count_hint: int | None  # frames in the selected range, for progress
     start: float = 0.0
     end: float | None = None
     media: MediaInfo | None = None  # what ffmpeg reported of a video file (None for a frame folder)
@@ -37,6 +49,9 @@ class FrameSource:
     @property
     def is_video_file(self) -> bool:
         return self.media is not None
+
+    def first_index(self) -> int:
+        return math.ceil(self.start * self.fps - 1e-9)
 
     def in_range(self, index: int) -> bool:
         t = index / self.fps
@@ -47,24 +62,64 @@ class FrameSource:
         raise NotImplementedError
 
 
+@dataclass
 class VideoFileSource(FrameSource):
-    def frames(self) -> Iterator[np.ndarray]:
-        import cv2
+    packets: int | None = None  # video packets in the container (counted while decoding starts)
+    decode_errors: int = 0
+    _counter: threading.Thread | None = field(default=None, repr=False)
 
-        cap = cv2.VideoCapture(str(self.path))
+    def _count_packets(self) -> None:
         try:
+            self.packets = count_video_packets(self.path)
+        except VideoError:
+            self.packets = None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        self._counter = threading.Thread(target=self._count_packets, daemon=True, name="ganrt-count")
+        self._counter.start()
+        size = self.width * self.height * 3
+        limit = ["-t", f"{self.end:.6f}"] if self.end is not None else []
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", ff_path(self.path),
+               "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "cfr", "-r", f"{self.fps:.10g}", *limit,
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=size)
             index = 0
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                if self.in_range(index):
-                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                elif self.end is not None and index / self.fps >= self.end:
-                    break
-                index += 1
-        finally:
-            cap.release()
+            try:
+                while True:
+                    data = proc.stdout.read(size)
+                    if not data:
+                        break
+                    if len(data) != size:
+                        raise VideoError(f"ffmpeg returned a partial frame from {self.path.name} "
+                                         f"({len(data)} of {size} bytes): frame size mismatch")
+                    if self.in_range(index):
+                        yield np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
+                    index += 1
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.stdout.close()
+                code = proc.wait()
+            errors.seek(0)
+            log_text = errors.read().decode(errors="replace")
+        self.decode_errors = len([ln for ln in log_text.splitlines() if ln.strip()])
+        if code != 0 and index == 0:
+            raise VideoError(f"ffmpeg could not decode {self.path.name}: {log_text.strip().splitlines()[-1:]}")
+        self._check_complete(index)
+
+    def _check_complete(self, decoded: int) -> None:
+        """Fail when the decoder stopped early: fewer frames than the container holds (in the range read)."""
+        self._counter.join()
+        if self.packets is None:
+            return
+        wanted = self.packets if self.end is None else min(self.packets, math.ceil(self.end * self.fps - 1e-9))
+        if decoded < wanted - MISSING_FRAMES_TOLERATED:
+            raise VideoError(f"{self.path.name} is damaged: ffmpeg decoded {decoded} of the {wanted} frames it "
+                             "holds; nothing is written rather than a shortened video")
+        if self.decode_errors:
+            log.warning("%s: ffmpeg met %d decoding error(s) (damaged data); the damaged frames were concealed "
+                        "and are kept, so the frame count and audio stay exact", self.path.name, self.decode_errors)
 
 
 @dataclass
@@ -77,7 +132,7 @@ class FolderSource(FrameSource):
         for index, path in enumerate(self.files):
             if not self.in_range(index):
                 continue
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            frame = cv2_read(path, cv2.IMREAD_COLOR)
             if frame is None:
                 raise VideoError(f"frame {path.name} cannot be read")
             if frame.shape[:2] != (self.height, self.width):
@@ -90,46 +145,49 @@ def _natural_key(path: Path):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
+def frame_files(folder: Path) -> list[Path]:
+    """The image frames of a folder, in natural order (frame2 before frame10)."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                   and p.is_file()), key=_natural_key)
+
+
+def _range_count(total: int | None, fps: float, start: float, end: float | None) -> int | None:
+    if total is None:
+        return None
+    first = math.ceil(start * fps - 1e-9)
+    last = total if end is None else min(total, math.ceil(end * fps - 1e-9))
+    return max(0, last - first)
+
+
 def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end: float | None = None) -> FrameSource:
-    """Open a video file or a folder of numbered frames; raises VideoError with one clear reason."""
+    """Open a video file or a folder of numbered frames; raises with one clear reason."""
     if not path.exists():
-        raise VideoError(f"input not found: {path}")
+        raise UsageError(f"input not found: {path}")
     if end is not None and end <= start:
-        raise VideoError("--end must be after --start")
+        raise UsageError("--end must be after --start")
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-                       key=_natural_key)
-        if not files:
-            raise VideoError(f"{path} holds no image frames")
         import cv2
 
-        first = cv2.imread(str(files[0]), cv2.IMREAD_COLOR)
+        files = frame_files(path)
+        if not files:
+            raise VideoError(f"{path} holds no image frames")
+        first = cv2_read(files[0], cv2.IMREAD_COLOR)
         if first is None:
             raise VideoError(f"frame {files[0].name} cannot be read")
         rate = fps or DEFAULT_FOLDER_FPS
-        return FolderSource(path, rate, first.shape[1], first.shape[0], len(files), start, end, files=files)
+        return FolderSource(path, rate, first.shape[1], first.shape[0], _range_count(len(files), rate, start, end),
+                            start, end, files=files)
+    if not path.is_file():
+        raise UsageError(f"input {path} is not a regular file")
     info = probe(path)
     if not info.of_kind("video"):
         raise VideoError(f"{path.name} has no video stream")
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        ok, frame = cap.read() if cap.isOpened() else (False, None)
-        if not ok or frame is None:
-            raise VideoError(f"{path.name} is not a video OpenCV can decode")
-        rate = cap.get(cv2.CAP_PROP_FPS) or info.fps
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-    finally:
-        cap.release()
+    size = info.display_size
+    if size is None:
+        raise VideoError(f"{path.name} is not a video ffmpeg can decode (no frame size)")
+    rate = fps or info.frame_rate
     if not rate or rate <= 0 or rate > 1000:
-        if fps is None:
-            raise VideoError(f"{path.name} does not declare a frame rate; give one with --fps")
-        rate = fps
-    if count is None and info.duration:
-        count = round(info.duration * rate)
-    if count is not None:  # progress estimate for the selected range only
-        first_i = int(np.ceil(start * rate - 1e-9))
-        last_i = count if end is None else min(count, int(np.ceil(end * rate - 1e-9)))
-        count = max(0, last_i - first_i)
-    return VideoFileSource(path, float(rate), frame.shape[1], frame.shape[0], count, start, end, media=info)
+        raise UsageError(f"{path.name} does not declare a frame rate; give one with --fps")
+    total = round(info.duration * rate) if info.duration else None
+    return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
+                           media=info)

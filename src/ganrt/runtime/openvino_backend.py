@@ -1,15 +1,22 @@
-"""OpenVINO backend: the model's ONNX graph compiled for the CPU with an explicit precision.
+"""OpenVINO backend: the model's ONNX graph compiled once for the CPU, for every input shape.
 
-The precision hint is always set (``fp32`` → ``f32``, ``bf16`` → ``bf16``):
-left at the device default, OpenVINO silently switches to bf16 on CPUs with
-AMX. The thread count follows ``threads`` (default: all cores). Each input
-shape is compiled statically (tiles are all the same size, so there are few)
-and OpenVINO's model cache (``<cache>/openvino``) makes recompiles cheap.
+- The graph keeps its dynamic batch, height and width: one compiled model
+  serves every image and tile size (measured as fast as a model compiled for
+  one static shape, see benchmarks/README.md), so a folder of photos of a
+  thousand different sizes compiles once, not a thousand times.
+- The precision hint is always set (``fp32`` → ``f32``, ``bf16`` → ``bf16``):
+  left at the device default, OpenVINO silently switches to bf16 on CPUs with
+  AMX. The thread count follows ``threads`` (default: all cores).
+- The compiled model is exported into ganrt's cache (``<cache>/openvino``),
+  sealed with its checksum and keyed by graph, OpenVINO version, CPU,
+  precision and threads; the folder is capped (least recently used first).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import hashlib
+import io
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +24,57 @@ import numpy as np
 from ganrt.errors import BackendUnavailableError
 from ganrt.runtime.base import Engine, ModelSpec
 
+log = logging.getLogger(__name__)
+
 HINTS = {"fp32": "f32", "bf16": "bf16"}
-MAX_SHAPES = 4
+CACHE_CAP_BYTES = 1536 << 20  # compiled models kept; each is about the size of the model's fp32 weights
+BLOB_FORMAT = "1"
+
+
+def _graph_digest(onnx_path: Path) -> str:
+    from ganrt import cache
+    from ganrt.fsutil import sha256_file
+
+    try:  # a sealed cache file names its checksum; a user's file is hashed
+        return cache.seal_path(onnx_path).read_text().split()[0]
+    except (OSError, IndexError):
+        return sha256_file(onnx_path)
+
+
+def blob_path(onnx_path: Path, name: str, config: dict) -> Path:
+    import openvino as ov
+
+    from ganrt.cache import cache_dir
+    from ganrt.machine import cpu_model
+
+    key = "|".join([BLOB_FORMAT, _graph_digest(onnx_path), ov.__version__, cpu_model(),
+                    *(f"{k}={v}" for k, v in sorted(config.items()))])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return cache_dir("openvino") / f"{name}-{config['INFERENCE_PRECISION_HINT']}-{digest}.blob"
+
+
+def compiled_model(core, onnx_path: Path, name: str, config: dict):
+    """The compiled model: imported from the sealed cache, or compiled now and cached."""
+    from ganrt import cache
+    from ganrt.notify import notify
+
+    path = blob_path(onnx_path, name, config)
+    if cache.check_seal(path, "compiled OpenVINO model"):
+        try:
+            compiled = core.import_model(io.BytesIO(path.read_bytes()), "CPU", config)
+            cache.touch(path)
+            return compiled
+        except RuntimeError as exc:  # a blob of another OpenVINO build: compile again
+            log.warning("cached OpenVINO model %s cannot be imported (%s); compiling again", path.name, exc)
+            cache.discard(path)
+    notify(f"compiling {name} for OpenVINO ({config['INFERENCE_PRECISION_HINT']}, once per machine)")
+    compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
+    try:
+        cache.write_sealed(path, compiled.export_model().getvalue())
+        cache.trim("openvino", CACHE_CAP_BYTES, keep=path)
+    except OSError as exc:
+        log.warning("could not cache the compiled model (%s); it will be compiled again next time", exc)
+    return compiled
 
 
 class OpenVinoEngine(Engine):
@@ -28,26 +84,20 @@ class OpenVinoEngine(Engine):
                  threads: int | None = None, fp32_fallback=None):
         import openvino as ov
 
-        from ganrt.cache import cache_dir
-
         if precision not in HINTS:
             raise BackendUnavailableError(f"openvino runs fp32 and bf16 on the CPU, not {precision}")
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU only; use --device cpu")
         super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
-        self._core = ov.Core()
-        if precision == "bf16" and "BF16" not in self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        core = ov.Core()
+        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             raise BackendUnavailableError("this CPU has no bf16 support; use --precision fp32")
-        try:
-            self._core.set_property({"CACHE_DIR": str(cache_dir("openvino"))})
-        except (OSError, RuntimeError):
-            pass  # no cache: compiles still work, only slower
-        self._model = self._core.read_model(str(onnx_path))
-        self._config = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        config = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
         if threads:
-            self._config["INFERENCE_NUM_THREADS"] = int(threads)
-        self._requests: OrderedDict[tuple[int, ...], object] = OrderedDict()
+            config["INFERENCE_NUM_THREADS"] = int(threads)
         self.onnx_path = Path(onnx_path)
+        self._compiled = compiled_model(core, self.onnx_path, spec.name, config)
+        self._request = self._compiled.create_infer_request()
 
     @classmethod
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OpenVinoEngine:
@@ -55,24 +105,10 @@ class OpenVinoEngine(Engine):
 
         return cls(cached_onnx(model, "fp32"), ModelSpec.of(model), precision=precision, **kw)
 
-    def _request(self, shape: tuple[int, ...]):
-        request = self._requests.get(shape)
-        if request is not None:
-            self._requests.move_to_end(shape)
-            return request
-        model = self._model.clone()
-        model.reshape({model.inputs[0].any_name: list(shape)})
-        request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
-        self._requests[shape] = request
-        while len(self._requests) > MAX_SHAPES:
-            self._requests.popitem(last=False)
-        return request
-
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        request = self._request(batch.shape)
-        request.infer({0: batch})
-        return np.array(request.get_output_tensor(0).data, copy=True)
+        self._request.infer({0: batch})
+        return np.array(self._request.get_output_tensor(0).data, copy=True)
 
     def close(self) -> None:
-        self._requests.clear()
+        self._request = self._compiled = None
         super().close()
