@@ -123,7 +123,7 @@ def from_os_error(exc: OSError, action: str) -> GanrtError:
         return UsageError(f"path too long while {action}; use shorter folder or file names")
     if code == errno.EISDIR:
         return UsageError(f"{action}: the target is a folder, not a file")
-    if code == errno.ENOTDIR:
+    if code in (errno.ENOTDIR, errno.EEXIST):
         return UsageError(f"{action}: a part of the path is a file, not a folder")
     if code == errno.ELOOP:
         return UsageError(f"{action}: too many levels of symbolic links (a link loop)")

@@ -102,7 +102,12 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
             full = here / d
             if full == dst_root:
                 continue  # OUTPUT_DIR inside INPUT_DIR: not part of the archive
-            if full.is_symlink():
+            try:
+                link = full.is_symlink()
+            except OSError as exc:
+                found.failed.append((full.relative_to(src_root).as_posix(), _why(exc)))
+                continue
+            if link:
                 found.ignored.append((full.relative_to(src_root).as_posix(), "link to a folder (not followed)"))
                 continue
             keep.append(d)

@@ -22,6 +22,7 @@ _STREAM = re.compile(r"Stream #0:(\d+)(?:\[\w+\])?(?:\((\w+)\))?: (Video|Audio|S
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
 _TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
+_STREAM_DURATION = re.compile(r"^\s+DURATION\s*:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
 _COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)")
@@ -75,6 +76,7 @@ class MediaInfo:
     fps: float | None = None  # average frame rate
     base_rate: float | None = None  # "tbr": the rate every frame time is a multiple of (VFR sources too)
     rotation: float = 0.0  # display rotation; decoded frames come out rotated by ffmpeg
+    video_duration: float | None = None  # the video stream's own duration, where the container says it
     width: int | None = None
     height: int | None = None
     colorspace: str | None = None
@@ -89,6 +91,14 @@ class MediaInfo:
         if self.base_rate and 0 < self.base_rate <= 240:
             return self.base_rate
         return self.fps
+
+    @property
+    def video_seconds(self) -> float | None:
+        """How long the video stream lasts, where the file says it (a stream tag, or the container's
+        duration when the video is its only stream)."""
+        if self.video_duration is not None:
+            return self.video_duration
+        return self.duration if len(self.streams) == 1 else None
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -106,9 +116,14 @@ def probe(path: Path) -> MediaInfo:
     if "Input #0" not in text:
         raise VideoError(f"{path.name} is not a video ffmpeg can read ({last_error_line(text)})")
     info = MediaInfo(path)
+    in_first_video = False
     for line in text.splitlines():
         found = _STREAM.search(line)
+        if not found and in_first_video and (tag := _STREAM_DURATION.search(line)) is not None:
+            h, m, sec = tag.groups()
+            info.video_duration = int(h) * 3600 + int(m) * 60 + float(sec)
         if found:
+            in_first_video = found.group(3) == "Video" and info.width is None
             kind = found.group(3).lower()
             info.streams.append(StreamInfo(int(found.group(1)), kind, found.group(4), found.group(2)))
             if kind == "video" and info.width is None:

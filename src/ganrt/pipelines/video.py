@@ -14,6 +14,8 @@
   subtitles into OUTPUT, which appears only when complete.
 - A run that stops (an error, Ctrl-C, SIGTERM) keeps its work folder only
   when it holds finished segments to resume from; otherwise it removes it.
+  With ``--frames-dir`` the finished state stays (``FRAMES/.ganrt-work``):
+  it records which frames this job wrote, so a rerun knows them as its own.
 """
 
 from __future__ import annotations
@@ -232,8 +234,8 @@ class VideoRunner:
             kept = len(state.done)
             raise Interrupted(f"{signals.describe(exc)}; {kept} finished segment(s) kept: rerun the same command "
                               "to resume" if kept else signals.describe(exc), signals.exit_code_for(exc)) from None
-        finally:
-            state.close(remove=complete or not state.done)
+        finally:  # a frames folder keeps its state: it says which frames this job wrote
+            state.close(remove=(complete and self.frames_dir is None) or not state.done)
 
     def _run(self, state: JobState, resumed: bool) -> VideoResult:
         self.result.resumed_segments = len(state.done)

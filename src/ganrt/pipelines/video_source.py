@@ -109,14 +109,19 @@ class VideoFileSource(FrameSource):
         self._check_complete(index)
 
     def _check_complete(self, decoded: int) -> None:
-        """Fail when the decoder stopped early: fewer frames than the container holds (in the range read)."""
+        """Fail when the decoder stopped early: fewer frames than the file holds (in the range read).
+
+        What it holds: its video packets (counted), and the frames its stated video duration spans."""
         self._counter.join()
-        if self.packets is None:
+        seconds = self.media.video_seconds if self.media is not None else None
+        known = [n for n in (self.packets, round(seconds * self.fps) if seconds else None) if n is not None]
+        if not known:
             return
-        wanted = self.packets if self.end is None else min(self.packets, math.ceil(self.end * self.fps - 1e-9))
-        if decoded < wanted - MISSING_FRAMES_TOLERATED:
-            raise VideoError(f"{self.path.name} is damaged: ffmpeg decoded {decoded} of the {wanted} frames it "
-                             "holds; nothing is written rather than a shortened video")
+        wanted = max(known) if self.end is None else min(max(known), math.ceil(self.end * self.fps - 1e-9))
+        if decoded < wanted - max(MISSING_FRAMES_TOLERATED, wanted // 200):
+            raise VideoError(f"{self.path.name} is damaged: ffmpeg could decode only {decoded} of its {wanted} "
+                             f"frames ({decoded / self.fps:.2f} s of {wanted / self.fps:.2f} s); nothing is written "
+                             "rather than a shortened video")
         if self.decode_errors:
             log.warning("%s: ffmpeg met %d decoding error(s) (damaged data); the damaged frames were concealed "
                         "and are kept, so the frame count and audio stay exact", self.path.name, self.decode_errors)
