@@ -67,7 +67,7 @@ def main() -> None:
             engine_s = time.perf_counter() - t0
             with JobState(dst) as state:
                 result = ArchiveResult()
-                todo = plan(discover(src, dst, "png"), state, "bench", resume=False, overwrite=True, result=result)
+                todo, _ = plan(discover(src, dst, "png"), state, "bench", resume=False, overwrite=True, result=result)
                 t0 = time.perf_counter()
                 ArchiveRunner(engine, settings, state, "bench", jobs=args.jobs).run(todo, result)
                 pipeline_s = time.perf_counter() - t0

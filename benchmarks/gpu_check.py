@@ -16,7 +16,6 @@ It prints a short table last and writes everything to $OUT/gpu_check.json (or --
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -58,8 +57,11 @@ def candidates(device: str) -> list[tuple[str, str]]:
     if device == "cpu":
         return [("torch", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32")]
     out = [("torch", "fp16"), ("torch", "bf16"), ("torch", "fp32")]
-    if importlib.util.find_spec("tensorrt") is not None:
-        out.append(("tensorrt", "fp16"))
+    if device == "cuda":
+        from ganrt.runtime.choice import tensorrt_runs_here
+
+        if tensorrt_runs_here():
+            out.append(("tensorrt", "fp16"))
     import onnxruntime
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
@@ -115,7 +117,7 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
         dst = Path(tmp) / "restored"
         with JobState(dst) as state:
             res = ArchiveResult()
-            todo = plan(discover(photos, dst), state, "gpu-check", resume=False, overwrite=True, result=res)
+            todo, _ = plan(discover(photos, dst), state, "gpu-check", resume=False, overwrite=True, result=res)
             ArchiveRunner(engine, RestoreSettings(), state, "gpu-check").run(todo, res)
         out["archive_images_per_s"] = res.images_per_s
         out["archive_failed"] = len(res.failed)

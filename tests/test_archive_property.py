@@ -67,7 +67,10 @@ def done_rows(dst: Path) -> dict[str, str]:
     if not (dst / ".ganrt-state.sqlite").exists():
         return {}
     with sqlite3.connect(dst / ".ganrt-state.sqlite") as db:
-        return dict(db.execute("SELECT rel, output FROM images WHERE status='done'").fetchall())
+        try:
+            return dict(db.execute("SELECT rel, output FROM images WHERE status='done'").fetchall())
+        except sqlite3.OperationalError:  # killed before the table was made
+            return {}
 
 
 @settings(max_examples=12, deadline=None, derandomize=True,

@@ -23,23 +23,32 @@ def _fmt(value) -> str:
     return str(value)
 
 
+GPU_ONLY = ("roofline_fraction",)  # shown when some row has it (a CUDA run); said why otherwise
+
+
 def rich_table(rows, title: str):
     from rich.table import Table
     from rich.text import Text
 
+    dicts = [row.as_dict() for row in rows]
+    columns = [(key, header) for key, header in TABLE_COLUMNS
+               if key not in GPU_ONLY or any(d[key] is not None for d in dicts)]
     table = Table(title=Text(title))
-    for _, header in TABLE_COLUMNS:
+    for _, header in columns:
         table.add_column(header, no_wrap=True)
-    for row in rows:
-        d = row.as_dict()
-        table.add_row(*(Text(_fmt(d[key])) for key, _ in TABLE_COLUMNS))
+    for d in dicts:
+        table.add_row(*(Text(_fmt(d[key])) for key, _ in columns))
     return table
 
 
 def reasons(rows) -> list[str]:
-    """One line per combination that did not run, saying why."""
-    return [f"{r.backend} {r.precision} {r.device} {r.shape} b{r.batch}: {r.status}: {r.reason}"
-            for r in rows if r.status != "ok"]
+    """One line per combination that did not run, saying why; and why a column is missing."""
+    lines = [f"{r.backend} {r.precision} {r.device} {r.shape} b{r.batch}: {r.status}: {r.reason}"
+             for r in rows if r.status != "ok"]
+    if rows and all(r.roofline_fraction is None for r in rows):
+        lines.append("roofline: measured on CUDA GPUs only (against the GPU's measured fp16 matmul peak)")
+    lines.append("first s: engine creation plus its first call at the benchmark shape")
+    return lines
 
 
 def write_json(path: Path, rows, settings: dict) -> None:

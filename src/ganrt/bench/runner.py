@@ -1,7 +1,8 @@
 """Measure engines the way trtexec does, one combination at a time, never aborting the whole run.
 
 Per combination (backend, precision, device, shape, batch, streams):
-- first-run cost: engine build or session creation, timed;
+- first-run cost: engine build or session creation plus the first call at the
+  benchmark shape (where OpenVINO and TensorRT-RTX do their last compiling), timed;
 - warm-up by time, then at least ``iterations`` calls *and* at least ``duration_s``;
 - inputs are real photos resized to the shape, rotated among several buffers (never zeros);
 - on CUDA, GPU compute time is taken with CUDA events around the device work and
@@ -219,9 +220,10 @@ class Bench:
             with RssSampler() as rss:
                 t0 = time.perf_counter()
                 engine = factory() if factory is not None else self.make_engine(combo)
-                row.first_run_s = time.perf_counter() - t0
+                row.extra["create_s"] = round(time.perf_counter() - t0, 3)
+                first_call = self._measure(engine, combo, row)
+                row.first_run_s = row.extra["create_s"] + first_call
                 self._fidelity(engine, combo, row)
-                self._measure(engine, combo, row)
             if combo.device.startswith("cuda"):
                 import torch
 
@@ -246,18 +248,21 @@ class Bench:
             row.extra["nonfinite_values"] = int((~np.isfinite(got)).sum())
         row.psnr_db = _psnr(np.nan_to_num(got, nan=2.0), want)
 
-    def _measure(self, engine, combo: Combo, row: BenchRow) -> None:
+    def _measure(self, engine, combo: Combo, row: BenchRow) -> float:
+        """Warm up, then time the calls; returns the seconds of the very first call."""
         batches = real_batches(combo.height, combo.width, combo.batch * combo.streams)
         cuda = combo.device.startswith("cuda")
         sync = _cuda_sync if cuda else (lambda: None)
         m = self.method
+        t0 = time.perf_counter()
+        engine.infer_pixels(batches[0], 255.0)
+        sync()
+        first_call = time.perf_counter() - t0
         warm_until = time.perf_counter() + m.warmup_ms / 1e3
-        i = 0
-        while True:  # warm-up by time, at least one call
+        i = 1
+        while time.perf_counter() < warm_until:  # warm-up by time
             engine.infer_pixels(batches[i % len(batches)], 255.0)
             i += 1
-            if time.perf_counter() >= warm_until:
-                break
         sync()
         host, device_ms = [], []
         started = time.perf_counter()
@@ -276,6 +281,7 @@ class Bench:
             setattr(row, key, getattr(stats, key))
         if device_ms and all(v is not None for v in device_ms):
             row.gpu_compute_median_ms = float(np.median(device_ms))
+        return first_call
 
     def _roofline(self, row: BenchRow, combo: Combo) -> float | None:
         from ganrt.bench.flops import flops_per_pixel

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import ThreadsOpt, console, handle_errors, setup_logging
+from ganrt.cli.common import QuietOpt, ThreadsOpt, console, handle_errors, setup_logging
 
 DEFAULT_SIZES = ["256x256", "720x1280"]
 
@@ -28,12 +28,13 @@ def bench(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write all rows and the machine as JSON.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write all rows as CSV.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a throughput bar chart (PNG).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Benchmark every requested combination; one that cannot run becomes a row with its reason."""
     setup_logging(quiet)
     from ganrt.bench.report import reasons, rich_table, write_csv, write_json, write_plot
     from ganrt.bench.runner import Bench, Method, combos_for
+    from ganrt.cli.progress import RateBar
     from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice
     from ganrt.errors import UsageError
     from ganrt.export.trt_profiles import parse_hw
@@ -54,11 +55,14 @@ def bench(
     runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
     rows = []
     out = console(stderr=True)
-    for combo in combos:
-        if not quiet:
-            out.print(f"measuring {combo.backend} {combo.precision} {combo.device} {combo.shape} batch {combo.batch} …",
-                      markup=False)
-        rows.append(runner.run(combo))
+    with RateBar("measuring", len(combos), quiet, unit="combinations") as bar:
+        for combo in combos:
+            what = f"{combo.backend} {combo.precision} {combo.device} {combo.shape} batch {combo.batch}"
+            if not quiet and not out.is_terminal:
+                out.print(f"measuring {what} …", markup=False)
+            bar.update(len(rows), rates=what)
+            rows.append(runner.run(combo))
+            bar.update(len(rows), rates=what)
     title = f"{loaded.name} ({loaded.arch}, ×{loaded.scale})"
     if not quiet:
         console().print(rich_table(rows, title))

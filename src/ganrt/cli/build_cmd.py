@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import console, handle_errors, setup_logging
+from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
 
 
 @handle_errors
 def build(
     model: Annotated[str, typer.Argument(help="Built-in model name, model file, or an .onnx file from `ganrt export`.")],
     precision: Annotated[str, typer.Option("--precision", "-p", help="fp16 (default), fp32 or bf16.")] = "fp16",
+    flavour: Annotated[str, typer.Option("--flavour", help="auto, tensorrt (TensorRT 10/11) or rtx (TensorRT for RTX; builds without a GPU).")] = "auto",
+    target: Annotated[str | None, typer.Option("--target", help="TensorRT for RTX: GPUs to build for, e.g. sm86,sm89,sm120 (default: this GPU, or every RTX target without a GPU).")] = None,
     shape: Annotated[str | None, typer.Option("--shape", help="Static input HxW (min = opt = max).")] = None,
     min_hw: Annotated[str | None, typer.Option("--min", help="Smallest input HxW of a dynamic profile.")] = None,
     opt_hw: Annotated[str | None, typer.Option("--opt", help="Input HxW the kernels are tuned for.")] = None,
@@ -23,20 +25,29 @@ def build(
     opt_level: Annotated[int, typer.Option("--opt-level", help="Builder optimisation level 0-5 (3 is TensorRT's default).")] = 3,
     workspace: Annotated[int | None, typer.Option("--workspace", help="Workspace limit in MiB.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where engines live (default: the ganrt cache).")] = None,
-    device: Annotated[str, typer.Option("--device", "-d", help="CUDA device, e.g. cuda or cuda:1.")] = "cuda",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the engine to this file (to ship it).")] = None,
+    device: Annotated[str, typer.Option("--device", "-d", help="CUDA device of the GPU to build for, e.g. cuda or cuda:1.")] = "cuda",
+    as_json: Annotated[bool, flag("--json", help="Print a JSON summary (flavour, targets, precision, profiles, size, seconds).")] = False,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build (or reuse) a TensorRT engine for a model and print where it is."""
-    setup_logging(quiet)
+    setup_logging(quiet or as_json)
+    import json
     import time
 
-    from ganrt.cli.common import check_choice
+    from ganrt.cli.common import check_choice, check_device
     from ganrt.errors import UsageError
-    from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine, gpu_identity, import_tensorrt
+    from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine
+    from ganrt.export.trt_flavours import choose_flavour, parse_targets
     from ganrt.export.trt_profiles import DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, parse_hw
+    from ganrt.fsutil import atomic_write_bytes
+    from ganrt.machine import gpu_identity
+    from ganrt.pipelines.output_plan import OutputPlan
     from ganrt.runtime.trt_backend import with_stream_copies
 
     check_choice(precision, ("fp16", "fp32", "bf16"), "--precision")
+    check_device(device if device != "auto" else "cuda")
     if not 0 <= opt_level <= 5:
         raise UsageError("--opt-level must be between 0 and 5")
     if batch < 1 or streams < 1 or (workspace is not None and workspace < 1):
@@ -50,21 +61,40 @@ def build(
                parse_hw(opt_hw, "--opt") if opt_hw else DEFAULT_OPT_HW,
                parse_hw(max_hw, "--max") if max_hw else DEFAULT_MAX_HW)
     Profile.from_hw(*hws, batch=batch)  # checks min ≤ opt ≤ max before anything slow
-    import_tensorrt()  # fail fast, before any export work, on machines without TensorRT or a GPU
-    gpu_identity(device)
+    if output is not None:
+        if output.suffix.lower() not in (".engine", ".plan", ".trt"):
+            raise UsageError("--output must end in .engine, .plan or .trt")
+        OutputPlan(overwrite=overwrite).claim(output, "--output")
+    gpu = gpu_identity(device)
+    capability = gpu[1] if gpu else None
+    chosen = choose_flavour(flavour, capability)  # fail fast, before any export work
+    targets = parse_targets(target, chosen, capability)
     start = time.perf_counter()
     onnx_path, name, channels = _graph_for(model, GRAPH_PRECISION[precision])
     profile = (Profile.static(hws[0], batch=batch, channels=channels) if shape
                else Profile.from_hw(*hws, batch=batch, channels=channels))
-    say = (lambda msg: None) if quiet else (lambda msg: console(stderr=True).print(
+    say = (lambda msg: None) if quiet or as_json else (lambda msg: console(stderr=True).print(
         f"[{time.perf_counter() - start:6.1f} s] {msg}", markup=False))
-    engine, reused = cached_engine(onnx_path, with_stream_copies([profile], streams),
-                                   BuildOptions(precision, opt_level, workspace, device), name=name,
+    options = BuildOptions(precision, opt_level, workspace, device, chosen.name,
+                           targets if chosen.builds_without_gpu else ())
+    engine, reused = cached_engine(onnx_path, with_stream_copies([profile], streams), options, name=name,
                                    cache_dir=cache_dir, report=say)
-    if not quiet:
+    if output is not None:
+        atomic_write_bytes(output, engine.data)
+    seconds = time.perf_counter() - start
+    summary = {"model": name, "flavour": chosen.name, "version": chosen.version(), "targets": list(targets),
+               "gpu": gpu[0] if gpu else None, "precision": precision, "profiles": [profile.as_dict()],
+               "streams": streams, "engine": str(engine.path), "output": str(output) if output else None,
+               "bytes": len(engine.data), "reused": reused,
+               "build_seconds": engine.sidecar.get("build_seconds"), "seconds": round(seconds, 3)}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif not quiet:
         verb = "reused" if reused else "built"
-        console().print(f"{verb} {engine.path} ({len(engine.data) / 2**20:.1f} MB, {precision}, "
-                        f"{profile.describe()}) in {time.perf_counter() - start:.2f} s", markup=False)
+        where = f"for {', '.join(targets)}" if chosen.builds_without_gpu else f"for {gpu[0]}"
+        console().print(f"{verb} a {chosen.description} engine {where}: {output or engine.path} "
+                        f"({len(engine.data) / 2**20:.2f} MB, {precision}, {profile.describe()}) in {seconds:.2f} s",
+                        markup=False)
 
 
 def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int]:

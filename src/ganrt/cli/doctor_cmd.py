@@ -39,23 +39,35 @@ def _report() -> dict:
                             "cpu_capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))}
     except Exception as exc:  # noqa: BLE001
         info["openvino"] = {"error": str(exc)}
-    try:
-        import tensorrt as trt
-
-        info["tensorrt"] = {"version": trt.__version__}
-    except Exception as exc:  # noqa: BLE001
-        info["tensorrt"] = {"missing": f"{type(exc).__name__}: {exc}. TensorRT comes from NVIDIA's index "
-                                       "(pip install 'ganrt[tensorrt]' on a machine with an NVIDIA GPU)"}
+    info["tensorrt"] = _flavours(info["machine"]["gpu"])
     info["choice"] = _choice()
+    from ganrt.cache import usage
+
     root = cache_root()
     info["cache"] = {
         "directory": str(root),
+        "kinds": {row["kind"]: {"files": row["files"], "bytes": row["bytes"]} for row in usage()},
         "models": sorted(p.name for p in (root / "models").glob("*.safetensors")),
         "onnx": sorted(p.name for p in (root / "onnx").glob("*.onnx")),
         "engines": _engines(root / "engines"),
-        "openvino_blobs": len(list((root / "openvino").glob("*"))) if (root / "openvino").is_dir() else 0,
     }
     return info
+
+
+def _flavours(gpu: dict | None) -> dict:
+    """Each TensorRT flavour: installed or not, and what it can do on this machine, with why."""
+    from ganrt.export.trt_flavours import FLAVOURS, what_it_can_do
+
+    capability = gpu["capability"] if gpu else None
+    out = {}
+    for flavour in FLAVOURS.values():
+        try:
+            ability, why = what_it_can_do(flavour, capability)
+            version = flavour.version() if flavour.installed() else None
+        except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not fail
+            ability, why, version = "broken", f"{type(exc).__name__}: {exc}", None
+        out[flavour.name] = {"version": version, "can": ability, "why": why}
+    return out
 
 
 def _choice() -> dict:
@@ -98,9 +110,12 @@ def doctor(as_json: JsonOpt = False) -> None:
         ("torch", _fmt(info["torch"])),
         ("onnxruntime", _fmt(info["onnxruntime"])),
         ("openvino", _fmt(info["openvino"])),
-        ("tensorrt", _fmt(info["tensorrt"])),
+        *((f"tensorrt ({name})", f"{v['version'] or 'not installed'}: {v['can']} ({v['why']})")
+          for name, v in info["tensorrt"].items()),
         ("auto choice", _fmt(info["choice"])),
-        ("cache", info["cache"]["directory"]),
+        ("cache", f"{info['cache']['directory']}: " + ", ".join(
+            f"{kind} {v['bytes'] / 2**20:.0f} MB" for kind, v in info["cache"]["kinds"].items())
+         + " (`ganrt cache` shows and cleans it)"),
         ("cached models", ", ".join(info["cache"]["models"]) or "none"),
         ("cached onnx", f"{len(info['cache']['onnx'])} file(s)"),
         ("cached engines", f"{len(info['cache']['engines'])} engine(s)"),

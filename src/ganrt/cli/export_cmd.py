@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import console, handle_errors, setup_logging
+from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
 
 
 @handle_errors
@@ -16,11 +16,12 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
     precision: Annotated[str, typer.Option("--precision", "-p", help="fp32, or fp16 (strongly typed, overflow-safe).")] = "fp32",
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset (17 or newer).")] = 17,
-    dynamic: Annotated[bool, typer.Option("--dynamic", help="Dynamic height and width (the default).")] = True,
+    dynamic: Annotated[bool, flag("--dynamic", help="Dynamic height and width (the default; --shape freezes them).")] = True,
     shape: Annotated[str | None, typer.Option("--shape", help="Freeze height and width, e.g. 720x1280.")] = None,
     batch: Annotated[str, typer.Option("--batch", help="A fixed batch size, or 'dynamic'.")] = "dynamic",
     io: Annotated[str, typer.Option("--io", help="Input/output precision of an fp16 graph: fp32 or fp16.")] = "fp32",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Export a model to ONNX, then check it against PyTorch fp32 on real photos (odd sizes)."""
     setup_logging(quiet)
@@ -39,6 +40,12 @@ def export(
     check_choice(io, ("fp32", "fp16"), "--io")
     if output.suffix.lower() != ".onnx":
         raise UsageError("--output must end in .onnx")
+    if opset < 17:
+        raise UsageError(f"--opset {opset} is too old; ganrt exports opset 17 or newer")
+    from ganrt.pipelines.output_plan import OutputPlan
+
+    model_file = Path(model)
+    OutputPlan(inputs=(model_file,) if model_file.exists() else (), overwrite=overwrite).claim(output, "--output")
     if io == "fp16" and precision != "fp16":
         raise UsageError("--io fp16 needs --precision fp16")
     hw = parse_hw(shape) if shape else None
@@ -65,7 +72,7 @@ def export(
                 staged.write_bytes(fp32_path.read_bytes())
             results = check_parity(loaded, staged, precision, inputs)
             out = console()
-            for r in results:
+            for r in results if not quiet or not all(r.ok for r in results) else []:
                 out.print(f"parity {'x'.join(map(str, r.shape))}: max abs diff {r.max_abs:.2e}, "
                           f"PSNR {r.psnr_db:.1f} dB, non-finite {r.nonfinite} → {'ok' if r.ok else 'FAIL'}")
             if not all(r.ok for r in results):

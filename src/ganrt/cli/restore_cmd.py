@@ -192,7 +192,8 @@ def _print_summary(result, choice, quiet: bool) -> None:
     if len(result.failed) > MAX_FAILURE_LINES:
         sys.stderr.write(f"… and {len(result.failed) - MAX_FAILURE_LINES} more failures (see --report)\n")
     if result.interrupted:
-        sys.stderr.write(f"interrupted after {result.restored} restored image(s); the job state is saved: "
+        how = "terminated" if result.signal_code == 143 else "interrupted"
+        sys.stderr.write(f"{how} after {result.restored} restored image(s); the job state is saved: "
                          "rerun the same command to resume\n")
     if quiet:
         return

@@ -1,11 +1,12 @@
 """The TensorRT engine cache: keys from everything that invalidates an engine, validated sidecars.
 
 An engine is stored as ``<name>-<precision>-<key>.engine`` with a JSON
-sidecar (TensorRT version, GPU name and compute capability, profile shapes,
+sidecar (flavour and version, GPU or build targets, profile shapes,
 precision, ONNX sha256, build time, engine sha256). The key is the sha256 of
-every input that changes the engine: ONNX checksum, TensorRT version, GPU
-name and capability, profile (shapes and batch), precision, optimisation
-level and workspace. A hit needs the sidecar to match the key and the engine
+every input that changes the engine: ONNX checksum, TensorRT flavour and
+version, the GPU (name and capability) or, for TensorRT for RTX, the build
+targets, profile (shapes and batch), precision, optimisation level and
+workspace. A hit needs the sidecar to match the key and the engine
 bytes to match the sidecar's checksum: a corrupt, truncated or mismatched
 engine is reported and rebuilt, never loaded. The sidecar is written after
 the engine, atomically, so it marks a complete entry. The timing cache lives
@@ -28,22 +29,26 @@ from ganrt.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2
 
 
 @dataclass(frozen=True)
 class EngineKey:
     onnx_sha256: str
     trt_version: str
-    gpu_name: str
+    gpu_name: str  # "" for ahead-of-time builds (TensorRT for RTX): any GPU of the targets runs them
     compute_capability: str
     profiles: tuple[Profile, ...]
     precision: str
     opt_level: int = 3
     workspace_mib: int | None = None
+    flavour: str = "tensorrt"
+    targets: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
+            "flavour": self.flavour,
+            "targets": list(self.targets),
             "onnx_sha256": self.onnx_sha256,
             "trt_version": self.trt_version,
             "gpu_name": self.gpu_name,
@@ -96,6 +101,10 @@ class EngineCache:
 
     def timing_cache_path(self, key: EngineKey) -> Path:
         return self.directory / f"timing-{_slug(key.gpu_name)}-sm{_slug(key.compute_capability)}-trt{_slug(key.trt_version)}.cache"
+
+    def runtime_cache_path(self, engine_path: Path, capability: str) -> Path:
+        """Kernels TensorRT for RTX compiled for one GPU, kept beside its engine."""
+        return engine_path.with_name(f"{engine_path.stem}.sm{_slug(capability.replace('.', ''))}.runtime-cache")
 
     def load(self, key: EngineKey, name: str) -> CachedEngine | None:
         """The cached engine for ``key``, or None (with a warning when a bad entry is found)."""

@@ -1,11 +1,12 @@
-"""ONNX → TensorRT engine, built once and cached (``engine_cache``).
+"""ONNX → TensorRT engine, built once and cached (``engine_cache``), by either TensorRT flavour.
 
-Written against the TensorRT ≥ 10 Python API. Networks are strongly typed
-(the only kind TensorRT 11 builds; also available from 10.12), so the
-precision comes from the graph: fp16 engines are built from the fp16 ONNX
-(``ganrt.export.fp16``), fp32 engines from the fp32 one. bf16 uses the
-builder's BF16 flag on a weakly typed network where the installed TensorRT
-still has it (10.x); TensorRT 11 has no bf16 path here yet.
+Written against the TensorRT ≥ 10 Python API, which TensorRT for RTX shares.
+Networks are strongly typed (the only kind TensorRT 11 and TensorRT for RTX
+build), so the precision comes from the graph: fp16 engines are built from
+the fp16 ONNX (``ganrt.export.fp16``), fp32 engines from the fp32 one. bf16
+uses the builder's BF16 flag on a weakly typed network where the installed
+TensorRT still has it (10.x). What differs between the flavours (build
+targets, timing cache or runtime cache) is asked of ``trt_flavours.Flavour``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ganrt.errors import BackendUnavailableError, EngineBuildError
 from ganrt.export.engine_cache import CachedEngine, EngineCache, EngineKey
+from ganrt.export.trt_flavours import Flavour, get_flavour
 from ganrt.export.trt_profiles import Profile
 from ganrt.fsutil import sha256_file
 
@@ -25,24 +27,13 @@ log = logging.getLogger(__name__)
 GRAPH_PRECISION = {"fp16": "fp16", "fp32": "fp32", "bf16": "fp32"}
 
 
-def import_tensorrt():
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "TensorRT is not installed: install it with `pip install 'ganrt[tensorrt]'` on a machine with an "
-            "NVIDIA GPU, or use --backend onnxruntime / torch"
-        ) from exc
-    return trt
-
-
 def gpu_identity(device: str = "cuda") -> tuple[str, str]:
     """(GPU name, compute capability) of ``device``; raises when there is no CUDA GPU."""
     from ganrt.machine import gpu_identity as identity
 
     found = identity(device)
     if found is None:
-        raise BackendUnavailableError("TensorRT engines need an NVIDIA GPU with CUDA; none is available here")
+        raise BackendUnavailableError("TensorRT engines run on an NVIDIA GPU with CUDA; none is available here")
     return found
 
 
@@ -52,6 +43,8 @@ class BuildOptions:
     opt_level: int = 3
     workspace_mib: int | None = None
     device: str = "cuda"
+    flavour: str = "tensorrt"
+    targets: tuple[str, ...] = ()  # TensorRT for RTX: compute capabilities to build for ('sm89', …)
 
 
 def _progress_monitor(trt, report):
@@ -78,72 +71,95 @@ def _progress_monitor(trt, report):
     return Monitor()
 
 
+def parse_network(flavour: Flavour, onnx_path: Path, *, strongly_typed: bool = True):
+    """(builder, network, parser) with the ONNX graph parsed; EngineBuildError naming the parser's errors.
+
+    Keep the parser as long as the network: the network refers to the weights it holds."""
+    trt = flavour.load()
+    builder = trt.Builder(flavour.logger())
+    flags = 0
+    if strongly_typed:
+        if "STRONGLY_TYPED" not in dir(trt.NetworkDefinitionCreationFlag):
+            raise BackendUnavailableError(f"TensorRT {trt.__version__} is too old: ganrt needs strongly typed "
+                                          "networks (TensorRT ≥ 10.12)")
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, flavour.logger())
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise EngineBuildError(f"{flavour.description} could not parse {onnx_path.name}: {errors}")
+    return builder, network, parser
+
+
 def engine_from_onnx(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions, *,
                      timing_cache: bytes = b"", report=lambda msg: None) -> tuple[bytes, bytes]:
     """Build a serialized engine. Returns (engine bytes, updated timing cache bytes)."""
-    trt = import_tensorrt()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    flag_names = dir(trt.NetworkDefinitionCreationFlag)
+    flavour = get_flavour(options.flavour)
+    trt = flavour.load()
     weakly_typed_bf16 = options.precision == "bf16"
-    if weakly_typed_bf16 and not hasattr(trt.BuilderFlag, "BF16"):
-        raise BackendUnavailableError(f"TensorRT {trt.__version__} builds bf16 only from a bf16 graph, which ganrt "
-                                      "does not export yet; use --precision fp16")
-    flags = 0
-    if not weakly_typed_bf16 and "STRONGLY_TYPED" in flag_names:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-    elif options.precision == "fp16" and "STRONGLY_TYPED" not in flag_names:
-        raise BackendUnavailableError(f"TensorRT {trt.__version__} is too old: ganrt needs strongly typed "
-                                      "networks (TensorRT ≥ 10.12)")
-    network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise EngineBuildError(f"TensorRT could not parse {onnx_path.name}: {errors}")
+    if weakly_typed_bf16 and not flavour.bf16_flag():
+        raise BackendUnavailableError(f"{flavour.description} {trt.__version__} builds bf16 only from a bf16 graph, "
+                                      "which ganrt does not export yet; use --precision fp16")
+    builder, network, _parser = parse_network(flavour, onnx_path, strongly_typed=not weakly_typed_bf16)
     config = builder.create_builder_config()
     if weakly_typed_bf16:
         config.set_flag(trt.BuilderFlag.BF16)
     config.builder_optimization_level = options.opt_level
     if options.workspace_mib:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mib << 20)
+    if options.targets and flavour.builds_without_gpu:
+        config.num_compute_capabilities = len(options.targets)
+        for i, target in enumerate(options.targets):
+            config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), i)
     input_name = network.get_input(0).name
     for profile in profiles:
         trt_profile = builder.create_optimization_profile()
         trt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
         config.add_optimization_profile(trt_profile)
-    cache = config.create_timing_cache(timing_cache)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache = None
+    if flavour.timing_cache:
+        cache = config.create_timing_cache(timing_cache)
+        config.set_timing_cache(cache, ignore_mismatch=False)
     if hasattr(trt, "IProgressMonitor"):
         config.progress_monitor = _progress_monitor(trt, report)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise EngineBuildError(f"TensorRT failed to build an engine from {onnx_path.name} (see its log above)")
-    return bytes(serialized), bytes(config.get_timing_cache().serialize())
+        raise EngineBuildError(f"{flavour.description} failed to build an engine from {onnx_path.name} "
+                               "(see its log above)")
+    return bytes(serialized), bytes(config.get_timing_cache().serialize()) if cache is not None else b""
 
 
 def engine_key(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions) -> EngineKey:
-    trt = import_tensorrt()
-    gpu, capability = gpu_identity(options.device)
-    return EngineKey(onnx_sha256=sha256_file(onnx_path), trt_version=trt.__version__, gpu_name=gpu,
+    flavour = get_flavour(options.flavour)
+    if flavour.builds_without_gpu:  # one engine serves every GPU of its targets
+        gpu, capability = "", ",".join(options.targets)
+    else:
+        gpu, capability = gpu_identity(options.device)
+    return EngineKey(onnx_sha256=sha256_file(onnx_path), trt_version=flavour.version(), gpu_name=gpu,
                      compute_capability=capability, profiles=tuple(profiles), precision=options.precision,
-                     opt_level=options.opt_level, workspace_mib=options.workspace_mib)
+                     opt_level=options.opt_level, workspace_mib=options.workspace_mib, flavour=flavour.name,
+                     targets=tuple(options.targets))
 
 
 def cached_engine(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions, *, name: str,
                   cache_dir: str | Path | None = None, report=lambda msg: None) -> tuple[CachedEngine, bool]:
     """The engine for these inputs: from the cache, or built now and stored. Returns (engine, reused)."""
+    flavour = get_flavour(options.flavour)
     key = engine_key(onnx_path, profiles, options)
     cache = EngineCache(cache_dir)
     hit = cache.load(key, name)
     if hit is not None:
         return hit, True
-    report(f"building a TensorRT {options.precision} engine for {name} "
-           f"({', '.join(p.describe() for p in profiles)}); this happens once per GPU, TensorRT and shape")
+    where = f"for {', '.join(options.targets)}" if flavour.builds_without_gpu else "for this GPU"
+    report(f"building a {flavour.description} {options.precision} engine for {name} {where} "
+           f"({', '.join(p.describe() for p in profiles)}); this happens once")
     start = time.perf_counter()
-    data, timing = engine_from_onnx(onnx_path, profiles, options, timing_cache=cache.read_timing_cache(key),
+    data, timing = engine_from_onnx(onnx_path, profiles, options,
+                                    timing_cache=cache.read_timing_cache(key) if flavour.timing_cache else b"",
                                     report=report)
     seconds = time.perf_counter() - start
-    cache.write_timing_cache(key, timing)
+    if flavour.timing_cache:
+        cache.write_timing_cache(key, timing)
     stored = cache.store(key, name, data, build_seconds=seconds, extra={
         "onnx": str(onnx_path), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     report(f"engine built in {seconds:.1f} s: {stored.path}")

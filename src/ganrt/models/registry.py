@@ -38,8 +38,18 @@ BUILTIN_MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("realesr-animevideov3",       "SRVGGNetCompact", 4,    3,  "BSD-3-Clause", _SOURCE.format(stem="realesr-animevideov3-x4"), ALL_PRECISIONS, "realesr-animevideov3-x4",  "Anime video, compact VGG-style (0.6M params); x2/x3 via --outscale"),
 )
 
+# the spellings of upstream's scripts and the ncnn tools
+ALIASES = {
+    "realesrgan-x4plus": "RealESRGAN_x4plus",
+    "realesrgan-x4plus-anime": "RealESRGAN_x4plus_anime_6B",
+    "RealESRGAN_x4plus_anime": "RealESRGAN_x4plus_anime_6B",
+    "realesr-animevideov3-x4": "realesr-animevideov3",
+}
+
 _BY_NAME = {entry.name: entry for entry in BUILTIN_MODELS}
 assert len(_BY_NAME) == len(BUILTIN_MODELS), "duplicate model names in the registry"
+assert all(target in _BY_NAME for target in ALIASES.values()), "an alias names no model"
+_FOLDED = {name.lower(): name for name in [*_BY_NAME, *ALIASES]}
 
 
 def builtin_names() -> list[str]:
@@ -47,13 +57,15 @@ def builtin_names() -> list[str]:
 
 
 def find_builtin(name: str) -> ModelEntry | None:
-    return _BY_NAME.get(name)
+    """The built-in model called ``name``: its own name or an upstream spelling, in any letter case."""
+    name = _FOLDED.get(name.lower(), name)
+    return _BY_NAME.get(ALIASES.get(name, name))
 
 
 def get_builtin(name: str) -> ModelEntry:
     entry = find_builtin(name)
     if entry is None:
-        close = difflib.get_close_matches(name, builtin_names(), n=1)
+        close = difflib.get_close_matches(name, builtin_names() + list(ALIASES), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownModelError(
             f"unknown model {name!r}: not a built-in model ({', '.join(builtin_names())}) "

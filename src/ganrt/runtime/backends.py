@@ -6,6 +6,7 @@ The lowest runtime module: ``choice`` (the ``auto`` policy) and ``registry``
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
 
@@ -20,19 +21,21 @@ class BackendInfo:
     factory: str  # classmethod or function taking (model, precision=, device=, threads=, fp32_fallback=)
     devices: tuple[str, ...]
     precisions: tuple[str, ...]
-    requires: str  # the import this backend needs
+    requires: tuple[str, ...]  # the imports that serve it (any one)
     note: str
+    extra: str = ""  # pip install 'ganrt[<extra>]' brings it
 
 
 BACKENDS: tuple[BackendInfo, ...] = (
     BackendInfo("torch", "ganrt.runtime.torch_backend", "TorchEngine", ("cpu", "cuda"),
-                ("fp32", "fp16", "bf16"), "torch", "PyTorch eager; bf16 autocast channels-last on CPU"),
+                ("fp32", "fp16", "bf16"), ("torch",), "PyTorch eager; bf16 autocast channels-last on CPU"),
     BackendInfo("onnxruntime", "ganrt.runtime.ort_backend", "OrtEngine.from_model", ("cpu", "cuda"),
-                ("fp32", "fp16"), "onnxruntime", "ONNX Runtime; CUDA/TensorRT providers with onnxruntime-gpu"),
+                ("fp32", "fp16"), ("onnxruntime",), "ONNX Runtime; CUDA/TensorRT providers with onnxruntime-gpu"),
     BackendInfo("openvino", "ganrt.runtime.openvino_backend", "OpenVinoEngine.from_model", ("cpu",),
-                ("fp32", "bf16"), "openvino", "OpenVINO CPU plugin with an explicit precision hint"),
+                ("fp32", "bf16"), ("openvino",), "OpenVINO CPU plugin with an explicit precision hint"),
     BackendInfo("tensorrt", "ganrt.runtime.trt_backend", "TrtEngine.from_model", ("cuda",),
-                ("fp16", "fp32", "bf16"), "tensorrt", "TensorRT ≥ 10 engine, built once and cached"),
+                ("fp16", "fp32", "bf16"), ("tensorrt", "tensorrt_rtx"),
+                "TensorRT 10/11 or TensorRT for RTX engine, built once and cached", "tensorrt"),
 )
 BACKEND_NAMES = tuple(b.name for b in BACKENDS)
 _BY_NAME = {b.name: b for b in BACKENDS}
@@ -46,7 +49,7 @@ def backend_info(name: str) -> BackendInfo:
 
 
 def is_installed(info: BackendInfo) -> bool:
-    return importlib.util.find_spec(info.requires) is not None
+    return any(importlib.util.find_spec(module) is not None for module in info.requires)
 
 
 def resolve_device(device: str) -> str:
@@ -59,3 +62,15 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not cuda_available():
         raise BackendUnavailableError("no CUDA GPU is available here; use --device cpu")
     return device
+
+
+def engine_factory(info: BackendInfo):
+    """The callable that makes ``info``'s engines: ``(model, precision=, device=, threads=, fp32_fallback=)``."""
+    if not is_installed(info):
+        extra = f" (pip install 'ganrt[{info.extra}]')" if info.extra else ""
+        raise BackendUnavailableError(
+            f"backend {info.name!r} needs {' or '.join(info.requires)}, which is not installed{extra}")
+    obj = importlib.import_module(info.module)
+    for part in info.factory.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -30,9 +30,18 @@ BF16_MIN_PSNR = 40.0
 CPU_ORDER = ("openvino", "onnxruntime", "torch")
 
 
+def tensorrt_runs_here() -> bool:
+    """Whether an installed TensorRT flavour runs on this machine's GPU (RTX's does not on Hopper)."""
+    from ganrt.export.trt_flavours import installed_flavours
+    from ganrt.machine import gpu_identity
+
+    found = gpu_identity()
+    return found is not None and any(f.runs_on(found[1]) for f in installed_flavours())
+
+
 def choose_backend(model, device: str, precision: str) -> str:
     if device == "cuda":
-        return "tensorrt" if is_installed(backend_info("tensorrt")) else "torch"
+        return "tensorrt" if tensorrt_runs_here() else "torch"
     for name in CPU_ORDER:
         info = backend_info(name)
         if is_installed(info) and (precision == "auto" or precision in info.precisions):
@@ -74,12 +83,13 @@ def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
     """Worst PSNR (dB) of bf16 against fp32 over the real calibration photos, same backend, CPU."""
     from ganrt.data import calibration_batch, calibration_photos
     from ganrt.quality import psnr
-    from ganrt.runtime.registry import create_engine
+    from ganrt.runtime.backends import engine_factory
 
     photos = calibration_batch(model.in_channels)[: len(calibration_photos())]  # real photos come first
     worst = float("inf")
-    with create_engine(model, backend=backend, device="cpu", precision="fp32", threads=threads, guard=False) as ref, \
-            create_engine(model, backend=backend, device="cpu", precision="bf16", threads=threads, guard=False) as half:
+    make = engine_factory(backend_info(backend))
+    with make(model, precision="fp32", device="cpu", threads=threads) as ref, \
+            make(model, precision="bf16", device="cpu", threads=threads) as half:
         for x in photos:
             want = ref.infer(x)
             got = half.infer(x)
@@ -135,7 +145,8 @@ def explain_choice(model_name: str = "realesr-animevideov3") -> dict:
     backend = choose_backend(model, device, "auto")
     precision = choose_precision(model, backend, device)
     if device == "cuda":
-        why = "CUDA GPU present; " + ("TensorRT installed" if backend == "tensorrt" else "TensorRT not installed")
+        why = "CUDA GPU present; " + ("a TensorRT flavour runs on it" if backend == "tensorrt"
+                                      else "no installed TensorRT flavour runs on it")
     else:
         why = (f"no CUDA GPU; {backend} is the first installed of {', '.join(CPU_ORDER)}; "
                + ("CPU has bf16 matrix instructions" if cpu_has_bf16() else "no bf16 matrix instructions on this CPU"))

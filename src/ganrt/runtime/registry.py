@@ -8,25 +8,14 @@ runs where tensorrt, openvino or CUDA are missing.
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from ganrt.errors import BackendUnavailableError
-from ganrt.runtime.backends import (BACKEND_NAMES, BACKENDS, BackendInfo, backend_info, is_installed,  # noqa: F401
-                                    resolve_device)
+from ganrt.runtime.backends import (BACKEND_NAMES, BACKENDS, BackendInfo, backend_info, engine_factory,  # noqa: F401
+                                    is_installed, resolve_device)
 from ganrt.runtime.choice import choose_backend, choose_precision
 
 log = logging.getLogger(__name__)
-
-
-def _factory(info: BackendInfo):
-    if not is_installed(info):
-        extra = {"tensorrt": " (pip install 'ganrt[tensorrt]')", "onnxruntime": "", "openvino": ""}.get(info.name, "")
-        raise BackendUnavailableError(f"backend {info.name!r} needs the {info.requires!r} package, which is not installed{extra}")
-    obj = importlib.import_module(info.module)
-    for part in info.factory.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def resolve(model, *, backend: str = "auto", device: str = "auto", precision: str = "auto",
@@ -38,6 +27,9 @@ def resolve(model, *, backend: str = "auto", device: str = "auto", precision: st
         backend = choose_backend(model, dev_kind, precision)
     info = backend_info(backend)
     if dev_kind not in info.devices:
+        if info.devices == ("cuda",):
+            raise BackendUnavailableError(f"backend {backend!r} runs on an NVIDIA GPU, and there is no CUDA GPU here; "
+                                          "use --backend openvino, onnxruntime or torch on the CPU")
         raise BackendUnavailableError(f"backend {backend!r} runs on {', '.join(info.devices)}, not {dev_kind}")
     if precision == "auto":
         precision = choose_precision(model, backend, dev_kind, threads=threads)
@@ -63,5 +55,5 @@ def create_engine(model, *, backend: str = "auto", device: str = "auto", precisi
         def fallback():
             return create_engine(model, backend=fallback_backend, device=device, precision="fp32",
                                  threads=threads, guard=False)
-    factory = _factory(info)
+    factory = engine_factory(info)
     return factory(model, precision=precision, device=device, threads=threads, fp32_fallback=fallback)

@@ -11,12 +11,17 @@
   within the largest profile (``max_input_hw``).
 - Device memory and streams come from PyTorch (already a dependency), so no
   pycuda or cuda-python is needed.
+- Either TensorRT flavour (``ganrt.export.trt_flavours``): TensorRT 10/11, or
+  TensorRT for RTX, whose kernels are compiled on the device at first run and
+  kept in a runtime cache beside the engine (sealed, written when the engine
+  closes), so the second run starts warm.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -41,10 +46,12 @@ class TrtEngine(Engine):
     backend = "tensorrt"
 
     def __init__(self, engine_data: bytes, spec: ModelSpec, *, precision: str, groups: list[Profile],
-                 streams: int = 1, device: str = "cuda", fp32_fallback=None):
-        from ganrt.export.trt_build import import_tensorrt
+                 streams: int = 1, device: str = "cuda", fp32_fallback=None, flavour: str = "tensorrt",
+                 runtime_cache: Path | None = None):
+        from ganrt.export.trt_flavours import get_flavour
 
-        trt = import_tensorrt()
+        self.flavour = get_flavour(flavour)
+        trt = self.flavour.load()
         import torch
 
         min_side = min(min(p.min_hw) for p in groups)
@@ -54,7 +61,7 @@ class TrtEngine(Engine):
         self._device = torch.device(device)
         self.groups, self.streams = list(groups), streams
         with torch.cuda.device(self._device):
-            self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            self._runtime = trt.Runtime(self.flavour.logger())
             self._engine = self._runtime.deserialize_cuda_engine(engine_data)
             if self._engine is None:
                 raise EngineBuildError("TensorRT could not deserialize the cached engine; delete it to rebuild")
@@ -66,10 +73,39 @@ class TrtEngine(Engine):
             expected = len(groups) * streams
             if self._engine.num_optimization_profiles != expected:
                 raise EngineBuildError(f"engine has {self._engine.num_optimization_profiles} profiles, expected {expected}")
-            self._contexts = [self._engine.create_execution_context() for _ in range(streams)]
+            self._runtime_cache_path = runtime_cache
+            self._runtime_config = self._open_runtime_cache() if self.flavour.runtime_cache else None
+            self._contexts = [self._new_context() for _ in range(streams)]
             self._streams = [torch.cuda.Stream(self._device) for _ in range(streams)]
         self._active = [-1] * streams  # profile index each context uses now
         self._buffers: list[dict[str, object]] = [{} for _ in range(streams)]
+
+    def _open_runtime_cache(self):
+        """A runtime config whose cache holds the kernels compiled for this GPU by earlier runs."""
+        from ganrt import cache as store
+
+        config = self._engine.create_runtime_config()
+        runtime_cache = config.create_runtime_cache()
+        path = self._runtime_cache_path
+        if path is not None and store.check_seal(path, "TensorRT-RTX runtime cache"):
+            runtime_cache.deserialize(path.read_bytes())
+        config.set_runtime_cache(runtime_cache)
+        return config
+
+    def _new_context(self):
+        if self._runtime_config is None:
+            return self._engine.create_execution_context()
+        return self._engine.create_execution_context(self._runtime_config)
+
+    def _save_runtime_cache(self) -> None:
+        if self._runtime_config is None or self._runtime_cache_path is None:
+            return
+        from ganrt import cache as store
+
+        try:
+            store.write_sealed(self._runtime_cache_path, bytes(self._runtime_config.get_runtime_cache().serialize()))
+        except OSError as exc:
+            log.warning("could not keep the TensorRT-RTX runtime cache (%s); kernels compile again next run", exc)
 
     def _torch_dtype(self, trt_dtype):
         torch, trt = self._torch, self._trt
@@ -89,20 +125,27 @@ class TrtEngine(Engine):
     @classmethod
     def from_model(cls, model, *, precision: str = "fp16", device: str = "cuda", threads=None, fp32_fallback=None,
                    profiles: list[Profile] | None = None, streams: int = 1, opt_level: int = 3,
-                   workspace_mib: int | None = None, cache_dir=None) -> TrtEngine:
+                   workspace_mib: int | None = None, cache_dir=None, flavour: str = "auto") -> TrtEngine:
+        from ganrt.export.engine_cache import EngineCache
         from ganrt.export.onnx_cache import cached_onnx
-        from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine
+        from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine, gpu_identity
+        from ganrt.export.trt_flavours import choose_flavour, parse_targets
 
+        _gpu, capability = gpu_identity(device)
+        chosen = choose_flavour(flavour, capability)
+        targets = parse_targets(None, chosen, capability)  # raises, naming what to use, where it cannot run
         groups = profiles or [default_profile(model.in_channels)]
         onnx_path = cached_onnx(model, GRAPH_PRECISION[precision])
         options = BuildOptions(precision=precision, opt_level=opt_level, workspace_mib=workspace_mib,
-                               device=device)
+                               device=device, flavour=chosen.name,
+                               targets=targets if chosen.builds_without_gpu else ())
         cached, reused = cached_engine(onnx_path, with_stream_copies(groups, streams), options, name=model.name,
                                        cache_dir=cache_dir, report=log.warning)
         if reused:
             log.info("reusing TensorRT engine %s", cached.path.name)
+        runtime_cache = EngineCache(cache_dir).runtime_cache_path(cached.path, capability) if chosen.runtime_cache else None
         return cls(cached.data, ModelSpec.of(model), precision=precision, groups=groups, streams=streams, device=device,
-                   fp32_fallback=fp32_fallback)
+                   fp32_fallback=fp32_fallback, flavour=chosen.name, runtime_cache=runtime_cache)
 
     # --- execution -----------------------------------------------------------------------------
     def _buffer(self, ctx: int, name: str, shape: tuple[int, ...], dtype):
@@ -186,6 +229,7 @@ class TrtEngine(Engine):
         return out
 
     def close(self) -> None:
+        self._save_runtime_cache()
         self._buffers = [{} for _ in range(self.streams)]
         self._contexts = []
         super().close()

@@ -1,0 +1,143 @@
+"""Real TensorRT engines on a machine without a GPU: TensorRT for RTX parses ganrt's graphs and builds
+engines ahead of time for named GPUs; the engine cache reuses and invalidates real engine bytes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ganrt.cli import app
+
+pytest.importorskip("tensorrt_rtx", reason="TensorRT for RTX is not installed (pip install 'ganrt[tensorrt-rtx]')")
+
+from ganrt.export.engine_cache import EngineCache  # noqa: E402
+from ganrt.export.trt_build import BuildOptions, cached_engine, engine_from_onnx, engine_key, parse_network  # noqa: E402
+from ganrt.export.trt_flavours import FLAVOURS  # noqa: E402
+from ganrt.export.trt_profiles import Profile  # noqa: E402
+
+RTX = FLAVOURS["rtx"]
+PROFILE = (Profile.from_hw((16, 16), (64, 64), (128, 128)),)
+MODELS = ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B", "RealESRGAN_x4plus"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory, load):
+    """fp32 and fp16 ONNX of every built-in model (the fp16 recipe calibrated on two small real crops)."""
+    from ganrt.data import calibration_photos
+    from ganrt.export.fp16 import fp16_from_onnx
+    from ganrt.export.onnx_cache import cached_onnx
+
+    crops = [p[:32, :32].transpose(2, 0, 1)[None].astype(np.float32) / 255 for p in calibration_photos().values()][:2]
+    folder = tmp_path_factory.mktemp("graphs")
+    out = {}
+    for name in MODELS:
+        fp32 = cached_onnx(load(name), "fp32")
+        out[name] = {"fp32": fp32, "fp16": fp16_from_onnx(fp32, folder / f"{name}-fp16.onnx", images=crops)}
+    return out
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_builtin_parses_and_builds_and_fp16_engines_hold_fp16_weights(graphs, name):
+    sizes = {}
+    for precision in ("fp32", "fp16"):
+        _builder, network, parser = parse_network(RTX, graphs[name][precision])
+        assert parser.num_errors == 0 and network.num_layers > 10
+        data, timing = engine_from_onnx(graphs[name][precision], PROFILE,
+                                        BuildOptions(precision, flavour="rtx", targets=("sm89",)))
+        assert timing == b""  # TensorRT for RTX keeps no timing cache
+        sizes[precision] = len(data)
+    assert sizes["fp16"] < 0.7 * sizes["fp32"], sizes  # the weights really are fp16
+
+
+def test_engine_cache_reuses_and_invalidates_real_engines(graphs, tmp_path, caplog):
+    onnx = graphs["realesr-animevideov3"]["fp16"]
+    options = BuildOptions("fp16", flavour="rtx", targets=("sm86",))
+    first, reused = cached_engine(onnx, PROFILE, options, name="compact", cache_dir=tmp_path)
+    assert not reused and first.path.is_file() and first.sidecar["key"]["flavour"] == "rtx"
+    again, reused = cached_engine(onnx, PROFILE, options, name="compact", cache_dir=tmp_path)
+    assert reused and again.data == first.data
+    # another graph, another target: rebuilt, each its own file
+    other_graph, reused = cached_engine(graphs["realesr-animevideov3"]["fp32"], PROFILE, replace(options, precision="fp32"),
+                                        name="compact", cache_dir=tmp_path)
+    other_target, reused2 = cached_engine(onnx, PROFILE, replace(options, targets=("sm89",)), name="compact",
+                                          cache_dir=tmp_path)
+    assert not reused and not reused2
+    assert len({first.path, other_graph.path, other_target.path}) == 3
+    # another flavour never gets this engine
+    key = engine_key(onnx, PROFILE, options)
+    assert EngineCache(tmp_path).load(replace(key, flavour="tensorrt"), "compact") is None
+    # a corrupt engine is rebuilt with a warning, never loaded
+    data = bytearray(first.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    first.path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="ganrt"):
+        rebuilt, reused = cached_engine(onnx, PROFILE, options, name="compact", cache_dir=tmp_path)
+    assert not reused and "corrupt" in caplog.text and rebuilt.path.read_bytes() != bytes(data)
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("precision", ["fp16", "fp32"])
+def test_build_on_a_cpu_only_machine(tmp_path, precision):
+    out = tmp_path / f"x-{precision}.engine"
+    result = cli("build", "realesr-animevideov3", "--precision", precision, "--output", out, "--json",
+                 "--min", "16x16", "--opt", "64x64", "--max", "256x256", "--cache-dir", tmp_path / "engines")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["flavour"] == "rtx" and summary["precision"] == precision and summary["gpu"] is None
+    assert set(summary["targets"]) >= {"sm86", "sm89", "sm120"}  # every RTX target without a GPU
+    assert out.is_file() and out.stat().st_size == summary["bytes"] > 100_000
+    assert summary["build_seconds"] > 0 and summary["profiles"][0]["max"] == [1, 3, 256, 256]
+
+
+def test_build_errors_are_one_line(tmp_path):
+    from ganrt.export.trt_flavours import FLAVOURS
+
+    def one_line(result, code):
+        lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+        assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
+        return lines[0]
+
+    assert "sm86" in one_line(cli("build", "realesr-animevideov3", "--target", "sm90"), 2)
+    if not FLAVOURS["tensorrt"].installed():
+        assert "pip install 'ganrt[tensorrt]'" in one_line(cli("build", "realesr-animevideov3", "--flavour",
+                                                                "tensorrt"), 3)
+    engines = tmp_path / "engines"
+    args = ["build", "realesr-animevideov3", "--target", "sm89", "--shape", "32x32", "--cache-dir", engines]
+    assert cli(*args).exit_code == 0
+    (engine,) = engines.glob("*.engine")
+    engine.write_bytes(engine.read_bytes()[:-100])  # truncated
+    result = cli(*args)
+    assert result.exit_code == 0 and "corrupt or truncated" in result.output and "rebuilding" in result.output
+    taken = tmp_path / "taken.engine"
+    taken.write_bytes(b"someone's engine")
+    assert "--overwrite" in one_line(cli(*args, "--output", taken), 2)
+
+
+def test_doctor_says_what_each_flavour_can_do_here():
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0
+    flavours = json.loads(result.output)["tensorrt"]
+    assert set(flavours) == {"tensorrt", "rtx"}
+    assert flavours["rtx"]["version"] and flavours["rtx"]["can"] in ("build only", "build and run")
+    table = cli("doctor")
+    assert "tensorrt (rtx)" in table.output
+
+
+def test_the_tensorrt_backend_needs_a_gpu_and_says_so(load):
+    from ganrt.errors import BackendUnavailableError
+    from ganrt.machine import cuda_available
+    from ganrt.runtime.registry import create_engine
+
+    if cuda_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(BackendUnavailableError, match="no CUDA GPU here"):
+        create_engine(load("realesr-animevideov3"), backend="tensorrt")
