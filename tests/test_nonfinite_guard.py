@@ -33,7 +33,7 @@ def test_fp16_overflow_falls_back_to_fp32(overflowing_model, photos, caplog):
         ref = ref_engine.infer(x)
     assert np.isfinite(ref).all()
     with create_engine(overflowing_model, backend="torch", device="cpu", precision="fp16") as engine:
-        raw = engine._infer(x)
+        raw = engine._infer((x,))
         assert not np.isfinite(raw).all(), "the test model must overflow in fp16"
         with caplog.at_level(logging.WARNING, logger="ganrt"):
             out = engine.infer(x)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 def flops_per_pixel(model, probe: int = 32) -> float:
+    """FLOPs per input pixel (per output pixel for generators, whose input is a noise vector)."""
     from ganrt.models.info_cache import read_info, update_info
 
     known = read_info(model.checksum).get("flops_per_px")
@@ -28,12 +29,16 @@ def flops_per_pixel(model, probe: int = 32) -> float:
 
     handles = [m.register_forward_hook(conv_hook) for m in model.module.modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    from ganrt.runtime.base import ModelSpec
+
+    spec = ModelSpec.of(model)
     try:
         with torch.inference_mode():
-            model.module(torch.rand(1, model.in_channels, probe, probe))
+            model.module(*(torch.from_numpy(x) for x in spec.kind.example(spec, 1, probe, probe)))
     finally:
         for h in handles:
             h.remove()
-    value = total / (probe * probe)
+    pixels = probe * probe if spec.kind.spatial else spec.image_size ** 2
+    value = total / pixels
     update_info(model.checksum, flops_per_px=value)
     return value

@@ -163,22 +163,34 @@ def _status_of(exc: BaseException) -> tuple[str, str]:
 
 class Bench:
     def __init__(self, model, method: Method = Method(), *, threads: int | None = None):
+        from ganrt.runtime.base import ModelSpec
+
         self.model = model
+        self.spec = ModelSpec.of(model)
+        self.kind = self.spec.kind
         self.method = method
         self.threads = threads
-        self._reference: dict[tuple, np.ndarray] = {}
+        self._reference: dict[tuple, tuple] = {}
         self._peak_tflops: float | None = None
 
     # --- pieces ----------------------------------------------------------------------------------
-    def reference(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        """(input NCHW float, fp32 torch output) of a real photo at h×w (cached)."""
+    def inputs(self, h: int, w: int, batch: int, seed: int = 0) -> list[np.ndarray]:
+        """Real inputs of the model's kind: photo mosaics (with a mask for inpainters), or noise."""
+        if not self.kind.spatial:
+            return self.kind.example(self.spec, batch, h, w, seed)
+        x = real_batches(h, w, batch, count=1)[0].transpose(0, 3, 1, 2).astype(np.float32) / 255
+        x = np.ascontiguousarray(x if self.spec.in_channels == 3 else x.mean(axis=1, keepdims=True))
+        return [x, *self.kind.example(self.spec, batch, h, w, seed)[1:]]
+
+    def reference(self, h: int, w: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """(inputs, fp32 torch output) at h×w (cached)."""
         if (h, w) not in self._reference:
             from ganrt.runtime.registry import create_engine
 
-            x = real_batches(h, w, 1, count=1)[0].transpose(0, 3, 1, 2).astype(np.float32) / 255
+            inputs = self.inputs(h, w, 1)
             with create_engine(self.model, backend="torch", device="cpu", precision="fp32", threads=self.threads,
                                guard=False) as ref:
-                self._reference[(h, w)] = (np.ascontiguousarray(x), ref.infer(x))
+                self._reference[(h, w)] = (inputs, ref.infer(*inputs))
         return self._reference[(h, w)]
 
     def fidelity_shape(self, combo: Combo) -> tuple[int, int]:
@@ -200,7 +212,8 @@ class Bench:
 
             fh, fw = self.fidelity_shape(combo)
             profile = Profile.from_hw((min(fh, combo.height), min(fw, combo.width)), (combo.height, combo.width),
-                                      (combo.height, combo.width), batch=combo.batch)
+                                      (combo.height, combo.width), batch=combo.batch,
+                                      channels=self.spec.in_channels if self.kind.spatial else self.spec.out_channels)
             return TrtEngine.from_model(self.model, precision=combo.precision, device=combo.device,
                                         profiles=[profile], streams=combo.streams)
         if combo.streams != 1:
@@ -241,37 +254,50 @@ class Bench:
         return row
 
     def _fidelity(self, engine, combo: Combo, row: BenchRow) -> None:
+        from ganrt.kinds import to_unit_range
+
         fh, fw = self.fidelity_shape(combo)
-        x, want = self.reference(fh, fw)
-        got = engine.infer(x)
+        inputs, want = self.reference(fh, fw)
+        got = engine.infer(*inputs)
         if not np.isfinite(got).all():
             row.extra["nonfinite_values"] = int((~np.isfinite(got)).sum())
-        row.psnr_db = _psnr(np.nan_to_num(got, nan=2.0), want)
+        vr = self.spec.value_range
+        row.psnr_db = _psnr(to_unit_range(np.nan_to_num(got, nan=vr[1] * 2), vr), to_unit_range(want, vr))
+
+    def _calls(self, combo: Combo) -> tuple[list, object]:
+        """(the inputs to rotate through, the call): integer pixels through the tiler's hook for
+        kinds that take them (uploads and conversions timed, as a pipeline pays them), else floats."""
+        n = combo.batch * combo.streams
+        if self.kind.feeds_pixels:
+            return [(b,) for b in real_batches(combo.height, combo.width, n)], \
+                lambda engine, data: engine.infer_pixels(data[0], 255.0)
+        return [tuple(self.inputs(combo.height, combo.width, n, seed=k)) for k in range(3)], \
+            lambda engine, data: engine.infer(*data)
 
     def _measure(self, engine, combo: Combo, row: BenchRow) -> float:
         """Warm up, then time the calls; returns the seconds of the very first call."""
-        batches = real_batches(combo.height, combo.width, combo.batch * combo.streams)
+        batches, call = self._calls(combo)
         cuda = combo.device.startswith("cuda")
         sync = _cuda_sync if cuda else (lambda: None)
         m = self.method
         t0 = time.perf_counter()
-        engine.infer_pixels(batches[0], 255.0)
+        call(engine, batches[0])
         sync()
         first_call = time.perf_counter() - t0
         warm_until = time.perf_counter() + m.warmup_ms / 1e3
         i = 1
         while time.perf_counter() < warm_until:  # warm-up by time
-            engine.infer_pixels(batches[i % len(batches)], 255.0)
+            call(engine, batches[i % len(batches)])
             i += 1
         sync()
         host, device_ms = [], []
         started = time.perf_counter()
         while len(host) < m.iterations or time.perf_counter() - started < m.duration_s:
             data = batches[len(host) % len(batches)]
-            if cuda:
-                device_ms.append(_device_compute_ms(engine, data))
+            if cuda and self.kind.feeds_pixels:
+                device_ms.append(_device_compute_ms(engine, data[0]))
             t0 = time.perf_counter()
-            engine.infer_pixels(data, 255.0)
+            call(engine, data)
             sync()
             host.append(time.perf_counter() - t0)
         stats = summarize(host, batch=combo.batch * combo.streams, pixels_per_image=combo.height * combo.width)

@@ -20,8 +20,8 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
     from click import exceptions as click_exceptions
 
 from ganrt import __version__
-from ganrt.cli import (bench_cmd, build_cmd, cache_cmd, doctor_cmd, export_cmd, models_cmd, restore_cmd,
-                       video_cmd)
+from ganrt.cli import (bench_cmd, build_cmd, cache_cmd, doctor_cmd, export_cmd, generate_cmd, models_cmd,
+                       restore_cmd, train_cmd, video_cmd)
 from ganrt.errors import EXIT_OK, EXIT_USAGE, GanrtError
 
 
@@ -100,6 +100,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 app.command("restore", cls=GanrtCommand)(restore_cmd.restore)
 app.command("video", cls=GanrtCommand)(video_cmd.video)
+app.command("generate", cls=GanrtCommand)(generate_cmd.generate)
 app.command("models", cls=GanrtCommand)(models_cmd.models)
 app.command("info", cls=GanrtCommand)(models_cmd.info)
 app.command("export", cls=GanrtCommand)(export_cmd.export)
@@ -107,6 +108,7 @@ app.command("build", cls=GanrtCommand)(build_cmd.build)
 app.command("bench", cls=GanrtCommand)(bench_cmd.bench)
 app.command("doctor", cls=GanrtCommand)(doctor_cmd.doctor)
 app.command("cache", cls=GanrtCommand)(cache_cmd.cache)
+app.add_typer(train_cmd.train_app, name="train")
 
 
 def main() -> None:

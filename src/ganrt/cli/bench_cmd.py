@@ -14,7 +14,7 @@ DEFAULT_SIZES = ["256x256", "720x1280"]
 
 @handle_errors
 def bench(
-    model: Annotated[str, typer.Option("--model", "-m", help="Built-in model name or model file.")] = "realesr-animevideov3",
+    model: Annotated[str, typer.Option("--model", "-m", help="Built-in model name, model file, or a `ganrt train` run folder.")] = "realesr-animevideov3",
     backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="Repeatable; default: every backend available here.")] = None,
     precision: Annotated[list[str] | None, typer.Option("--precision", "-p", help="Repeatable; default: each backend's default.")] = None,
     size: Annotated[list[str] | None, typer.Option("--size", help="Repeatable HxW (default: 256x256 and 720x1280).")] = None,
@@ -51,6 +51,8 @@ def bench(
     batches = batch or [1]
     dev = resolve_device(device)
     loaded = load_model(model)
+    if loaded.kind == "generation":  # a generator's size is its own; batches are what vary
+        sizes = [(loaded.image_size, loaded.image_size)]
     combos = combos_for(loaded, dev, sizes, batches, streams, backends=backend, precisions=precision)
     runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
     rows = []

@@ -36,7 +36,8 @@ class EngineChoice:
 
 
 def choose_engine(model_spec: str, backend: str, device: str, precision: str, tile: str,
-                  threads: int | None = None) -> EngineChoice:
+                  threads: int | None = None, *, kinds: tuple[str, ...] = ("super-resolution",),
+                  command: str = "this command") -> EngineChoice:
     check_choice(backend, BACKEND_CHOICES, "--backend")
     check_device(device)
     check_threads(threads)
@@ -46,8 +47,9 @@ def choose_engine(model_spec: str, backend: str, device: str, precision: str, ti
     from ganrt.runtime.memory import TilePolicy
     from ganrt.runtime.registry import resolve
 
-    model = load_model(model_spec)
+    model = load_model(model_spec).require_kind(*kinds, command=command)
     backend, device, precision = resolve(model, backend=backend, device=device, precision=precision,
                                          threads=threads)
-    policy = TilePolicy.auto(model, device) if tile_size is None else TilePolicy(tile_size)
+    spatial = model.kind != "generation"
+    policy = TilePolicy.auto(model, device) if tile_size is None and spatial else TilePolicy(tile_size or 0)
     return EngineChoice(model, backend, device, precision, policy, threads)

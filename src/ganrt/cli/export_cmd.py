@@ -12,7 +12,7 @@ from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_error
 
 @handle_errors
 def export(
-    model: Annotated[str, typer.Argument(help="Built-in model name or a .pth/.safetensors file.")],
+    model: Annotated[str, typer.Argument(help="Built-in model name, a .pth/.safetensors file, or a `ganrt train` run folder.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
     precision: Annotated[str, typer.Option("--precision", "-p", help="fp32, or fp16 (strongly typed, overflow-safe).")] = "fp32",
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset (17 or newer).")] = 17,
@@ -55,9 +55,14 @@ def export(
         fixed_batch = int(batch)
     else:
         raise UsageError(f"--batch must be a positive number or 'dynamic', not {batch!r}")
+    from ganrt.runtime.base import ModelSpec
+
     loaded = load_model(model)
+    spec = ModelSpec.of(loaded)
+    if hw and not spec.kind.spatial:
+        raise UsageError(f"--shape applies to image models; {loaded.name} makes {loaded.image_size}² images")
     start = time.perf_counter()
-    inputs = parity_inputs(hw, fixed_batch, loaded.in_channels)
+    inputs = parity_inputs(spec, hw, fixed_batch)
     with tempfile.TemporaryDirectory(prefix="ganrt-export-") as tmp:
         fp32_path = onnx_from_model(loaded, Path(tmp) / "model.onnx", opset=opset, shape=hw, batch=fixed_batch)
         with atomic_path(output) as staged:
@@ -66,7 +71,7 @@ def export(
 
                 calibration = None
                 if hw or fixed_batch:  # a frozen graph is calibrated at its own shape
-                    calibration = parity_inputs(hw or (64, 64), fixed_batch, loaded.in_channels)
+                    calibration = parity_inputs(spec, hw or (64, 64) if spec.kind.spatial else None, fixed_batch)
                 fp16_from_onnx(fp32_path, staged, images=calibration, io_fp16=io == "fp16")
             else:
                 staged.write_bytes(fp32_path.read_bytes())
@@ -80,4 +85,5 @@ def export(
                 raise ExportError(f"{loaded.name} {precision} export fails its parity check ({limit}); nothing written")
     if not quiet:
         console().print(f"wrote {output} ({output.stat().st_size / 2**20:.1f} MB, {precision}, opset {opset}, "
-                        f"{'static ' + shape if hw else 'dynamic H×W'}, batch {batch}) in {time.perf_counter() - start:.1f} s")
+                        f"{'static ' + shape if hw else 'dynamic H×W' if spec.kind.spatial else f'{loaded.image_size}² images'}, "
+                        f"batch {batch}) in {time.perf_counter() - start:.1f} s")

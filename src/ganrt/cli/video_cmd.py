@@ -95,7 +95,7 @@ def video(
     source = open_source(input, fps=fps, start=t_start, end=t_end)
     if source.media is not None and source.media.colorspace and output is not None:
         encode = replace(encode, colorspace=source.media.colorspace)
-    choice = choose_engine(model, backend, device, precision, tile, threads)
+    choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt video")
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,
                              keep_audio=not no_audio, encode=encode)
     stat = input.stat()

@@ -52,3 +52,30 @@ def calibration_batch(channels: int = 3) -> list[np.ndarray]:
             x = np.concatenate([x] * (channels // 3) + [x[:, : channels % 3]], axis=1)
         out.append(np.ascontiguousarray(x))
     return out
+
+
+def calibration_inputs(spec, *, harsh: bool = True) -> list[list[np.ndarray]]:
+    """Calibration cases for any model kind: each case is the list of inputs (float32, batch first).
+
+    Super-resolution: the real photos (and, with ``harsh``, the harsh images), one per case.
+    Generators: seeded noise batches, plus noise at three times the usual spread (where
+    activations grow largest). Inpainters: the photos with a block and a scribble to fill."""
+    kind = spec.kind
+    if kind.name == "generation":
+        rng = np.random.default_rng(1234)
+        cases = [[rng.standard_normal((4, spec.noise_dim)).astype(np.float32)] for _ in range(3)]
+        if harsh:
+            cases.append([(3 * rng.standard_normal((4, spec.noise_dim))).astype(np.float32)])
+        return cases
+    images = calibration_batch(spec.in_channels)
+    images = images if harsh else images[: len(calibration_photos())]
+    if kind.name == "inpainting":
+        out = []
+        for i, x in enumerate(images):
+            mask = np.zeros((1, 1, *x.shape[2:]), np.float32)
+            h, w = x.shape[2:]
+            mask[..., h // 4: h // 2, w // 3: w // 3 + w // 4] = 1.0
+            mask[..., (i * 7) % h, :] = 1.0
+            out.append([x, mask])
+        return out
+    return [[x] for x in images]

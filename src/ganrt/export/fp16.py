@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ExportError
+from ganrt.kinds import to_unit_range
 from ganrt.quality import psnr
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,17 @@ def _float_tensors(proto) -> list[str]:
     return names
 
 
-def activation_ranges(proto, images: list[np.ndarray]) -> dict[str, float]:
-    """Max |value| of every float tensor over ``images`` (float32 NCHW arrays), from one ORT session."""
+def _feeds(session, case) -> dict:
+    """A calibration case (one array, or the list of a model's inputs) as an ORT feed."""
+    arrays = [case] if isinstance(case, np.ndarray) else list(case)
+    return {i.name: (x.astype(np.float16) if i.type == "tensor(float16)" else x)
+            for i, x in zip(session.get_inputs(), arrays)}
+
+
+def activation_ranges(proto, images: list) -> dict[str, float]:
+    """Max |value| of every float tensor over the calibration cases, from one ORT session.
+
+    A case is one float32 array, or the list of the model's inputs (``ganrt.data.calibration_inputs``)."""
     import onnx
     import onnxruntime as ort
     from onnx import helper
@@ -75,10 +85,9 @@ def activation_ranges(proto, images: list[np.ndarray]) -> dict[str, float]:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    input_name = proto.graph.input[0].name
     ranges = dict.fromkeys(tensors, 0.0)
     for x in images:
-        values = session.run([o.name for o in outputs], {input_name: x})
+        values = session.run([o.name for o in outputs], _feeds(session, x))
         for name, value in zip(tensors, values):
             v = float(value)
             ranges[name] = v if not np.isfinite(v) else max(ranges[name], v)
@@ -106,7 +115,8 @@ def convert_to_fp16(proto, block: list[str], *, io_fp16: bool = False):
                                         max_finite_val=DEFAULT_BOUND)
 
 
-def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list[np.ndarray]) -> tuple[float, int]:
+def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list,
+               value_range: tuple[float, float] = (0.0, 1.0)) -> tuple[float, int]:
     """(worst PSNR in dB over ``images``, count of non-finite output values) of fp16 against fp32."""
     import onnxruntime as ort
 
@@ -114,14 +124,13 @@ def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list[np.ndarray]) -
     options.log_severity_level = 3
     ref = ort.InferenceSession(fp32_bytes, options, providers=["CPUExecutionProvider"])
     half = ort.InferenceSession(fp16_bytes, options, providers=["CPUExecutionProvider"])
-    half_in = half.get_inputs()[0]
     worst, bad = float("inf"), 0
     for x in images:
-        want = ref.run(None, {ref.get_inputs()[0].name: x})[0]
-        feed = x.astype(np.float16) if half_in.type == "tensor(float16)" else x
-        got = half.run(None, {half_in.name: feed})[0].astype(np.float32)
+        want = ref.run(None, _feeds(ref, x))[0]
+        got = half.run(None, _feeds(half, x))[0].astype(np.float32)
         bad += int((~np.isfinite(got)).sum())
-        worst = min(worst, psnr(np.nan_to_num(got, nan=2.0), want))
+        worst = min(worst, psnr(to_unit_range(np.nan_to_num(got, nan=value_range[1] * 2), value_range),
+                                to_unit_range(want, value_range)))
     return worst, bad
 
 
@@ -130,21 +139,21 @@ def fp16_from_onnx(src: str | Path, dst: str | Path, *, images: list[np.ndarray]
     """Write the fp16 version of the fp32 graph ``src`` to ``dst``; returns ``dst``."""
     import onnx
 
-    from ganrt.data import calibration_batch
-    from ganrt.export.onnx_export import read_metadata, save_onnx, set_metadata
+    from ganrt.data import calibration_inputs
+    from ganrt.export.onnx_export import read_metadata, save_onnx, set_metadata, spec_from_metadata
 
     proto = onnx.load(str(src))
     _name_nodes(proto)
     meta = read_metadata(proto)
-    channels = proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value or 3
-    images = images if images is not None else calibration_batch(channels)
+    spec = spec_from_metadata(meta, Path(src).stem)
+    images = images if images is not None else calibration_inputs(spec)
     ranges = activation_ranges(proto, images)
     block = overflow_nodes(proto, ranges, bound)
     if block:
         log.info("keeping %d node(s) in fp32 (activations beyond ±%g): %s", len(block), bound,
                  ", ".join(block[:5]) + (" …" if len(block) > 5 else ""))
     half = convert_to_fp16(proto, block, io_fp16=io_fp16)
-    worst, bad = compare_on(proto.SerializeToString(), half.SerializeToString(), images)
+    worst, bad = compare_on(proto.SerializeToString(), half.SerializeToString(), images, spec.value_range)
     if bad or worst < MIN_PSNR_DB:
         raise ExportError(f"fp16 graph of {meta.get('ganrt.model', Path(src).stem)} fails its check on the "
                           f"calibration images: PSNR {worst:.1f} dB (need ≥ {MIN_PSNR_DB}), {bad} non-finite values")

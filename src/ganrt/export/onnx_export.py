@@ -1,7 +1,9 @@
 """PyTorch generator → self-contained ONNX file (fp32), with ganrt's metadata inside.
 
-Input is named ``input``, output ``output``; batch, height and width are
-dynamic by default (or fixed with ``shape`` / ``batch``). The TorchScript-based
+Inputs are named as the model's kind says (``input``; ``noise`` for
+generators; ``input`` and ``mask`` for inpainters), the output ``output``;
+batch, height and width are dynamic by default (or fixed with ``shape`` /
+``batch``); a generator's output size is its own. The TorchScript-based
 exporter is tried first (about 10× faster on RRDBNet than the dynamo exporter
 and exact for these convolutional networks); the dynamo exporter is the
 fallback for architectures it cannot trace.
@@ -25,38 +27,39 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 
 
-def _export_bytes(module, example, *, opset: int, dynamic_batch: bool, dynamic_hw: bool) -> tuple[bytes, str]:
+def _axes(kind, dynamic_batch: bool, dynamic_hw: bool) -> tuple[list[dict[int, str]], dict[int, str]]:
+    def keep(axes: dict[int, str]) -> dict[int, str]:
+        return {i: name for i, name in axes.items() if (dynamic_batch if i == 0 else dynamic_hw)}
+
+    return [keep(a) for a in kind.axes], keep(kind.output_axes)
+
+
+def _export_bytes(module, examples, kind, *, opset: int, dynamic_batch: bool, dynamic_hw: bool) -> tuple[bytes, str]:
     import torch
 
-    axes_in: dict[int, str] = {}
-    axes_out: dict[int, str] = {}
-    if dynamic_batch:
-        axes_in[0] = axes_out[0] = "batch"
-    if dynamic_hw:
-        axes_in.update({2: "height", 3: "width"})
-        axes_out.update({2: "out_height", 3: "out_width"})
+    axes_in, axes_out = _axes(kind, dynamic_batch, dynamic_hw)
+    names = list(kind.inputs)
+    dynamic_axes = {name: a for name, a in zip(names, axes_in) if a}
+    if axes_out:
+        dynamic_axes[OUTPUT_NAME] = axes_out
     errors = []
     try:
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (example,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              opset_version=opset, dynamo=False,
-                              dynamic_axes={INPUT_NAME: axes_in, OUTPUT_NAME: axes_out} if axes_in else None)
+            torch.onnx.export(module, tuple(examples), buf, input_names=names, output_names=[OUTPUT_NAME],
+                              opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes or None)
         return buf.getvalue(), "torchscript"
     except Exception as exc:  # noqa: BLE001 - try the other exporter before giving up
         errors.append(f"torchscript exporter: {exc}")
     try:
-        dims = {}
-        if dynamic_batch:
-            dims[0] = torch.export.Dim("batch")
-        if dynamic_hw:
-            dims[2], dims[3] = torch.export.Dim("height"), torch.export.Dim("width")
+        shapes = tuple({i: torch.export.Dim(f"{name}_{axis}") for i, axis in a.items()} or None
+                       for name, a in zip(names, axes_in))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(module, (example,), input_names=[INPUT_NAME],
+            program = torch.onnx.export(module, tuple(examples), input_names=names,
                                         output_names=[OUTPUT_NAME], opset_version=max(opset, 18),
-                                        dynamo=True, dynamic_shapes=(dims,) if dims else None,
+                                        dynamo=True, dynamic_shapes=shapes if any(shapes) else None,
                                         verbose=False)
         buf = io.BytesIO()
         program.save(buf, external_data=False)
@@ -76,26 +79,61 @@ def onnx_from_model(model, path: str | Path, *, opset: int = DEFAULT_OPSET, shap
     import onnx
     import torch
 
+    from ganrt.runtime.base import ModelSpec
+
     if opset < 17:
         raise ExportError(f"opset {opset} is too old; ganrt exports opset 17 or newer")
+    spec = ModelSpec.of(model)
+    kind = spec.kind
     h, w = shape or (64, 64)
-    example = torch.rand(batch or 1, model.in_channels, h, w)
-    data, exporter = _export_bytes(model.module, example, opset=opset,
-                                   dynamic_batch=batch is None, dynamic_hw=shape is None)
+    examples = [torch.from_numpy(x) for x in kind.example(spec, batch or 2, h, w)]
+    data, exporter = _export_bytes(model.module, examples, kind, opset=opset,
+                                   dynamic_batch=batch is None, dynamic_hw=shape is None and kind.spatial)
     proto = onnx.load_from_string(data)
     set_metadata(proto, {
         "ganrt.model": model.name,
         "ganrt.arch": model.arch,
+        "ganrt.kind": model.kind,
         "ganrt.scale": str(model.scale),
         "ganrt.in_channels": str(model.in_channels),
         "ganrt.out_channels": str(model.out_channels),
         "ganrt.size_multiple": str(model.size_multiple),
+        "ganrt.noise_dim": str(model.noise_dim),
+        "ganrt.image_size": str(model.image_size),
+        "ganrt.value_range": ",".join(f"{v:g}" for v in model.value_range),
         "ganrt.precision": "fp32",
         "ganrt.version": __version__,
         "ganrt.source_sha256": model.checksum,
         "ganrt.exporter": exporter,
     })
     return save_onnx(proto, path)
+
+
+def spec_from_onnx(path: Path, name: str | None = None) -> ModelSpec:
+    """What the engines need to know about a model, from the ganrt metadata of its ONNX file."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return spec_from_metadata(read_metadata(proto), name or Path(path).stem, source=Path(path).name)
+
+
+def spec_from_metadata(meta: dict[str, str], name: str, *, source: str = "the graph") -> ModelSpec:
+    from ganrt.runtime.base import ModelSpec
+
+    if "ganrt.scale" not in meta:
+        raise ExportError(f"{source} has no ganrt metadata (scale, channels); export it with `ganrt export`")
+    lo, hi = (float(v) for v in meta.get("ganrt.value_range", "0,1").split(","))
+    return ModelSpec(
+        name=meta.get("ganrt.model", name),
+        scale=int(meta["ganrt.scale"]),
+        in_channels=int(meta.get("ganrt.in_channels", 3)),
+        out_channels=int(meta.get("ganrt.out_channels", 3)),
+        size_multiple=int(meta.get("ganrt.size_multiple", 1)),
+        kind_name=meta.get("ganrt.kind", "super-resolution"),
+        noise_dim=int(meta.get("ganrt.noise_dim", 0)),
+        image_size=int(meta.get("ganrt.image_size", 0)),
+        value_range=(lo, hi),
+    )
 
 
 def set_metadata(proto, props: dict[str, str]) -> None:

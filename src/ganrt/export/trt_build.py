@@ -111,11 +111,8 @@ def engine_from_onnx(onnx_path: Path, profiles: tuple[Profile, ...], options: Bu
         config.num_compute_capabilities = len(options.targets)
         for i, target in enumerate(options.targets):
             config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), i)
-    input_name = network.get_input(0).name
     for profile in profiles:
-        trt_profile = builder.create_optimization_profile()
-        trt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
-        config.add_optimization_profile(trt_profile)
+        config.add_optimization_profile(_trt_profile(builder, network, profile, onnx_path))
     cache = None
     if flavour.timing_cache:
         cache = config.create_timing_cache(timing_cache)
@@ -127,6 +124,22 @@ def engine_from_onnx(onnx_path: Path, profiles: tuple[Profile, ...], options: Bu
         raise EngineBuildError(f"{flavour.description} failed to build an engine from {onnx_path.name} "
                                "(see its log above)")
     return bytes(serialized), bytes(config.get_timing_cache().serialize()) if cache is not None else b""
+
+
+def _trt_profile(builder, network, profile: Profile, onnx_path: Path):
+    """A profile for every network input: ``profile`` is in NCHW image terms (a generator's output
+    size); the model's kind turns it into each input's shape (noise vectors, masks…)."""
+    from ganrt.export.onnx_export import spec_from_onnx
+
+    spec = spec_from_onnx(onnx_path)
+    kind = spec.kind
+    mins, opts, maxs = (kind.shapes(spec, s[0], s[2], s[3]) for s in (profile.min, profile.opt, profile.max))
+    trt_profile = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        name = network.get_input(i).name
+        k = kind.inputs.index(name) if name in kind.inputs else i
+        trt_profile.set_shape(name, mins[k], opts[k], maxs[k])
+    return trt_profile
 
 
 def engine_key(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions) -> EngineKey:

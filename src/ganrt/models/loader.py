@@ -28,6 +28,7 @@ from ganrt.models.info_cache import read_info, update_info
 from ganrt.models.registry import ModelEntry, find_builtin, get_builtin
 
 MODEL_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+RUN_MODEL_FILE = "generator.safetensors"  # what `ganrt train` leaves in its run directory
 MAX_PARAMS = 300_000_000  # 1.2 GB of fp32 weights; the largest restoration networks hold ~50 M
 MAX_TENSORS = 20_000
 MAX_SCALE = 16
@@ -52,6 +53,10 @@ class LoadedModel:
     size_multiple: int = 1
     min_size: int = 0
     builtin: bool = False
+    kind: str = "super-resolution"  # see ganrt.kinds
+    noise_dim: int = 0  # generators
+    image_size: int = 0  # generators
+    value_range: tuple[float, float] = (0.0, 1.0)
     _load_module: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _module: Any = field(default=None, repr=False, compare=False)
 
@@ -76,7 +81,18 @@ class LoadedModel:
             "sha256": self.checksum,
             "size_multiple": self.size_multiple,
             "builtin": self.builtin,
+            "kind": self.kind,
+            **({"noise_dim": self.noise_dim, "image_size": self.image_size, "value_range": list(self.value_range)}
+               if self.kind == "generation" else {}),
         }
+
+    def require_kind(self, *kinds: str, command: str) -> LoadedModel:
+        """This model, or one clear line when ``command`` cannot run its kind."""
+        if self.kind not in kinds:
+            from ganrt.errors import UsageError
+
+            raise UsageError(f"{self.name} is a {self.kind} model; {command} needs a {' or '.join(kinds)} model")
+        return self
 
 
 def _sniff(path: Path) -> str | None:
@@ -229,7 +245,12 @@ def detected_facts(descriptor) -> dict[str, Any]:
 
 
 def module_of(descriptor):
-    module = descriptor.model.float().eval()
+    return module_of_module(descriptor.model)
+
+
+def module_of_module(module):
+    """A network ready to run: fp32, eval mode, no gradients."""
+    module = module.float().eval()
     for p in module.parameters():
         p.requires_grad_(False)
     return module
@@ -274,10 +295,39 @@ def _valid_facts(info: dict) -> dict | None:
     return facts
 
 
+def _own_file(path: Path, arch, meta: dict, common: dict) -> LoadedModel:
+    """A generator (or network) ganrt trained: rebuilt from its metadata, weights loaded strictly."""
+    from ganrt.models.own import facts_from_meta
+
+    def load_module():
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+        check_tensors(state, path.name)
+        module = arch.build(meta)
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelLoadError(f"{path.name}: weights do not fit its {arch.name} metadata ({_first_line(exc)})") from exc
+        return module_of_module(module)
+
+    facts = facts_from_meta(meta)
+    return LoadedModel(**common, **facts, params=int(meta.get("ganrt.params", 0)), _load_module=load_module)
+
+
 def _user_file(path: Path) -> LoadedModel:
     check_model_file(path)
     checksum = sha256_file(path)
     info = read_info(checksum)
+    if path.suffix.lower() == ".safetensors":
+        from ganrt.models.own import file_metadata, own_arch
+
+        meta = file_metadata(path)
+        arch = own_arch(meta)
+        if arch is not None:
+            return _own_file(path, arch, meta, dict(name=meta.get("ganrt.name", path.stem),
+                                                     license=meta.get("ganrt.license", "yours (trained with ganrt)"),
+                                                     source=str(path.resolve()), checksum=checksum, builtin=False))
 
     def load_module():
         return module_of(describe_state_dict(read_checkpoint(path), name=path.name))
@@ -304,5 +354,9 @@ def load_model(spec: str) -> LoadedModel:
             raise UnknownModelError(f"model file not found: {spec}")
         get_builtin(spec)  # raises UnknownModelError with a did-you-mean hint
     if path.is_dir():
-        raise UnsupportedModelFileError(f"{spec} is a folder, not a model file")
+        trained = path / RUN_MODEL_FILE
+        if trained.is_file():  # a training run directory: its exported generator
+            return _user_file(trained)
+        raise UnsupportedModelFileError(f"{spec} is a folder, not a model file (nor a training run with "
+                                        f"{RUN_MODEL_FILE})")
     return _user_file(path)

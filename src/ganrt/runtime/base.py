@@ -1,8 +1,11 @@
-"""The one engine interface every backend implements.
+"""The one engine interface every backend implements, for every model kind.
 
-An engine takes a float32 batch, NCHW, RGB in 0..1 and returns the restored
-batch (N, C, H*scale, W*scale). Backends override only ``_infer``; the base
-owns input validation, padding to the model's size multiple, and the
+``infer(*inputs)`` takes the inputs the model's kind names (``ganrt.kinds``)
+as float32 arrays, batch first: a super-resolution model an NCHW image batch
+in 0..1 (it returns (N, C, H*scale, W*scale)), a generator a batch of noise
+vectors (it returns images in its value range), an inpainter an image batch
+and a mask batch. Backends override only ``_infer``; the base owns input
+validation, padding of image inputs to the model's size multiple, and the
 non-finite guard: every output is checked for NaN/Inf, and on fp16/bf16 a
 non-finite item is re-run by an fp32 engine (with a warning) so it never
 reaches an output file.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ganrt.errors import NonFiniteOutputError
+from ganrt.kinds import DEFAULT_KIND, Kind, get_kind
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +38,20 @@ class ModelSpec:
     out_channels: int
     size_multiple: int = 1
     min_size: int = 0
+    kind_name: str = DEFAULT_KIND
+    noise_dim: int = 0  # generators: the length of their noise vector
+    image_size: int = 0  # generators: the side of the images they make
+    value_range: tuple[float, float] = (0.0, 1.0)  # what the output's pixel values span
+
+    @property
+    def kind(self) -> Kind:
+        return get_kind(self.kind_name)
 
     @classmethod
     def of(cls, model) -> ModelSpec:
         """The spec of a loaded model (``ganrt.models.LoadedModel``)."""
         return cls(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
-                   model.min_size)
+                   model.min_size, model.kind, model.noise_dim, model.image_size, tuple(model.value_range))
 
 
 class Engine(ABC):
@@ -71,20 +83,23 @@ class Engine(ABC):
     def describe(self) -> str:
         return f"{self.backend} {self.precision} on {self.device}"
 
+    @property
+    def kind(self) -> Kind:
+        return self.spec.kind
+
     # --- the contract ---------------------------------------------------------------
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Restore a float32 NCHW batch in 0..1; returns float32 NCHW, ``scale`` times larger."""
-        batch = self._validate(batch)
-        n, _, h, w = batch.shape
-        padded, (ph, pw) = self._pad_to_multiple(batch)
+    def infer(self, *inputs: np.ndarray) -> np.ndarray:
+        """Run the model on its inputs (float32, batch first; see the module docstring)."""
+        inputs = self._validate(inputs)
+        padded, (ph, pw) = self._pad_to_multiple(inputs) if self.kind.spatial else (inputs, (0, 0))
         out = np.asarray(self._infer(padded), dtype=np.float32)
-        s = self.scale
-        expected = (n, self.spec.out_channels, padded.shape[2] * s, padded.shape[3] * s)
+        expected = self.kind.output(self.spec, [x.shape for x in padded])
         if out.shape != expected:
             raise RuntimeError(f"{self.backend} returned shape {out.shape}, expected {expected}")
         if ph or pw:
-            out = out[:, :, : h * s, : w * s]
-        return self._guard_finite(batch, out)
+            s = self.scale
+            out = out[:, :, : inputs[0].shape[2] * s, : inputs[0].shape[3] * s]
+        return self._guard_finite(inputs, out)
 
     def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
         """Restore NHWC pixels (integers up to ``maxval``, or floats in 0..1).
@@ -100,8 +115,8 @@ class Engine(ABC):
         return np.clip(y.transpose(0, 2, 3, 1), 0.0, 1.0)
 
     @abstractmethod
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        """Backend work: a validated, padded float32 NCHW batch in, the raw model output out."""
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Backend work: the validated (and padded) float32 inputs in call order, the raw output out."""
 
     def close(self) -> None:
         if self._fp32_engine is not None:
@@ -115,25 +130,40 @@ class Engine(ABC):
         self.close()
 
     # --- shared machinery --------------------------------------------------------------
-    def _validate(self, batch: np.ndarray) -> np.ndarray:
-        if not isinstance(batch, np.ndarray) or batch.ndim != 4:
-            raise ValueError("engine input must be a 4-D NCHW numpy array")
-        if batch.shape[1] != self.channels:
-            raise ValueError(f"model expects {self.channels} channels, got {batch.shape[1]}")
-        if batch.shape[2] < 1 or batch.shape[3] < 1:
+    def _validate(self, inputs: tuple) -> tuple[np.ndarray, ...]:
+        kind = self.kind
+        if len(inputs) != len(kind.inputs):
+            raise ValueError(f"a {kind.name} model takes {len(kind.inputs)} input(s) ({', '.join(kind.inputs)}), "
+                             f"got {len(inputs)}")
+        if not all(isinstance(x, np.ndarray) for x in inputs):
+            raise ValueError("engine inputs must be numpy arrays")
+        first = inputs[0]
+        if kind.spatial:
+            h, w = (first.shape[2], first.shape[3]) if first.ndim == 4 else (1, 1)
+            want = kind.shapes(self.spec, first.shape[0], h, w)
+        else:
+            want = kind.shapes(self.spec, first.shape[0] if first.ndim else 0, 0, 0)
+        for name, x, shape in zip(kind.inputs, inputs, want):
+            if x.ndim != len(shape):
+                raise ValueError(f"engine input {name!r} must have {len(shape)} dimensions, got {x.ndim}")
+            if kind.spatial and x.shape[1] != shape[1]:
+                raise ValueError(f"model expects {shape[1]} channels in {name!r}, got {x.shape[1]}")
+            if not kind.spatial and x.shape != shape:
+                raise ValueError(f"engine input {name!r} must be {shape}, got {x.shape}")
+        if kind.spatial and (first.shape[2] < 1 or first.shape[3] < 1):
             raise ValueError("engine input must be at least 1x1")
-        return np.ascontiguousarray(batch, dtype=np.float32)
+        return tuple(np.ascontiguousarray(x, dtype=np.float32) for x in inputs)
 
-    def _pad_to_multiple(self, batch: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    def _pad_to_multiple(self, inputs: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
         m, lo = self.spec.size_multiple, self.spec.min_size
-        h, w = batch.shape[2:]
+        h, w = inputs[0].shape[2:]
         th, tw = max(h, lo), max(w, lo)
         th, tw = -(-th // m) * m, -(-tw // m) * m
         ph, pw = th - h, tw - w
         if not (ph or pw):
-            return batch, (0, 0)
+            return inputs, (0, 0)
         mode = "reflect" if ph < h and pw < w else "edge"
-        return np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode), (ph, pw)
+        return tuple(np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode) for x in inputs), (ph, pw)
 
     def fp32_fallback(self) -> Engine | None:
         """The fp32 engine that re-runs what this one cannot (None when this one is fp32 already)."""
@@ -143,7 +173,7 @@ class Engine(ABC):
             self._fp32_engine = self._fp32_fallback_factory()
         return self._fp32_engine
 
-    def _guard_finite(self, batch: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def _guard_finite(self, inputs: tuple[np.ndarray, ...], out: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)
         if not bad.any():
             return out
@@ -157,5 +187,5 @@ class Engine(ABC):
         self.fallbacks += count
         log.warning("%s produced NaN/Inf on %d tile(s); re-ran them in fp32", self.describe(), count)
         out = out.copy()
-        out[bad] = fallback.infer(batch[bad])
+        out[bad] = fallback.infer(*(x[bad] for x in inputs))
         return out

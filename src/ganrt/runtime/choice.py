@@ -81,21 +81,23 @@ def _guard_key(model, backend: str) -> str:
 
 def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
     """Worst PSNR (dB) of bf16 against fp32 over the real calibration photos, same backend, CPU."""
-    from ganrt.data import calibration_batch, calibration_photos
+    from ganrt.data import calibration_inputs
+    from ganrt.kinds import to_unit_range
     from ganrt.quality import psnr
     from ganrt.runtime.backends import engine_factory
+    from ganrt.runtime.base import ModelSpec
 
-    photos = calibration_batch(model.in_channels)[: len(calibration_photos())]  # real photos come first
+    cases = calibration_inputs(ModelSpec.of(model), harsh=False)  # the real photos (or noise) only
     worst = float("inf")
     make = engine_factory(backend_info(backend))
     with make(model, precision="fp32", device="cpu", threads=threads) as ref, \
             make(model, precision="bf16", device="cpu", threads=threads) as half:
-        for x in photos:
-            want = ref.infer(x)
-            got = half.infer(x)
+        for case in cases:
+            want = ref.infer(*case)
+            got = half.infer(*case)
             if not np.isfinite(got).all():
                 return 0.0
-            worst = min(worst, psnr(got, want))
+            worst = min(worst, psnr(to_unit_range(got, model.value_range), to_unit_range(want, model.value_range)))
     return worst
 
 

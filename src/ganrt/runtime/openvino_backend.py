@@ -105,8 +105,8 @@ class OpenVinoEngine(Engine):
 
         return cls(cached_onnx(model, "fp32"), ModelSpec.of(model), precision=precision, **kw)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        self._request.infer({0: batch})
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        self._request.infer(dict(enumerate(inputs)))
         return np.array(self._request.get_output_tensor(0).data, copy=True)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import BackendUnavailableError
+from ganrt.export.onnx_export import spec_from_onnx
 from ganrt.runtime.base import Engine, ModelSpec
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -33,24 +34,6 @@ def providers_for(device: str) -> list:
         chosen.append("TensorrtExecutionProvider")
     chosen += ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return chosen
-
-
-def spec_from_onnx(path: Path, name: str | None = None) -> ModelSpec:
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if "ganrt.scale" not in meta:
-        raise BackendUnavailableError(
-            f"{path.name} has no ganrt metadata (scale, channels); export it with `ganrt export`"
-        )
-    return ModelSpec(
-        name=name or meta.get("ganrt.model", path.stem),
-        scale=int(meta["ganrt.scale"]),
-        in_channels=int(meta.get("ganrt.in_channels", 3)),
-        out_channels=int(meta.get("ganrt.out_channels", 3)),
-        size_multiple=int(meta.get("ganrt.size_multiple", 1)),
-    )
 
 
 def _check_precision(precision: str) -> None:
@@ -83,9 +66,7 @@ class OrtEngine(Engine):
         self.onnx_path = onnx_path
         self._session = ort.InferenceSession(str(onnx_path), sess_options=options,
                                              providers=providers_for(device))
-        inp = self._session.get_inputs()[0]
-        self._input_name = inp.name
-        self._input_type = _NP_TYPES.get(inp.type, np.float32)
+        self._feeds = [(i.name, _NP_TYPES.get(i.type, np.float32)) for i in self._session.get_inputs()]
 
     @classmethod
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OrtEngine:
@@ -94,9 +75,9 @@ class OrtEngine(Engine):
         _check_precision(precision)  # before any export work
         return cls(cached_onnx(model, precision), ModelSpec.of(model), precision=precision, **kw)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        feed = batch if self._input_type is np.float32 else batch.astype(self._input_type)
-        (out,) = self._session.run(None, {self._input_name: feed})
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        feed = {name: x if kind is np.float32 else x.astype(kind) for (name, kind), x in zip(self._feeds, inputs)}
+        (out,) = self._session.run(None, feed)
         return out
 
     def close(self) -> None:

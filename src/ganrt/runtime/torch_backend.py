@@ -49,19 +49,24 @@ class TorchEngine(Engine):
             module = module.to(memory_format=torch.channels_last)
         self._module = module.eval()
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _tensor(self, array: np.ndarray):
+        torch = self._torch
+        x = torch.from_numpy(array).to(self._device, non_blocking=True)
+        if self._device.type == "cuda":
+            x = x.to(self._dtype)
+        if self._channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self._device, non_blocking=True)
-            if self._device.type == "cuda":
-                x = x.to(self._dtype)
-            if self._channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            tensors = [self._tensor(x) for x in inputs]
             if self._autocast:
                 with torch.autocast("cpu", dtype=self._dtype):
-                    y = self._module(x)
+                    y = self._module(*tensors)
             else:
-                y = self._module(x)
+                y = self._module(*tensors)
             return y.float().cpu().numpy()
 
     @property

@@ -66,9 +66,12 @@ class TrtEngine(Engine):
             if self._engine is None:
                 raise EngineBuildError("TensorRT could not deserialize the cached engine; delete it to rebuild")
             names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
-            self._input = next(n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
+            inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+            order = {name: i for i, name in enumerate(spec.kind.inputs)}
+            self._inputs = sorted(inputs, key=lambda n: order.get(n, len(order)))  # the kind's call order
             self._output = next(n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT)
-            self._in_dtype = self._torch_dtype(self._engine.get_tensor_dtype(self._input))
+            self._in_dtypes = {n: self._torch_dtype(self._engine.get_tensor_dtype(n)) for n in self._inputs}
+            self._in_dtype = self._in_dtypes[self._inputs[0]]
             self._out_dtype = self._torch_dtype(self._engine.get_tensor_dtype(self._output))
             expected = len(groups) * streams
             if self._engine.num_optimization_profiles != expected:
@@ -158,31 +161,38 @@ class TrtEngine(Engine):
             self._buffers[ctx][name] = buf
         return buf[:count].view(shape)
 
-    def _enqueue(self, ctx: int, x):
-        """Queue one chunk on context ``ctx``'s stream; returns the output view (valid after sync)."""
-        group = pick_profile(self.groups, tuple(x.shape))
+    def _nominal(self, xs) -> tuple[int, ...]:
+        """The NCHW shape profiles are written in: the image input's, or a generator's output size."""
+        if self.kind.spatial:
+            return tuple(xs[0].shape)
+        return (xs[0].shape[0], self.spec.out_channels, self.spec.image_size, self.spec.image_size)
+
+    def _enqueue(self, ctx: int, xs):
+        """Queue one chunk (one tensor per input) on context ``ctx``'s stream; returns the output view."""
+        group = pick_profile(self.groups, self._nominal(xs))
         if group is None:
-            raise ValueError(f"input {tuple(x.shape)} is outside every engine profile "
+            raise ValueError(f"input {self._nominal(xs)} is outside every engine profile "
                              f"({'; '.join(p.describe() for p in self.groups)})")
         context, stream = self._contexts[ctx], self._streams[ctx]
         profile_index = group * self.streams + ctx
         if self._active[ctx] != profile_index:
             context.set_optimization_profile_async(profile_index, stream.cuda_stream)
             self._active[ctx] = profile_index
-        staged = self._buffer(ctx, self._input, tuple(x.shape), self._in_dtype)
         stream.wait_stream(self._torch.cuda.current_stream(self._device))
-        with self._torch.cuda.stream(stream):
-            staged.copy_(x, non_blocking=True)
-        context.set_input_shape(self._input, tuple(x.shape))
+        for name, x in zip(self._inputs, xs):
+            staged = self._buffer(ctx, name, tuple(x.shape), self._in_dtypes[name])
+            with self._torch.cuda.stream(stream):
+                staged.copy_(x, non_blocking=True)
+            context.set_input_shape(name, tuple(x.shape))
+            context.set_tensor_address(name, staged.data_ptr())
         out = self._buffer(ctx, self._output, tuple(context.get_tensor_shape(self._output)), self._out_dtype)
-        context.set_tensor_address(self._input, staged.data_ptr())
         context.set_tensor_address(self._output, out.data_ptr())
         if not context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError("TensorRT execute_async_v3 failed")
         return out
 
-    def _run_device(self, x):
-        """NCHW tensor on the device → NCHW output on the device, split across the streams.
+    def _run_device(self, *xs):
+        """Input tensors on the device → NCHW output on the device, split across the streams.
 
         Chunks run in waves of one chunk per context. Each output is ordered after its context's
         stream on the current stream; when a context is used again in a later wave, its output is
@@ -190,12 +200,12 @@ class TrtEngine(Engine):
         """
         torch = self._torch
         current = torch.cuda.current_stream(self._device)
-        step = max(1, min(self.max_batch, -(-x.shape[0] // self.streams)))
-        chunks = list(torch.split(x, step))
+        step = max(1, min(self.max_batch, -(-xs[0].shape[0] // self.streams)))
+        chunks = list(zip(*(torch.split(x, step) for x in xs)))
         waves = [chunks[i:i + self.streams] for i in range(0, len(chunks), self.streams)]
         outs = []
         for wave in waves:
-            views = [self._enqueue(ctx, chunk.contiguous()) for ctx, chunk in enumerate(wave)]
+            views = [self._enqueue(ctx, [c.contiguous() for c in chunk]) for ctx, chunk in enumerate(wave)]
             for ctx, view in enumerate(views):
                 current.wait_stream(self._streams[ctx])
                 outs.append(view.clone() if len(waves) > 1 else view)
@@ -210,11 +220,12 @@ class TrtEngine(Engine):
         with self._torch.inference_mode(), self._torch.cuda.device(self._device):
             return self._run_device(x)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode(), torch.cuda.device(self._device):
-            x = torch.from_numpy(batch).to(self._device, non_blocking=True).to(self._in_dtype)
-            return self._run_device(x).float().cpu().numpy()
+            xs = [torch.from_numpy(x).to(self._device, non_blocking=True).to(self._in_dtypes[name])
+                  for name, x in zip(self._inputs, inputs)]
+            return self._run_device(*xs).float().cpu().numpy()
 
     def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
         from ganrt.runtime.cuda_pixels import download, upload

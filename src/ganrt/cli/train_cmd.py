@@ -1,0 +1,134 @@
+"""`ganrt train RECIPE`: train a generator on the trainer core; the run folder is loadable as a model.
+
+Options left out keep their defaults for a new run, and the run's own
+settings (``RUN/config.toml``) with ``--resume``; options given override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
+
+train_app = typer.Typer(help="Train a generator: gan, dcgan (noise → image).", no_args_is_help=True,
+                        add_completion=False)
+
+DataOpt = Annotated[str | None, typer.Option("--data", help="A folder of images, an MNIST-format IDX file, or 'digits' (scikit-learn's handwritten digits).")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="The run folder (default: runs/RECIPE).")]
+ResumeOpt = Annotated[bool, flag("--resume", help="Continue the run folder's last checkpoint (its settings, overridden by the options given).")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Train until this step (default 2000).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch", help="Images per step (default 64).")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Adam learning rate (default 2e-4).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of every random draw (default 0): same seed, same run.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N (default auto).")]
+AmpOpt = Annotated[str | None, typer.Option("--amp", help="Mixed precision: auto (bf16 on CPUs/GPUs that have it, fp16 on older GPUs), off, bf16, fp16.")]
+EmaOpt = Annotated[float | None, typer.Option("--ema", help="EMA decay of the exported generator's weights (default 0.999; 0 = off).")]
+SampleOpt = Annotated[int | None, typer.Option("--sample-every", help="Write samples and the loss curve every N steps (default 100).")]
+CheckpointOpt = Annotated[int | None, typer.Option("--checkpoint-every", help="Save the full state every N steps (default 100).")]
+
+
+def _gan(recipe: str):
+    @handle_errors
+    def command(
+        data: DataOpt = None,
+        run: RunOpt = None,
+        size: Annotated[int | None, typer.Option("--size", help="Image side: 28, 32 or 64 (default 28).")] = None,
+        channels: Annotated[int | None, typer.Option("--channels", help="1 (gray) or 3 (colour) (default 1).")] = None,
+        noise_dim: Annotated[int | None, typer.Option("--noise-dim", help="Length of the noise vector (default 100).")] = None,
+        width: Annotated[int | None, typer.Option("--width", help="Network width: DCGAN feature maps (default 64).")] = None,
+        batch: BatchOpt = None,
+        g_steps: Annotated[int | None, typer.Option("--g-steps", help="Generator updates per discriminator update (default 2).")] = None,
+        max_steps: MaxStepsOpt = None,
+        lr: LrOpt = None,
+        seed: SeedOpt = None,
+        device: DeviceOpt = None,
+        amp: AmpOpt = None,
+        ema: EmaOpt = None,
+        sample_every: SampleOpt = None,
+        checkpoint_every: CheckpointOpt = None,
+        resume: ResumeOpt = False,
+        overwrite: OverwriteOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        train_run(recipe, run, resume=resume, overwrite=overwrite, quiet=quiet, data=data, size=size,
+                  channels=channels, noise_dim=noise_dim, width=width, batch=batch, g_steps=g_steps,
+                  max_steps=max_steps, lr=lr,
+                  seed=seed, device=device, amp=amp, ema_decay=ema, sample_every=sample_every,
+                  checkpoint_every=checkpoint_every)
+
+    command.__doc__ = {"gan": "Train the simple GAN (dense layers) on noise → image.",
+                       "dcgan": "Train a DCGAN (transposed convolutions) on noise → image."}[recipe]
+    return command
+
+
+def _check(settings: dict) -> None:
+    from ganrt.cli.common import check_choice, check_positive
+    from ganrt.errors import UsageError
+
+    for key in ("batch", "g_steps", "max_steps", "noise_dim", "width", "sample_every", "checkpoint_every"):
+        if settings.get(key) is not None and settings[key] < 1:
+            raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
+    check_positive(settings.get("lr"), "--lr", most=1.0)
+    if settings.get("ema_decay") is not None and not 0 <= settings["ema_decay"] < 1:
+        raise UsageError("--ema must be 0 (off) or between 0 and 1")
+    if settings.get("amp") is not None:
+        check_choice(settings["amp"], ("auto", "off", "bf16", "fp16"), "--amp")
+    if settings.get("device") not in (None, "auto"):
+        from ganrt.cli.common import check_device
+
+        check_device(settings["device"])
+
+
+def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, quiet: bool, **settings) -> None:
+    """Create or resume the run folder, train, and say where the result is."""
+    setup_logging(quiet)
+    import shutil
+    import time
+
+    from ganrt.cli.progress import RateBar
+    from ganrt.errors import UsageError
+    from ganrt.train.config import CONFIG_NAME, TrainConfig
+    from ganrt.train.recipes import make_recipe
+    from ganrt.train.trainer import Trainer
+
+    _check(settings)
+    run = run or Path("runs") / recipe
+    if resume:
+        config = TrainConfig.load(run)
+        if config.recipe != recipe:
+            raise UsageError(f"{run} is a {config.recipe} run; continue it with `ganrt train {config.recipe} --resume`")
+        config.override(**settings)
+    else:
+        if run.exists() and any(run.iterdir()):
+            if not overwrite:
+                what = "a training run" if (run / CONFIG_NAME).exists() else "files"
+                raise UsageError(f"{run} already holds {what}: use --resume to continue it, --overwrite to start "
+                                 "afresh, or another --run")
+            if not (run / CONFIG_NAME).exists():
+                raise UsageError(f"{run} holds files that are not a ganrt run; choose another --run")
+            shutil.rmtree(run)
+        if not settings.get("data"):
+            raise UsageError("--data is required for a new run (a folder, an IDX file, or 'digits')")
+        config = TrainConfig(recipe=recipe, data=settings.pop("data")).override(**settings)
+    run.mkdir(parents=True, exist_ok=True)
+    config.save(run)
+    trainer = Trainer(run, config, make_recipe(recipe))
+    began = time.perf_counter()
+    with RateBar(f"training {recipe}", config.max_steps, quiet, unit="steps") as bar:
+        def progress(step: int, losses: dict) -> None:
+            shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in losses.items() if k.startswith("loss"))
+            bar.update(step, rates=f"{losses['steps_per_s']:.2f} steps/s  {shown}")
+
+        trainer.on_progress = progress
+        done = trainer.fit(resume=resume)
+    if not quiet:
+        console().print(f"trained {recipe} to step {trainer.step} ({done} step(s) in {time.perf_counter() - began:.1f} s"
+                        f" on {trainer.device.type}{', ' + str(trainer.amp).removeprefix('torch.') if trainer.amp else ''}"
+                        f"): {run / 'generator.safetensors'}; samples in {run / 'samples'}", markup=False)
+
+
+train_app.command("gan")(_gan("gan"))
+train_app.command("dcgan")(_gan("dcgan"))

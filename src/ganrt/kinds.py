@@ -1,0 +1,107 @@
+"""What a model takes and gives, as data: super-resolution, generation, inpainting.
+
+Every engine, the ONNX exporter, the parity check, the fp16 calibration, the
+TensorRT profiles and the benchmark read a model's ``Kind`` instead of
+assuming "image in, image × scale out":
+
+- ``inputs``: the ONNX input names, in call order;
+- ``shapes(spec, n, h, w)``: the input shapes for a batch of ``n`` at h × w
+  (generators ignore h × w: their size is their own);
+- ``output(spec, shapes)``: the output shape those inputs give;
+- ``spatial``: inputs are images (padded to the model's size multiple, tiled);
+- ``feeds_pixels``: the tiler and the benchmark feed it integer pixels;
+- ``axes``: which input dimensions are dynamic in an exported graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    inputs: tuple[str, ...]
+    shapes: Callable[[object, int, int, int], list[Shape]]
+    output: Callable[[object, list[Shape]], Shape]
+    axes: tuple[dict[int, str], ...]
+    output_axes: dict[int, str]
+    spatial: bool
+    feeds_pixels: bool
+    description: str
+
+    def example(self, spec, n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
+        """Inputs of the right shapes for tracing and probing: random images, masks or noise."""
+        rng = np.random.default_rng(seed)
+        out = []
+        for name, shape in zip(self.inputs, self.shapes(spec, n, h, w)):
+            if name == "noise":
+                out.append(rng.standard_normal(shape).astype(np.float32))
+            elif name == "mask":
+                out.append((rng.random(shape) > 0.7).astype(np.float32))
+            else:
+                out.append(rng.random(shape).astype(np.float32))
+        return out
+
+
+def _sr_shapes(spec, n, h, w):
+    return [(n, spec.in_channels, h, w)]
+
+
+def _sr_output(spec, shapes):
+    n, _c, h, w = shapes[0]
+    return (n, spec.out_channels, h * spec.scale, w * spec.scale)
+
+
+def _gen_shapes(spec, n, h, w):
+    return [(n, spec.noise_dim)]
+
+
+def _gen_output(spec, shapes):
+    return (shapes[0][0], spec.out_channels, spec.image_size, spec.image_size)
+
+
+def _inpaint_shapes(spec, n, h, w):
+    return [(n, spec.in_channels, h, w), (n, 1, h, w)]
+
+
+def _inpaint_output(spec, shapes):
+    n, _c, h, w = shapes[0]
+    return (n, spec.out_channels, h, w)
+
+
+IMAGE_AXES = {0: "batch", 2: "height", 3: "width"}
+
+KINDS: dict[str, Kind] = {
+    "super-resolution": Kind("super-resolution", ("input",), _sr_shapes, _sr_output, (IMAGE_AXES,),
+                             {0: "batch", 2: "out_height", 3: "out_width"}, spatial=True, feeds_pixels=True,
+                             description="image → image × scale"),
+    "generation": Kind("generation", ("noise",), _gen_shapes, _gen_output, ({0: "batch"},), {0: "batch"},
+                       spatial=False, feeds_pixels=False, description="noise vector → image"),
+    "inpainting": Kind("inpainting", ("input", "mask"), _inpaint_shapes, _inpaint_output, (IMAGE_AXES, IMAGE_AXES),
+                       {0: "batch", 2: "height", 3: "width"}, spatial=True, feeds_pixels=False,
+                       description="image + mask (1 = fill) → image"),
+}
+DEFAULT_KIND = "super-resolution"
+
+
+def get_kind(name: str) -> Kind:
+    from ganrt.errors import ModelLoadError
+
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ModelLoadError(f"unknown model kind {name!r}; ganrt runs {', '.join(KINDS)}") from None
+
+
+def to_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Model output in ``value_range`` (e.g. tanh's -1..1) → 0..1, clipped."""
+    lo, hi = value_range
+    if (lo, hi) == (0.0, 1.0):
+        return np.clip(x, 0.0, 1.0)
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)

@@ -1,0 +1,1 @@
+"""Network architectures ganrt trains itself (spandrel provides the ones it only loads)."""
