@@ -66,3 +66,46 @@ def test_engine_rejects_wrong_channel_count(load):
 def test_unsupported_precision_is_a_clear_error(load):
     with pytest.raises(BackendUnavailableError, match="bf16"):
         create_engine(load(MODEL), backend="onnxruntime", device="cpu", precision="bf16")
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory):
+    """A DCGAN generator file as `ganrt train` writes it (random weights: the contract, not the art)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ganrt.models import load_model
+    from ganrt.models.archs.gan import DCGANGenerator, init_weights
+
+    torch.manual_seed(1)
+    net = DCGANGenerator(16, 32, 3, 8)
+    init_weights(net)
+    path = tmp_path_factory.mktemp("gen") / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata={
+        "ganrt.kind": "generation", "ganrt.arch": "DCGAN", "ganrt.noise_dim": "16", "ganrt.image_size": "32",
+        "ganrt.out_channels": "3", "ganrt.width": "8", "ganrt.value_range": "-1,1"})
+    return load_model(str(path))
+
+
+@pytest.mark.parametrize(("backend", "precision", "device"), COMBOS, ids=[f"{b}-{p}-{d}" for b, p, d in COMBOS])
+def test_generator_contract(backend, precision, device, generator):
+    reason = _skip_reason(backend, device)
+    if reason:
+        pytest.skip(reason)
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype(np.float32)
+    with create_engine(generator, backend="torch", device="cpu", precision="fp32", guard=False) as ref_engine:
+        ref = ref_engine.infer(z)
+    try:
+        engine = create_engine(generator, backend=backend, device=device, precision=precision)
+    except BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+    with engine:
+        assert engine.kind.name == "generation"
+        out = engine.infer(z)
+        assert out.shape == (3, 3, 32, 32) and out.dtype == np.float32 and np.isfinite(out).all()
+        if precision == "fp32":
+            assert np.abs(out - ref).max() <= 1e-4
+        else:
+            assert psnr((np.clip(out, -1, 1) + 1) / 2, (ref + 1) / 2) >= 40
+        with pytest.raises(ValueError, match="noise"):
+            engine.infer(np.zeros((1, 3, 8, 8), np.float32))
