@@ -183,12 +183,15 @@ def test_help_has_no_type_noise_and_every_flag_says_what_it_does():
     import typer
 
     group = typer.main.get_command(app)
-    for name, command in group.commands.items():
-        text = cli(name, "--help").output
-        assert "<bool>" not in text, name
+    commands = [((name,), command) for name, command in group.commands.items()]
+    commands += [((name, sub), c) for name, command in group.commands.items()
+                 for sub, c in getattr(command, "commands", {}).items()]
+    for names, command in commands:
+        text = cli(*names, "--help").output
+        assert "<bool>" not in text, names
         for param in command.params:
             if param.param_type_name == "option":
-                assert param.help and len(param.help) > 8, (name, param.opts)
+                assert param.help and len(param.help) > 8, (names, param.opts)
 
 
 def test_fp16_on_a_cpu_says_what_it_chose(tmp_path, photo):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 try:
     from typer._click import exceptions as click_exceptions  # Typer 0.29 carries its own copy of Click
@@ -22,24 +22,11 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
 from ganrt import __version__
 from ganrt.cli import (bench_cmd, build_cmd, cache_cmd, doctor_cmd, export_cmd, generate_cmd, models_cmd,
                        restore_cmd, train_cmd, video_cmd)
+from ganrt.cli.help_classes import GanrtCommand, PlainHelpFlag
 from ganrt.errors import EXIT_OK, EXIT_USAGE, GanrtError
 
 
-class _PlainHelpFlag:
-    """Typer 0.29 shows ``<bool>`` after the --help flag; a flag takes no value, so show none."""
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None and option.metavar is None:
-            option.metavar = ""
-        return option
-
-
-class GanrtCommand(_PlainHelpFlag, TyperCommand):
-    pass
-
-
-class GanrtGroup(_PlainHelpFlag, TyperGroup):
+class GanrtGroup(PlainHelpFlag, TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from ganrt import signals
         from ganrt.cli.aliases import translate

@@ -12,9 +12,10 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
+from ganrt.cli.help_classes import GanrtCommand, GanrtSubGroup
 
 train_app = typer.Typer(help="Train a generator: gan, dcgan (noise → image).", no_args_is_help=True,
-                        add_completion=False)
+                        add_completion=False, cls=GanrtSubGroup)
 
 DataOpt = Annotated[str | None, typer.Option("--data", help="A folder of images, an MNIST-format IDX file, or 'digits' (scikit-learn's handwritten digits).")]
 RunOpt = Annotated[Path | None, typer.Option("--run", help="The run folder (default: runs/RECIPE).")]
@@ -130,5 +131,5 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
                         f"): {run / 'generator.safetensors'}; samples in {run / 'samples'}", markup=False)
 
 
-train_app.command("gan")(_gan("gan"))
-train_app.command("dcgan")(_gan("dcgan"))
+train_app.command("gan", cls=GanrtCommand)(_gan("gan"))
+train_app.command("dcgan", cls=GanrtCommand)(_gan("dcgan"))
