@@ -14,7 +14,8 @@ import typer
 from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
 from ganrt.cli.help_classes import GanrtCommand, GanrtSubGroup
 
-train_app = typer.Typer(help="Train a generator: gan, dcgan (noise → image).", no_args_is_help=True,
+train_app = typer.Typer(help="Train a generator: gan, dcgan (noise → image); srgan, esrgan (super-resolution).",
+                        no_args_is_help=True,
                         add_completion=False, cls=GanrtSubGroup)
 
 DataOpt = Annotated[str | None, typer.Option("--data", help="A folder of images, an MNIST-format IDX file, or 'digits' (scikit-learn's handwritten digits).")]
@@ -65,11 +66,53 @@ def _gan(recipe: str):
     return command
 
 
+def _sr(recipe: str):
+    @handle_errors
+    def command(
+        data: Annotated[str | None, typer.Option("--data", help="A folder of high-resolution photos (recursive).")] = None,
+        run: RunOpt = None,
+        scale: Annotated[int | None, typer.Option("--scale", help="Upscaling factor: 2 or 4 (default 4).")] = None,
+        lr_data: Annotated[str | None, typer.Option("--lr-data", help="Paired low-resolution folder (same relative names) instead of made-up ones.")] = None,
+        degrade: Annotated[str | None, typer.Option("--degrade", help="How low-resolution inputs are made: bicubic or realesrgan (second-order blur, resize, noise, JPEG).")] = None,
+        crop: Annotated[int | None, typer.Option("--crop", help="High-resolution crop side (default 96 for srgan, 128 for esrgan).")] = None,
+        val_data: Annotated[str | None, typer.Option("--val-data", help="Held-out photos for validation (default: the last images of --data).")] = None,
+        val_count: Annotated[int | None, typer.Option("--val-count", help="Images of --data held out for validation when no --val-data (default 2).")] = None,
+        pretrain_steps: Annotated[int | None, typer.Option("--pretrain-steps", help="srgan: L1-only steps before the GAN phase (default: two thirds of --max-steps).")] = None,
+        perceptual_weights: Annotated[str | None, typer.Option("--perceptual-weights", help="ImageNet VGG19 weights in torchvision's layout, for the perceptual loss.")] = None,
+        init: Annotated[str | None, typer.Option("--init", help="esrgan: the RRDB generator to fine-tune (default RealESRGAN_x4plus).")] = None,
+        blocks: Annotated[int | None, typer.Option("--blocks", help="srgan: residual blocks (default 16).")] = None,
+        width: Annotated[int | None, typer.Option("--width", help="srgan: feature channels (default 64).")] = None,
+        batch: Annotated[int | None, typer.Option("--batch", help="Crops per step (default 16 for srgan, 4 for esrgan).")] = None,
+        max_steps: MaxStepsOpt = None,
+        seed: SeedOpt = None,
+        device: DeviceOpt = None,
+        amp: AmpOpt = None,
+        ema: EmaOpt = None,
+        sample_every: Annotated[int | None, typer.Option("--val-every", help="Validate (PSNR/SSIM, strip) every N steps (default 100).")] = None,
+        checkpoint_every: CheckpointOpt = None,
+        resume: ResumeOpt = False,
+        overwrite: OverwriteOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        new_run = {"batch": 16 if recipe == "srgan" else 4} if not resume else {}
+        train_run(recipe, run, resume=resume, overwrite=overwrite, quiet=quiet, data=data, scale=scale,
+                  lr_data=lr_data, degrade=degrade, crop=crop, val_data=val_data, val_count=val_count,
+                  pretrain_steps=pretrain_steps, perceptual_weights=perceptual_weights, init=init, blocks=blocks,
+                  width=width, batch=batch if batch is not None else new_run.get("batch"), max_steps=max_steps,
+                  seed=seed, device=device, amp=amp, ema_decay=ema, sample_every=sample_every,
+                  checkpoint_every=checkpoint_every)
+
+    command.__doc__ = {"srgan": "Train SRGAN (SRResNet + VGG discriminator) from scratch on your photos.",
+                       "esrgan": "Fine-tune an RRDB generator (RealESRGAN_x4plus or a file) on your photos."}[recipe]
+    return command
+
+
 def _check(settings: dict) -> None:
     from ganrt.cli.common import check_choice, check_positive
     from ganrt.errors import UsageError
 
-    for key in ("batch", "g_steps", "max_steps", "noise_dim", "width", "sample_every", "checkpoint_every"):
+    for key in ("batch", "g_steps", "max_steps", "noise_dim", "width", "sample_every", "checkpoint_every", "crop",
+                "blocks", "scale"):
         if settings.get(key) is not None and settings[key] < 1:
             raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
     check_positive(settings.get("lr"), "--lr", most=1.0)
@@ -133,3 +176,5 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
 
 train_app.command("gan", cls=GanrtCommand)(_gan("gan"))
 train_app.command("dcgan", cls=GanrtCommand)(_gan("dcgan"))
+train_app.command("srgan", cls=GanrtCommand)(_sr("srgan"))
+train_app.command("esrgan", cls=GanrtCommand)(_sr("esrgan"))

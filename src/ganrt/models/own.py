@@ -46,9 +46,17 @@ def _dcgan(meta: dict):
                           _int(meta, "width"))
 
 
+def _srresnet(meta: dict):
+    from ganrt.models.archs.srgan import SRResNet
+
+    return SRResNet(_int(meta, "scale"), _int(meta, "blocks"), _int(meta, "width"), _int(meta, "out_channels"))
+
+
 OWN_ARCHS: dict[str, OwnArch] = {
     "SimpleGAN": OwnArch("SimpleGAN", "generation", _simple, "simple GAN generator (4 dense layers, tanh)"),
     "DCGAN": OwnArch("DCGAN", "generation", _dcgan, "DCGAN generator (dense → transposed convolutions, tanh)"),
+    "SRResNet": OwnArch("SRResNet", "super-resolution", _srresnet,
+                        "SRGAN's generator (residual blocks with batch-norm, pixel-shuffle)"),
 }
 
 

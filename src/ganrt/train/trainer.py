@@ -10,7 +10,8 @@ A run directory holds:
 - ``metrics.jsonl`` (one JSON line per logged step) and ``losses.png``;
 - ``generator.safetensors``: the generator (its EMA weights) with the
   metadata ``ganrt.models`` loads it by, so every other command takes the
-  run (``--model RUN``).
+  run (``--model RUN``); recipes that validate (super-resolution) also keep
+  ``generator-best.safetensors``, the best by validation PSNR so far.
 
 Every random draw of step *k* comes from generators seeded by (seed, k):
 batch order, noise, dropout, degradations. A run resumed from a checkpoint
@@ -39,6 +40,7 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 METRICS = "metrics.jsonl"
 MODEL_FILE = "generator.safetensors"
+BEST_FILE = "generator-best.safetensors"
 LOG_EVERY = 10
 
 
@@ -242,18 +244,24 @@ class Trainer:
         return kept
 
     # --- outputs -------------------------------------------------------------------------------
-    def export(self) -> Path:
+    def export(self, name: str = MODEL_FILE, extra: dict | None = None) -> Path:
         """The generator (EMA weights) as safetensors with the metadata models load it by."""
         from safetensors.torch import save_file
 
         module = self.ema.module if self.ema is not None else self.recipe.generator()
         state = {k: v.detach().float().cpu().contiguous() for k, v in module.state_dict().items()}
         meta = {**self.recipe.metadata(), "ganrt.step": str(self.step), "ganrt.ema": str(self.ema is not None).lower(),
-                "ganrt.params": str(sum(p.numel() for p in module.parameters())), "ganrt.name": self.run.name}
-        path = self.run / MODEL_FILE
+                "ganrt.params": str(sum(p.numel() for p in module.parameters())), "ganrt.name": self.run.name,
+                **(extra or {})}
+        path = self.run / name
         with atomic_path(path) as tmp:
             save_file(state, str(tmp), metadata=meta)
         return path
+
+    def best_psnr(self) -> float:
+        """The best validation PSNR of the run so far (from its metrics), or -inf."""
+        found = [r["val_psnr_y"] for r in self.history if "val_psnr_y" in r]
+        return max(found) if found else float("-inf")
 
     def _log(self, losses: dict, rate: float) -> None:
         row = {"step": self.step, **{k: round(v, 6) for k, v in losses.items()}, "steps_per_s": round(rate, 3),
@@ -267,7 +275,16 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         module = self.ema.module if self.ema is not None else self.recipe.generator()
         self.recipe.sample(module, folder / f"step-{self.step:07d}.png", folder / "latest.png")
-        plot_losses(self.history, self.run / "losses.png")
+        scores = getattr(self.recipe, "last_validation", None)
+        if scores:
+            best = scores["psnr_y"] > self.best_psnr()
+            row = {"step": self.step, **{f"val_{k}": round(v, 4) for k, v in scores.items()}, "best": best}
+            self.history.append(row)
+            with open(self.run / METRICS, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if best:
+                self.export(BEST_FILE, {"ganrt.val_psnr_y": f"{scores['psnr_y']:.3f}"})
+        plot_losses([r for r in self.history if any(k.startswith("loss") for k in r)], self.run / "losses.png")
 
     # --- the loop ------------------------------------------------------------------------------
     def fit(self, *, resume: bool) -> int:
@@ -311,7 +328,14 @@ class Trainer:
                 self.save_checkpoint()
             raise Interrupted(f"{signals.describe(exc)} at step {self.step}; the state is saved: rerun with "
                               "--resume to continue", signals.exit_code_for(exc)) from None
+        finally:
+            self._close()
         return self.step - first
+
+    def _close(self) -> None:
+        close = getattr(self.recipe, "close", None)
+        if close is not None:
+            close()
 
 
 def plot_losses(history: list[dict], path: Path) -> None:

@@ -17,4 +17,12 @@ def make_recipe(name: str):
         from ganrt.train.recipes.gan import GanRecipe
 
         return GanRecipe(name)
+    if name == "srgan":
+        from ganrt.train.recipes.sr import SRGANRecipe
+
+        return SRGANRecipe(name)
+    if name == "esrgan":
+        from ganrt.train.recipes.sr import ESRGANRecipe
+
+        return ESRGANRecipe(name)
     raise UsageError(f"unknown recipe {name!r}")
