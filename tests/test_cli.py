@@ -37,9 +37,11 @@ def test_models_json_lists_the_builtins():
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     names = {r["name"] for r in rows}
-    assert names == {"RealESRGAN_x4plus", "RealESRGAN_x4plus_anime_6B", "realesr-animevideov3"}
+    assert {"RealESRGAN_x4plus", "RealESRGAN_x4plus_anime_6B", "realesr-animevideov3", "RealSR_DF2K_x4",
+            "SPAN-x2-ch48", "SPAN-x4-ch48"} <= names
     for r in rows:
-        assert r["scale"] == 4 and r["arch"] in ("RRDBNet", "SRVGGNetCompact") and r["params"] > 500_000
+        assert r["scale"] in (2, 4) and r["arch"] in ("RRDBNet", "SRVGGNetCompact", "SPAN")
+        assert r["installed"] and r["params"] > 300_000 and r["license"]
     table = run("models")
     assert table.exit_code == 0 and "realesr-animevideov3" in table.stdout
 
@@ -50,7 +52,7 @@ def test_info_for_builtin_and_file(tmp_path, load):
     result = run("info", "realesr-animevideov3", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["params"] == 621_424 and data["license"] == "BSD-3-Clause"
+    assert data["params"] == 621_424 and data["license"].startswith("BSD-3-Clause")
     path = tmp_path / "mine.pth"
     torch.save(load("realesr-animevideov3").module.state_dict(), path)
     result = run("info", path, "--json")

@@ -11,18 +11,24 @@ from ganrt.models.ncnn_format import parse_param, read_weights
 from ganrt.models.registry import BUILTIN_MODELS, get_builtin
 from ganrt.models.zoo import convert_ncnn, ncnn_files
 
-EXPECTED = {  # (convolutions, PReLUs, parameter tensors) per model, from the upstream architectures
-    "RealESRGAN_x4plus": (351, 0, 702),
-    "RealESRGAN_x4plus_anime_6B": (96, 0, 192),
-    "realesr-animevideov3": (18, 17, 53),
+EXPECTED = {  # parameter tensors per model, from the upstream architectures (SPAN: spandrel's Conv3XC form)
+    "RealESRGAN_x4plus": 702,
+    "RealESRGAN_x4plus_anime_6B": 192,
+    "realesr-animevideov3": 53,
+    "realesr-animevideov3-x2": 53,
+    "realesr-animevideov3-x3": 53,
+    "RealSR_DF2K_x4": 702,
+    "SPAN-x2-ch48": 20 * 10 + 4,
+    "SPAN-x2-ch52": 20 * 10 + 4,
+    "SPAN-x4-ch48": 20 * 10 + 4,
+    "SPAN-x4-ch52": 20 * 10 + 4,
 }
 
 
 @pytest.mark.parametrize("entry", BUILTIN_MODELS, ids=lambda e: e.name)
 def test_conversion_names_every_weight(entry):
     state, sha = convert_ncnn(entry)
-    convs, prelus, tensors = EXPECTED[entry.name]
-    assert len(state) == tensors
+    assert len(state) == EXPECTED[entry.name]
     assert len(sha) == 64
     assert all(v.dtype == np.float32 and np.isfinite(v).all() for v in state.values())
     if entry.arch == "RRDBNet":
@@ -31,6 +37,10 @@ def test_conversion_names_every_weight(entry):
         assert state["body.0.rdb1.conv5.weight"].shape == (64, 192, 3, 3)
         assert state["conv_last.weight"].shape == (3, 64, 3, 3)
         assert {"conv_body.weight", "conv_up1.weight", "conv_up2.weight", "conv_hr.weight"} <= set(state)
+    elif entry.arch == "SPAN":
+        width = 48 if "ch48" in entry.name else 52
+        assert state["conv_1.eval_conv.weight"].shape == (width, 3, 3, 3)
+        assert state["upsampler.0.weight"].shape == (3 * entry.scale**2, width, 3, 3)
     else:
         assert state["body.0.weight"].shape == (64, 3, 3, 3)
         assert state["body.1.weight"].shape == (64,)

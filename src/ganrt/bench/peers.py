@@ -62,5 +62,5 @@ class NcnnEngine(Engine):
         super().__init__(ModelSpec.of(model), precision="fp32", device="cpu")
         self.peer = NcnnPeer.for_builtin(model.name, threads=threads)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        return np.stack([self.peer.run(img) for img in batch])
+    def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return np.stack([self.peer.run(img) for img in inputs[0]])

@@ -12,18 +12,23 @@ from ganrt.cli.common import JsonOpt, console, handle_errors
 
 def _builtin_rows() -> list[dict]:
     from ganrt.models.registry import BUILTIN_MODELS
-    from ganrt.models.zoo import count_params, is_cached
+    from ganrt.models.zoo import count_params, is_cached, is_installed
 
-    return [{
-        "name": e.name, "arch": e.arch, "scale": e.scale, "in_channels": e.in_channels,
-        "params": count_params(e), "precisions": list(e.precisions), "license": e.license,
-        "source": e.source, "cached": is_cached(e), "description": e.description,
-    } for e in BUILTIN_MODELS]
+    rows = []
+    for e in BUILTIN_MODELS:
+        installed = is_installed(e)
+        rows.append({
+            "name": e.name, "arch": e.arch, "scale": e.scale, "outscale": e.outscale, "in_channels": e.in_channels,
+            "params": count_params(e) if installed else None, "precisions": list(e.precisions),
+            "license": e.license, "source": e.source, "installed": installed,
+            "install": None if installed else e.pip_command(), "cached": is_cached(e), "description": e.description,
+        })
+    return rows
 
 
 @handle_errors
 def models(as_json: JsonOpt = False) -> None:
-    """List the built-in models (name, architecture, scale, parameters, precisions, cached)."""
+    """List the built-in models: architecture, scale, size, whether installed (or the pip command), cached."""
     rows = _builtin_rows()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -31,11 +36,13 @@ def models(as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     table = Table(title="built-in models")
-    for col in ("name", "arch", "scale", "params", "precisions", "cached"):
-        table.add_column(col, no_wrap=col == "name")
+    for col in ("name", "arch", "scale", "params", "installed", "cached", "use"):
+        table.add_column(col, no_wrap=col in ("name", "installed"))
     for r in rows:
-        table.add_row(r["name"], r["arch"], f"×{r['scale']}", f"{r['params'] / 1e6:.2f}M",
-                      ",".join(r["precisions"]), "yes" if r["cached"] else "no")
+        scale = f"×{r['scale']}" + (f" → ×{r['outscale']:g}" if r["outscale"] else "")
+        params = f"{r['params'] / 1e6:.2f}M" if r["params"] else "-"
+        table.add_row(r["name"], r["arch"], scale, params, "yes" if r["installed"] else r["install"],
+                      "yes" if r["cached"] else "no", r["description"])
     console().print(table)
 
 

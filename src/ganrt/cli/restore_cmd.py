@@ -92,6 +92,7 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
     except ImageReadError as exc:
         raise ImageReadError(f"{src}: {exc}") from None
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt restore")
+    outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = RestoreSettings(tile=choice.tile, outscale=outscale, quality=quality, max_pixels=max_pixels)
     for note in notes:
         logging.getLogger("ganrt").warning("%s: %s", src.name, note)
@@ -131,6 +132,7 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt restore")
+    outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = RestoreSettings(tile=choice.tile, outscale=outscale, fmt=fmt, quality=quality, max_pixels=max_pixels)
     fingerprint_of = {"model": choice.model.name, "weights_sha256": choice.model.checksum,
                       "precision": choice.precision, "outscale": outscale, "format": fmt, "suffix": suffix,

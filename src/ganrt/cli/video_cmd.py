@@ -96,6 +96,7 @@ def video(
     if source.media is not None and source.media.colorspace and output is not None:
         encode = replace(encode, colorspace=source.media.colorspace)
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt video")
+    outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,
                              keep_audio=not no_audio, encode=encode)
     stat = input.stat()

@@ -57,6 +57,7 @@ class LoadedModel:
     noise_dim: int = 0  # generators
     image_size: int = 0  # generators
     value_range: tuple[float, float] = (0.0, 1.0)
+    default_outscale: float | None = None  # built-ins named for a ×2/×3 output of a ×4 network
     _load_module: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _module: Any = field(default=None, repr=False, compare=False)
 
@@ -278,7 +279,7 @@ def _builtin(entry: ModelEntry) -> LoadedModel:
     return LoadedModel(name=entry.name, arch=entry.arch, scale=entry.scale, in_channels=entry.in_channels,
                        out_channels=entry.in_channels, precisions=entry.precisions, license=entry.license,
                        source=entry.source, checksum=builtin_checksum(entry), params=count_params(entry),
-                       builtin=True, _load_module=load_module)
+                       builtin=True, default_outscale=entry.outscale, _load_module=load_module)
 
 
 def _valid_facts(info: dict) -> dict | None:

