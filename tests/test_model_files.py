@@ -120,3 +120,19 @@ def test_converted_weights_are_cached_and_reused(ganrt_cache, load):
     path.write_bytes(b"garbage")  # a damaged cache is converted again, not trusted
     state, _ = builtin_state_dict(entry)
     assert "body.0.weight" in state and path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B"])
+def test_builtin_networks_equal_spandrels(name, load, photos):
+    """The built-ins are built without spandrel (seconds of imports); the network is the same."""
+    from ganrt.models.loader import describe_state_dict, module_of
+    from ganrt.models.registry import get_builtin
+    from ganrt.models.zoo import builtin_state_dict
+
+    state, _ = builtin_state_dict(get_builtin(name))
+    reference = module_of(describe_state_dict(state, name=name))
+    mine = load(name).module
+    assert "spandrel" not in type(mine).__module__
+    x = torch.from_numpy(to_nchw(photos["chelsea_45x59"]))
+    with torch.inference_mode():
+        assert torch.allclose(mine(x), reference(x), atol=1e-5)

@@ -9,21 +9,27 @@ interpolation, which keeps the noise at the norm the generator was trained on).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt, console,
                               handle_errors, setup_logging, shown)
 
 
 def noise(seed: int, count: int, dim: int) -> np.ndarray:
+    import numpy as np
+
     return np.random.default_rng(seed).standard_normal((count, dim)).astype(np.float32)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
     """``steps`` vectors from ``a`` to ``b`` along the great circle (linear where they are parallel)."""
+    import numpy as np
+
     na, nb = a / np.linalg.norm(a), b / np.linalg.norm(b)
     omega = np.arccos(np.clip(np.dot(na, nb), -1.0, 1.0))
     ts = np.linspace(0.0, 1.0, steps)[:, None]
@@ -34,6 +40,8 @@ def slerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
 
 def generate_images(engine, z: np.ndarray, batch: int) -> np.ndarray:
     """The generator on noise ``z`` in batches; images in 0..1, N × C × S × S."""
+    import numpy as np
+
     from ganrt.kinds import to_unit_range
 
     parts = [engine.infer(z[i:i + batch]) for i in range(0, len(z), batch)]
@@ -61,6 +69,8 @@ def generate(
     """Generate images from a trained generator (a grid, or a folder of PNGs)."""
     setup_logging(quiet)
     import time
+
+    import numpy as np
 
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.errors import UsageError

@@ -270,7 +270,12 @@ def _builtin(entry: ModelEntry) -> LoadedModel:
     from ganrt.models.zoo import builtin_checksum, builtin_state_dict, count_params
 
     def load_module():
+        from ganrt.models.archs.realesrgan import build
+
         state, _sha = builtin_state_dict(entry)
+        own = build(entry.arch, state)  # Real-ESRGAN's families: built directly, no spandrel import
+        if own is not None:
+            return module_of_module(own)
         descriptor = describe_state_dict(state, name=entry.name)
         if (descriptor.scale, descriptor.input_channels) != (entry.scale, entry.in_channels):
             raise ModelLoadError(f"{entry.name}: converted weights do not match the registry entry")
