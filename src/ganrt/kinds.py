@@ -10,7 +10,10 @@ assuming "image in, image × scale out":
 - ``output(spec, shapes)``: the output shape those inputs give;
 - ``spatial``: inputs are images (padded to the model's size multiple, tiled);
 - ``feeds_pixels``: the tiler and the benchmark feed it integer pixels;
-- ``axes``: which input dimensions are dynamic in an exported graph.
+- ``axes``: which input dimensions are dynamic in an exported graph;
+- ``cpu_order``: the backends ``auto`` tries on a CPU, fastest first. Inpainters
+  skip OpenVINO: its ONNX frontend cannot convert the DFT nodes of the
+  exported FFT convolutions of LaMa (measured; ONNX Runtime runs them).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Kind:
     spatial: bool
     feeds_pixels: bool
     description: str
+    cpu_order: tuple[str, ...] = ("openvino", "onnxruntime", "torch")  # what ``-b auto`` tries on a CPU
 
     def example(self, spec, n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
         """Inputs of the right shapes for tracing and probing: random images, masks or noise."""
@@ -85,7 +89,7 @@ KINDS: dict[str, Kind] = {
                        spatial=False, feeds_pixels=False, description="noise vector → image"),
     "inpainting": Kind("inpainting", ("input", "mask"), _inpaint_shapes, _inpaint_output, (IMAGE_AXES, IMAGE_AXES),
                        {0: "batch", 2: "height", 3: "width"}, spatial=True, feeds_pixels=False,
-                       description="image + mask (1 = fill) → image"),
+                       description="image + mask (1 = fill) → image", cpu_order=("onnxruntime", "torch", "openvino")),
 }
 DEFAULT_KIND = "super-resolution"
 

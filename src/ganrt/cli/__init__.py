@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
 
 from ganrt import __version__
 from ganrt.cli import (bench_cmd, build_cmd, cache_cmd, doctor_cmd, export_cmd, generate_cmd, models_cmd,
-                       restore_cmd, train_cmd, video_cmd)
+                       repair_cmd, restore_cmd, train_cmd, video_cmd)
 from ganrt.cli.help_classes import GanrtCommand, PlainHelpFlag
 from ganrt.errors import EXIT_OK, EXIT_USAGE, GanrtError
 
@@ -86,6 +86,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 app.command("restore", cls=GanrtCommand)(restore_cmd.restore)
+app.command("repair", cls=GanrtCommand)(repair_cmd.repair)
 app.command("video", cls=GanrtCommand)(video_cmd.video)
 app.command("generate", cls=GanrtCommand)(generate_cmd.generate)
 app.command("models", cls=GanrtCommand)(models_cmd.models)

@@ -166,7 +166,7 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
         from ganrt.pipelines.preview import contact_sheet
 
         contact_sheet(result.written, preview)
-    _print_summary(result, choice, quiet)
+    _print_summary(result, f"{choice.model.name} on {choice.describe()}", quiet)
     if result.interrupted:
         return result.signal_code
     return 1 if result.failed else 0
@@ -186,7 +186,7 @@ def _dry_run(discovery, todo, result, quiet: bool) -> int:
     return 0
 
 
-def _print_summary(result, choice, quiet: bool) -> None:
+def _print_summary(result, title: str, quiet: bool, verb: str = "restored") -> None:
     import sys
 
     for path, reason in result.failed[:MAX_FAILURE_LINES]:
@@ -195,15 +195,15 @@ def _print_summary(result, choice, quiet: bool) -> None:
         sys.stderr.write(f"… and {len(result.failed) - MAX_FAILURE_LINES} more failures (see --report)\n")
     if result.interrupted:
         how = "terminated" if result.signal_code == 143 else "interrupted"
-        sys.stderr.write(f"{how} after {result.restored} restored image(s); the job state is saved: "
+        sys.stderr.write(f"{how} after {result.restored} {verb} image(s); the job state is saved: "
                          "rerun the same command to resume\n")
     if quiet:
         return
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"{choice.model.name} on {choice.describe()}"), show_header=False)
-    rows = [("restored", result.restored), ("skipped (already done)", result.skipped),
+    table = Table(title=Text(title), show_header=False)
+    rows = [(verb, result.restored), ("skipped (already done)", result.skipped),
             ("failed", len(result.failed)), ("ignored (not images)", len(result.ignored)),
             ("time", f"{result.seconds:.1f} s"), ("images/s", f"{result.images_per_s:.3f}"),
             ("megapixels/s", f"{result.megapixels_per_s:.3f}")]

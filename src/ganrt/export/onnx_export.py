@@ -53,8 +53,9 @@ def _export_bytes(module, examples, kind, *, opset: int, dynamic_batch: bool, dy
     except Exception as exc:  # noqa: BLE001 - try the other exporter before giving up
         errors.append(f"torchscript exporter: {exc}")
     try:
-        shapes = tuple({i: torch.export.Dim(f"{name}_{axis}") for i, axis in a.items()} or None
-                       for name, a in zip(names, axes_in))
+        dims: dict[str, object] = {}  # one Dim per axis name: an inpainter's image and mask share theirs
+        shapes = tuple({i: dims.setdefault(axis, torch.export.Dim.AUTO) for i, axis in a.items()} or None
+                       for a in axes_in)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, tuple(examples), input_names=names,

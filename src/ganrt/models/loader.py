@@ -33,7 +33,8 @@ MAX_PARAMS = 300_000_000  # 1.2 GB of fp32 weights; the largest restoration netw
 MAX_TENSORS = 20_000
 MAX_SCALE = 16
 MAX_CHANNELS = 16
-_DETECTED = ("arch", "scale", "in_channels", "out_channels", "precisions", "params", "size_multiple", "min_size")
+_DETECTED = ("arch", "scale", "in_channels", "out_channels", "precisions", "params", "size_multiple", "min_size",
+             "kind")
 
 
 @dataclass
@@ -206,7 +207,8 @@ def _first_line(exc: BaseException) -> str:
 
 def describe_state_dict(state: dict, *, name: str) -> Any:
     """spandrel's descriptor for a state dict, or a clear ModelLoadError."""
-    from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError, canonicalize_state_dict
+    from spandrel import (ImageModelDescriptor, MaskedImageModelDescriptor, ModelLoader, UnsupportedModelError,
+                          canonicalize_state_dict)
 
     state = canonicalize_state_dict(state) if isinstance(state, dict) else state
     check_tensors(state, name)
@@ -216,7 +218,7 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
         raise ModelLoadError(f"{name}: unknown model architecture (spandrel could not detect it)") from exc
     except Exception as exc:
         raise ModelLoadError(f"{name}: weights do not fit the detected architecture ({_first_line(exc)})") from exc
-    if not isinstance(descriptor, ImageModelDescriptor):
+    if not isinstance(descriptor, (ImageModelDescriptor, MaskedImageModelDescriptor)):
         raise ModelLoadError(
             f"{name}: {descriptor.architecture.name} is not an image-to-image model ganrt can run"
         )
@@ -230,6 +232,8 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
 
 
 def detected_facts(descriptor) -> dict[str, Any]:
+    from spandrel import MaskedImageModelDescriptor
+
     precisions = ("fp32",) + (("fp16",) if descriptor.supports_half else ()) + (
         ("bf16",) if descriptor.supports_bfloat16 else ())
     req = descriptor.size_requirements
@@ -242,6 +246,7 @@ def detected_facts(descriptor) -> dict[str, Any]:
         "params": sum(p.numel() for p in descriptor.model.parameters()),
         "size_multiple": max(1, int(req.multiple_of)),
         "min_size": int(req.minimum),
+        "kind": "inpainting" if isinstance(descriptor, MaskedImageModelDescriptor) else "super-resolution",
     }
 
 
@@ -295,7 +300,8 @@ def _valid_facts(info: dict) -> dict | None:
     ints = ("scale", "in_channels", "out_channels", "params", "size_multiple", "min_size")
     if (not all(isinstance(facts[k], int) and facts[k] >= 0 for k in ints) or not isinstance(facts["arch"], str)
             or not isinstance(facts["precisions"], list) or not set(facts["precisions"]) <= {"fp32", "fp16", "bf16"}
-            or not 1 <= facts["scale"] <= MAX_SCALE or facts["size_multiple"] < 1):
+            or not 1 <= facts["scale"] <= MAX_SCALE or facts["size_multiple"] < 1
+            or facts["kind"] not in ("super-resolution", "inpainting")):
         return None
     facts["precisions"] = tuple(facts["precisions"])
     return facts

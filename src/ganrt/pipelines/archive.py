@@ -119,6 +119,9 @@ class ArchiveRunner:
     def _read(self, task: Task) -> Prepared:
         return read_stage(task.src, self.settings)
 
+    def _infer(self, prepared: Prepared):
+        return infer_stage(self.engine, prepared, self.settings)
+
     def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
         finished = finish_stage(restored, prepared, self.settings, self.engine.scale)
         notes = list(task.notes) + check_output(task.dst, finished)
@@ -178,7 +181,7 @@ class ArchiveRunner:
                 try:
                     prepared = fut.result()
                     self.state.mark_started(task, self.fingerprint)
-                    restored = infer_stage(self.engine, prepared, self.settings)
+                    restored = self._infer(prepared)
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:  # noqa: BLE001

@@ -32,9 +32,6 @@ def _fit(img: np.ndarray, height: int) -> np.ndarray:
 def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6, row_height: int = ROW_HEIGHT) -> Path:
     """Write a PNG with one row per (input, output) pair: input upscaled bicubic | output, with names."""
     import cv2
-    from PIL import Image, ImageDraw, PngImagePlugin
-
-    from ganrt.pipelines.output_plan import PREVIEW_MARK
 
     rows = []
     for src, out in pairs[:count]:
@@ -49,15 +46,23 @@ def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6,
             left = cv2.resize(original, (right.shape[1], row_height), interpolation=cv2.INTER_CUBIC)
         name = src.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         rows.append((name, np.hstack([left, np.full((row_height, 6, 3), 255, np.uint8), right])))
+    return _save_sheet(rows, dest, "left: input, bicubic | right: restored", row_height)
+
+
+def _save_sheet(rows: list[tuple[str, np.ndarray]], dest: Path, caption: str, row_height: int) -> Path:
+    from PIL import Image, ImageDraw, PngImagePlugin
+
+    from ganrt.pipelines.output_plan import PREVIEW_MARK
+
     if not rows:
-        raise ValueError("no restored images to preview")
+        raise ValueError("no images to preview")
     label_h = 22
     width = max(r.shape[1] for _, r in rows)
     sheet = Image.new("RGB", (width, sum(row_height + label_h for _ in rows)), "white")
     draw = ImageDraw.Draw(sheet)
     y = 0
     for name, row in rows:
-        draw.text((4, y + 4), f"{name}   (left: input, bicubic | right: restored)", fill="black")
+        draw.text((4, y + 4), f"{name}   ({caption})", fill="black")
         sheet.paste(Image.fromarray(row), (0, y + label_h))
         y += row_height + label_h
     info = PngImagePlugin.PngInfo()
@@ -65,3 +70,23 @@ def contact_sheet(pairs: list[tuple[Path, Path]], dest: Path, *, count: int = 6,
     with atomic_path(dest) as tmp:
         sheet.save(tmp, format="PNG", pnginfo=info)
     return dest
+
+
+def repair_sheet(pairs: list[tuple[Path, Path]], masks: dict[Path, np.ndarray], dest: Path, *, count: int = 6,
+                 row_height: int = ROW_HEIGHT) -> Path:
+    """A PNG with one row per repaired photo: damaged | mask (white = filled) | repaired."""
+    rows = []
+    gap = np.full((row_height, 6, 3), 255, np.uint8)
+    for src, out in pairs[:count]:
+        damaged, repaired = _fit(_display_rgb(src), row_height), _fit(_display_rgb(out), row_height)
+        mask = masks.get(src)
+        panels = [damaged]
+        if mask is not None:
+            import cv2
+
+            shown = cv2.resize(mask, (damaged.shape[1], row_height), interpolation=cv2.INTER_AREA)
+            panels.append(np.repeat(np.where(shown > 0, 255, 40).astype(np.uint8)[..., None], 3, axis=2))
+        panels.append(repaired)
+        row = np.hstack([p for panel in panels for p in (panel, gap)][:-1])
+        rows.append((src.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), row))
+    return _save_sheet(rows, dest, "damaged | mask | repaired", row_height)

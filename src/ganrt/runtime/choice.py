@@ -26,8 +26,9 @@ from ganrt.runtime.backends import backend_info, is_installed
 
 log = logging.getLogger(__name__)
 
+CPU_ORDER = ("openvino", "onnxruntime", "torch")  # super-resolution's; each kind names its own (ganrt.kinds)
+
 BF16_MIN_PSNR = 40.0
-CPU_ORDER = ("openvino", "onnxruntime", "torch")
 
 
 def tensorrt_runs_here() -> bool:
@@ -42,7 +43,9 @@ def tensorrt_runs_here() -> bool:
 def choose_backend(model, device: str, precision: str) -> str:
     if device == "cuda":
         return "tensorrt" if tensorrt_runs_here() else "torch"
-    for name in CPU_ORDER:
+    from ganrt.kinds import get_kind
+
+    for name in get_kind(getattr(model, "kind", "super-resolution")).cpu_order:
         info = backend_info(name)
         if is_installed(info) and (precision == "auto" or precision in info.precisions):
             if precision == "fp16":
@@ -58,7 +61,8 @@ def choose_precision(model, backend: str, device: str, *, threads: int | None = 
     info = backend_info(backend)
     if device == "cuda":
         return "fp16" if "fp16" in model.precisions and "fp16" in info.precisions else "fp32"
-    if cpu_has_bf16() and "bf16" in info.precisions and "bf16" in model.precisions:
+    guarded = getattr(model, "kind", "super-resolution") == "super-resolution"  # the guard compares photos
+    if guarded and cpu_has_bf16() and "bf16" in info.precisions and "bf16" in model.precisions:
         return "bf16" if bf16_passes_guard(model, backend, threads=threads) else "fp32"
     return "fp32"
 

@@ -1,0 +1,285 @@
+"""`ganrt repair INPUT OUTPUT`: find scratches, dust and tears (or read the user's masks) and fill them.
+
+Runs on the archive pipeline of `ganrt restore` (mirrored folders, job state
+and resume, reports, previews, faithful formats and metadata); only the
+stages differ (``ganrt.pipelines.repair``). ``--inpaint`` picks the filler:
+``telea`` (default) or ``ns`` (OpenCV, offline), an inpainting model file
+(LaMa and kin, through spandrel and the engines), or a ``ganrt train
+gan|dcgan`` run folder (semantic inpainting with its generator and
+discriminator). ``--then MODEL`` upscales the repaired photo in the same pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
+                              TileOpt, console, flag, handle_errors, setup_logging, shown)
+from ganrt.cli.restore_cmd import FORMATS, MAX_JOBS
+
+
+@handle_errors
+def repair(
+    input: Annotated[Path, typer.Argument(help="A photo, or a folder of photos (walked recursively).")],
+    output: Annotated[Path, typer.Argument(help="Output file or folder (for one photo), or output folder (for a folder).")],
+    inpaint: Annotated[str, typer.Option("--inpaint", help="telea or ns (OpenCV), an inpainting model file (LaMa…), or a `ganrt train gan|dcgan` run folder (semantic inpainting).")] = "telea",
+    mask_dir: Annotated[Path | None, typer.Option("--mask-dir", help="Use these masks (same relative names, .png allowed; white = damaged) instead of detecting damage.")] = None,
+    save_masks: Annotated[bool, flag("--save-masks", help="Write the mask used beside each output (photo.mask.png).")] = False,
+    sensitivity: Annotated[float, typer.Option("--sensitivity", help="Damage detection: above 1 finds fainter damage (and more false alarms).")] = 1.0,
+    then: Annotated[str | None, typer.Option("--then", help="Upscale the repaired photo with this restore model in the same pass.")] = None,
+    backend: BackendOpt = "auto",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    tile: TileOpt = "auto",
+    outscale: OutscaleOpt = None,
+    threads: ThreadsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp or tiff.")] = "same",
+    suffix: Annotated[str, typer.Option("--suffix", help="Add this to every output file name.")] = "",
+    quality: Annotated[int, typer.Option("--quality", help="JPEG/WebP quality (1-100).")] = 95,
+    overwrite: OverwriteOpt = False,
+    no_resume: Annotated[bool, flag("--no-resume", help="Redo every photo, ignoring what earlier runs finished.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Reader and writer threads (detection runs in the readers).")] = 2,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images whose header declares more pixels.")] = 200_000_000,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
+    preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (damaged | mask | repaired) as PNG.")] = None,
+    dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Repair scratches, dust and tears in a photo or a folder of photos (resumable), optionally upscaling."""
+    setup_logging(quiet)
+    from ganrt.cli.common import check_choice, check_positive, check_threads, existing_path
+    from ganrt.errors import UsageError
+
+    existing_path(input, "input")
+    check_choice(fmt, FORMATS, "--format")
+    check_positive(outscale, "--outscale", most=16)
+    check_threads(threads)
+    if not 1 <= quality <= 100:
+        raise UsageError("--quality must be between 1 and 100")
+    if not 1 <= jobs <= MAX_JOBS or max_pixels < 1:
+        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} and --max-pixels positive")
+    if not 0.1 <= sensitivity <= 10:
+        raise UsageError("--sensitivity must be between 0.1 and 10")
+    if "/" in suffix or "\0" in suffix:
+        raise UsageError("--suffix is added to file names: it cannot hold '/'")
+    if outscale is not None and then is None:
+        raise UsageError("--outscale needs --then MODEL (repair alone keeps the photo's size)")
+    if mask_dir is not None:
+        existing_path(mask_dir, "--mask-dir")
+        if not mask_dir.is_dir():
+            raise UsageError(f"--mask-dir {mask_dir} is not a folder")
+        if input.is_dir() and _inside(mask_dir, input):
+            raise UsageError("--mask-dir must not be inside INPUT (its masks would be repaired as photos)")
+    tools = _Tools(inpaint, then, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
+    from ganrt.pipelines.damage import DetectorSettings
+    from ganrt.pipelines.repair import RepairSettings
+    from ganrt.pipelines.restore import RestoreSettings
+
+    restore = RestoreSettings(tile=tools.tile, outscale=outscale if outscale is not None else tools.default_outscale,
+                              fmt=fmt, quality=quality, max_pixels=max_pixels)
+    base = dict(restore=restore, mask_dir=mask_dir, detector=DetectorSettings(sensitivity=sensitivity),
+                save_masks=save_masks)
+    fingerprint_of = {"command": "repair", "inpaint": tools.inpaint_id, "then": tools.then_id,
+                      "masks": str(mask_dir.resolve()) if mask_dir else f"detected@{sensitivity:g}",
+                      "outscale": restore.outscale, "format": fmt, "suffix": suffix, "quality": quality,
+                      "precision": precision}
+    if input.is_dir():
+        code = _repair_folder(input, output, tools, base, fingerprint_of, suffix=suffix, overwrite=overwrite,
+                              resume=not no_resume, jobs=jobs, report=report, preview=preview, dry_run=dry_run,
+                              quiet=quiet)
+        raise typer.Exit(code)
+    if dry_run or report or preview:
+        raise UsageError("--dry-run, --report and --preview apply to folder inputs")
+    _repair_one(input, output, tools, base, suffix=suffix, fmt=fmt, overwrite=overwrite, quiet=quiet)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+class _Tools:
+    """The filler and the optional upscaler, resolved from the options (engines opened on demand)."""
+
+    def __init__(self, inpaint: str, then: str | None, **engine_options):
+        from ganrt.cli.engine_setup import choose_engine
+        from ganrt.pipelines.inpaint import OPENCV_METHODS
+
+        self.inpaint, self.options = inpaint, engine_options
+        self.inpaint_choice = self.upscale_choice = None
+        self.semantic_run: Path | None = None
+        self.tile = None
+        self.default_outscale = None
+        if inpaint in OPENCV_METHODS:
+            self.inpaint_id = inpaint
+        elif Path(inpaint).expanduser().is_dir():
+            self.semantic_run = Path(inpaint).expanduser()
+            from ganrt.pipelines.semantic_inpaint import load_gan_run
+
+            self.pair = load_gan_run(self.semantic_run)  # checks the run now, before any photo is read
+            self.inpaint_id = f"semantic:{self.semantic_run.resolve()}"
+        else:
+            self.inpaint_choice = choose_engine(inpaint, kinds=("inpainting",), command="ganrt repair --inpaint",
+                                                **engine_options)
+            self.inpaint_id = f"{self.inpaint_choice.model.name}:{self.inpaint_choice.model.checksum}"
+        if then is not None:
+            self.upscale_choice = choose_engine(then, command="ganrt repair --then", **engine_options)
+            self.tile = self.upscale_choice.tile
+            self.default_outscale = self.upscale_choice.model.default_outscale
+            self.then_id = f"{self.upscale_choice.model.name}:{self.upscale_choice.model.checksum}"
+        else:
+            from ganrt.runtime.memory import TilePolicy
+
+            self.tile, self.then_id = TilePolicy(0), None
+
+    def describe(self) -> str:
+        text = self.filler_name
+        if self.upscale_choice is not None:
+            text += f", then {self.upscale_choice.model.name} ({self.upscale_choice.describe()})"
+        return text
+
+    @property
+    def filler_name(self) -> str:
+        from ganrt.pipelines.inpaint import OPENCV_METHODS
+
+        if self.inpaint in OPENCV_METHODS:
+            return OPENCV_METHODS[self.inpaint]
+        if self.semantic_run is not None:
+            return f"semantic inpainting with {self.semantic_run.name}"
+        return f"{self.inpaint_choice.model.name} ({self.inpaint_choice.describe()})"
+
+    def open(self, stack):
+        """(filler, upscaler or None), their engines entered on ``stack`` (an ExitStack)."""
+        from ganrt.pipelines.inpaint import OPENCV_METHODS, EngineFiller, OpenCVFiller
+
+        if self.inpaint in OPENCV_METHODS:
+            filler = OpenCVFiller(self.inpaint)
+        elif self.semantic_run is not None:
+            from ganrt.pipelines.semantic_inpaint import SemanticFiller
+
+            filler = SemanticFiller(self.pair)
+        else:
+            filler = EngineFiller(stack.enter_context(self.inpaint_choice.open()))
+        upscaler = stack.enter_context(self.upscale_choice.open()) if self.upscale_choice is not None else None
+        return filler, upscaler
+
+
+def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, fmt, overwrite, quiet) -> None:
+    import contextlib
+    import time
+
+    from ganrt.errors import ImageReadError, UsageError
+    from ganrt.fsutil import remove_stale_temps
+    from ganrt.pipelines.output_plan import OutputPlan, single_output
+    from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, read_stage, repair_one
+
+    if not src.is_file():
+        raise UsageError(f"input {src} is not a regular file")
+    dst, _notes = single_output(src, output, fmt=fmt, suffix=suffix)
+    plan = OutputPlan(inputs=(src,), overwrite=overwrite)
+    plan.claim(dst, str(src))
+    if base["save_masks"]:
+        plan.claim(mask_path_for(dst), "--save-masks", ours=is_mask)
+    settings = RepairSettings(filler=None, input_root=src.parent, **base)
+    try:  # read first: a bad input (or mask) fails before any model is loaded
+        prepared = read_stage(src, settings)
+    except ImageReadError as exc:
+        raise ImageReadError(f"{src}: {exc}") from None
+    if dst.parent.is_dir():
+        remove_stale_temps(dst.parent)
+    start = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        filler, upscaler = tools.open(stack)
+        from dataclasses import replace
+
+        written, _ = repair_one(prepared, dst, replace(settings, filler=filler), upscaler)
+    if not quiet:
+        damaged = 100.0 * (prepared.mask > 0).mean()
+        console().print(f"repaired {shown(str(src))} → {shown(str(written))}: {damaged:.2f} % of the pixels "
+                        f"{prepared.mask_source} as damage, filled with {tools.describe()} in "
+                        f"{time.perf_counter() - start:.1f} s", markup=False)
+
+
+def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_of: dict, *, suffix, overwrite,
+                   resume, jobs, report, preview, dry_run, quiet) -> int:
+    import contextlib
+    import json
+    import logging
+    from dataclasses import replace
+
+    from ganrt.cli.progress import RateBar, rates
+    from ganrt.cli.restore_cmd import _dry_run, _print_summary
+    from ganrt.errors import UsageError
+    from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
+    from ganrt.pipelines.archive import ArchiveResult, plan
+    from ganrt.pipelines.archive_walk import discover
+    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+    from ganrt.pipelines.jobstate import JobState, settings_fingerprint
+    from ganrt.pipelines.output_plan import claim_side_files
+    from ganrt.pipelines.repair import RepairRunner, RepairSettings, is_mask, mask_path_for
+
+    if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
+        raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
+    fmt = base["restore"].fmt
+    discovery = discover(src, dst, fmt, suffix)
+    if not discovery.tasks and not discovery.failed:
+        raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
+    fingerprint = settings_fingerprint(fingerprint_of)
+    settings = RepairSettings(filler=None, input_root=src, **base)
+    result = ArchiveResult()
+
+    def plan_all(state):
+        todo, outputs = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
+        claim_side_files(outputs, report=report, preview=preview)
+        if base["save_masks"]:
+            kept = []
+            for task in todo:
+                problem = outputs.conflict(mask_path_for(task.dst), f"the mask of {task.rel}", ours=is_mask)
+                if problem:
+                    result.failed.append((task.rel, problem))
+                else:
+                    kept.append(task)
+            todo = kept
+        return todo
+
+    if dry_run:
+        with JobState(dst, readonly=True) as state:
+            todo = plan_all(state)
+        return _dry_run(discovery, todo, result, quiet)
+    with JobState(dst) as state:
+        remove_stale_temps(dst, recursive=True)
+        todo = plan_all(state)
+        if result.stale and not quiet:
+            logging.getLogger("ganrt").warning(
+                "%d output(s) of an earlier run with other settings stay beside the new ones (not deleted)",
+                result.stale)
+        runner = None
+        if todo:
+            with contextlib.ExitStack() as stack:
+                filler, upscaler = tools.open(stack)
+                bar = stack.enter_context(RateBar("repairing", len(todo), quiet))
+
+                def on_progress(res, done):
+                    bar.update(done, rates=rates(res.images_per_s, res.megapixels_per_s))
+
+                runner = RepairRunner(upscaler, replace(settings, filler=filler), state, fingerprint, jobs=jobs,
+                                      on_progress=on_progress)
+                runner.run(todo, result)
+    if report:
+        details = {**fingerprint_of, "filler": tools.filler_name}
+        atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
+    if preview and result.written and runner is not None:
+        from ganrt.pipelines.preview import repair_sheet
+
+        repair_sheet(result.written, runner.preview_masks, preview)
+    _print_summary(result, f"repair: {tools.describe()}", quiet, verb="repaired")
+    if result.interrupted:
+        return result.signal_code
+    return 1 if result.failed else 0
+

@@ -1,0 +1,181 @@
+"""Repair a scanned photo: find (or read) the damage mask → fill it → optionally restore faces and upscale.
+
+The stages mirror ``ganrt.pipelines.restore`` so the archive runner drives
+both: ``read`` decodes the photo and gets its mask (the user's, from
+``--mask-dir``, or detected), ``infer`` fills the holes and runs the optional
+face restorer and upscaler, ``write`` finishes and writes the photo (and the
+mask, with ``--save-masks``). Without an upscaler the output has the input's
+size and every pixel outside the mask is the input's, bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ganrt.errors import ImageReadError
+from ganrt.pipelines import image_io
+from ganrt.pipelines.archive import ArchiveRunner
+from ganrt.pipelines.damage import DetectorSettings, detect
+from ganrt.pipelines import restore as restore_stages
+from ganrt.pipelines.restore import Prepared, RestoreSettings, check_output, finish_stage
+
+log = logging.getLogger(__name__)
+
+MASK_SUFFIX = ".mask.png"
+MASK_MARK = "ganrt-mask"
+PREVIEW_MASKS = 6
+
+
+def small_mask(mask: np.ndarray, height: int = 320) -> np.ndarray:
+    """A mask shrunk for a contact sheet (thin scratches stay visible: area-max, not nearest)."""
+    import cv2
+
+    h, w = mask.shape
+    if h <= height:
+        return mask.copy()
+    k = int(np.ceil(h / height))
+    grown = cv2.dilate(mask, np.ones((k, k), np.uint8))
+    return cv2.resize(grown, (max(1, w * height // h), height), interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class RepairSettings:
+    filler: object  # ganrt.pipelines.inpaint: OpenCVFiller, EngineFiller or SemanticFiller
+    restore: RestoreSettings = RestoreSettings()  # format, quality, tiles of the upscaler
+    mask_dir: Path | None = None
+    input_root: Path | None = None  # to find a photo's mask under mask_dir by its relative name
+    detector: DetectorSettings = DetectorSettings()
+    save_masks: bool = False
+    faces: object | None = None  # ganrt.pipelines.faces.FaceRestorer
+
+
+@dataclass
+class RepairPrepared(Prepared):
+    mask: np.ndarray = field(default=None)  # H×W uint8, 255 = damaged
+    mask_source: str = "detected"
+
+
+def mask_path_for(dst: Path) -> Path:
+    """Where ``--save-masks`` writes the mask of the output ``dst`` (``photo.jpg`` → ``photo.mask.png``)."""
+    return dst.with_name(dst.stem + MASK_SUFFIX)
+
+
+def is_mask(path: Path) -> bool:
+    """A mask an earlier ganrt repair wrote (replaced without --overwrite)."""
+    try:
+        with open(path, "rb") as fh:
+            return MASK_MARK.encode() in fh.read(4096)
+    except OSError:
+        return False
+
+
+def user_mask_candidates(src: Path, settings: RepairSettings) -> list[Path]:
+    rel = src.relative_to(settings.input_root) if settings.input_root is not None else Path(src.name)
+    base = settings.mask_dir / rel
+    return list(dict.fromkeys([base, base.with_suffix(".png"), base.with_name(base.stem + MASK_SUFFIX)]))
+
+
+def read_user_mask(src: Path, shape: tuple[int, int], settings: RepairSettings) -> np.ndarray:
+    candidates = user_mask_candidates(src, settings)
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        names = ", ".join(p.name for p in candidates)
+        raise ImageReadError(f"no mask for it in {settings.mask_dir} (looked for {names})")
+    try:
+        decoded = image_io.read_image(path)
+    except ImageReadError as exc:
+        raise ImageReadError(f"its mask {path.name} cannot be read ({exc})") from None
+    pixels = decoded.pixels
+    if pixels.shape[:2] != shape:
+        raise ImageReadError(f"its mask {path.name} is {pixels.shape[1]}x{pixels.shape[0]}, the photo is "
+                             f"{shape[1]}x{shape[0]}")
+    gray = pixels if pixels.ndim == 2 else pixels.max(axis=2)
+    half = 32767 if gray.dtype == np.uint16 else 127
+    return np.where(gray > half, 255, 0).astype(np.uint8)
+
+
+def read_stage(src: Path, settings: RepairSettings) -> RepairPrepared:
+    from ganrt.pipelines.image_ops import to_model_rgb
+
+    decoded = image_io.read_image(src, settings.restore.max_pixels)
+    rgb = to_model_rgb(decoded.pixels, decoded.alpha)
+    shape = rgb.shape[:2]
+    if settings.mask_dir is not None:
+        mask, source = read_user_mask(src, shape, settings), "user"
+    else:
+        mask, source = detect(rgb, settings.detector), "detected"
+    return RepairPrepared(src, decoded, rgb, mask=mask, mask_source=source)
+
+
+def infer_stage(prepared: RepairPrepared, settings: RepairSettings, upscaler=None) -> np.ndarray:
+    repaired = settings.filler.fill(prepared.rgb, prepared.mask)
+    if settings.faces is not None:
+        repaired = settings.faces.restore(repaired)
+    if upscaler is None:
+        return repaired
+    staged = Prepared(prepared.src, prepared.decoded, repaired)
+    return restore_stages.infer_stage(upscaler, staged, settings.restore)
+
+
+def write_mask(path: Path, mask: np.ndarray) -> Path:
+    from PIL import Image, PngImagePlugin
+
+    from ganrt.fsutil import atomic_path
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", MASK_MARK)
+    with atomic_path(path) as tmp:
+        Image.fromarray(mask).save(tmp, format="PNG", pnginfo=info)
+    return path
+
+
+def write_stage(dst: Path, repaired: np.ndarray, prepared: RepairPrepared, settings: RepairSettings,
+                scale: int) -> tuple[Path, list[str]]:
+    finished = finish_stage(repaired, prepared, settings.restore, scale)
+    notes = check_output(dst, finished)
+    if settings.save_masks:
+        write_mask(mask_path_for(dst), prepared.mask)
+    return restore_stages.write_stage(dst, finished, prepared, settings.restore), notes
+
+
+class RepairRunner(ArchiveRunner):
+    """The archive runner with repair's stages: same job state, resume, reports and failure rows."""
+
+    def __init__(self, upscaler, settings: RepairSettings, state, fingerprint: str, **kwargs):
+        super().__init__(upscaler, settings.restore, state, fingerprint, **kwargs)
+        self.repair = settings
+        self.masks = {"detected": 0, "user": 0}
+        self.damaged_pixels = 0
+        self.preview_masks: dict[Path, np.ndarray] = {}  # the first few masks, small, for --preview
+
+    @property
+    def scale(self) -> int:
+        return self.engine.scale if self.engine is not None else 1
+
+    def _read(self, task) -> RepairPrepared:
+        return read_stage(task.src, self.repair)
+
+    def _infer(self, prepared: RepairPrepared) -> np.ndarray:
+        self.masks[prepared.mask_source] += 1
+        self.damaged_pixels += int(np.count_nonzero(prepared.mask))
+        return infer_stage(prepared, self.repair, self.engine)
+
+    def _write(self, task, prepared: RepairPrepared, repaired) -> tuple[Path, list[str]]:
+        out, notes = write_stage(task.dst, repaired, prepared, self.repair, self.scale)
+        if len(self.preview_masks) < PREVIEW_MASKS:
+            self.preview_masks[task.src] = small_mask(prepared.mask)
+        notes = list(task.notes) + notes
+        for note in notes:
+            log.warning("%s: %s", task.rel, note)
+        return out, notes
+
+
+def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> tuple[Path, list[str]]:
+    """Repair an image already read and write it to ``dst`` (its final, planned path)."""
+    repaired = infer_stage(prepared, settings, upscaler)
+    scale = upscaler.scale if upscaler is not None else 1
+    return write_stage(dst, repaired, prepared, settings, scale)

@@ -1,0 +1,122 @@
+"""`ganrt repair`: damage found on real photos, filled, the rest untouched; user masks; semantic inpainting;
+inpainting models through the engines; the archive pipeline's resume, reports and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganrt.cli import app
+from ganrt.pipelines.damage import detect, precision_recall, synthetic_damage
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+
+
+def photos() -> dict[str, np.ndarray]:
+    import skimage.data as sd
+    from sklearn.datasets import load_sample_image
+
+    return {"astronaut": sd.astronaut(), "coffee": sd.coffee(), "chelsea": sd.chelsea(),
+            "china": load_sample_image("china.jpg")}
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory) -> tuple[Path, dict]:
+    """Real photos with scratches, dust and a tear drawn on them (PNG), and the true masks."""
+    folder = tmp_path_factory.mktemp("damaged")
+    truth = {}
+    for i, (name, img) in enumerate(photos().items()):
+        dmg, mask = synthetic_damage(img, np.random.default_rng(i))
+        Image.fromarray(dmg).save(folder / f"{name}.png")
+        truth[name] = (img, dmg, mask)
+    return folder, truth
+
+
+def test_detection_finds_most_damage_and_little_else(damaged):
+    _, truth = damaged
+    scores = [precision_recall(detect(dmg), mask) for _img, dmg, mask in truth.values()]
+    precision, recall = np.mean(scores, axis=0)
+    assert recall >= 0.65 and precision >= 0.5, scores
+    clean = [float((detect(img) > 0).mean()) for img, _dmg, _mask in truth.values()]
+    assert max(clean) < 0.05, clean  # an undamaged photo is left nearly alone
+
+
+def test_repair_a_folder_fills_the_holes_and_touches_nothing_else(damaged, tmp_path):
+    folder, truth = damaged
+    out = tmp_path / "out"
+    report, preview = tmp_path / "report.json", tmp_path / "sheet.png"
+    result = cli("repair", folder, out, "--save-masks", "--report", report, "--preview", preview, "-q")
+    assert result.exit_code == 0, result.output
+    gains = []
+    for name, (img, dmg, mask) in truth.items():
+        repaired = np.asarray(Image.open(out / f"{name}.png"))
+        used = np.asarray(Image.open(out / f"{name}.mask.png")) > 0
+        assert repaired.shape == dmg.shape
+        outside = ~used
+        assert np.array_equal(repaired[outside], dmg[outside])  # bit for bit (≥ 50 dB asked)
+        hole = mask > 0
+        gains.append(psnr(repaired[hole], img[hole]) - psnr(dmg[hole], img[hole]))
+    assert np.mean(gains) >= 5.0 and min(gains) > 2.0, gains
+    data = json.loads(report.read_text())
+    assert data["restored"] == len(truth) and data["failed"] == 0
+    assert "Telea" in data["settings"]["filler"]
+    sheet = np.asarray(Image.open(preview))
+    assert sheet.shape[0] > 300 and sheet.std() > 10
+    again = cli("repair", folder, out, "--save-masks", "--report", report, "-q")  # resume: nothing redone
+    assert again.exit_code == 0 and json.loads(report.read_text())["skipped_done"] == len(truth)
+
+
+def test_user_masks_missing_and_wrong_sized_ones_are_report_rows(tmp_path):
+    import skimage.data as sd
+
+    src, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    (src / "sub").mkdir(parents=True)
+    masks.mkdir()
+    img = sd.coffee()
+    for name in ("a.jpg", "sub/b.png", "c.png", "d.png"):
+        Image.fromarray(img).save(src / name, quality=95)
+    hole = np.zeros(img.shape[:2], np.uint8)
+    hole[100:140, 200:260] = 255
+    Image.fromarray(hole).save(masks / "a.png")  # a.jpg's mask under the .png name
+    (masks / "sub").mkdir()
+    Image.fromarray(hole).save(masks / "sub" / "b.png")
+    Image.fromarray(hole[:50]).save(masks / "d.png")  # wrong size; c.png has none
+    report = tmp_path / "r.json"
+    result = cli("repair", src, out, "--mask-dir", masks, "--inpaint", "ns", "--report", report, "-q")
+    assert result.exit_code == 1, result.output
+    rows = {r["path"]: r["reason"] for r in json.loads(report.read_text())["failures"]}
+    assert set(rows) == {"c.png", "d.png"}
+    assert "no mask" in rows["c.png"] and "600x50" in rows["d.png"] and "600x400" in rows["d.png"]
+    b = np.asarray(Image.open(out / "sub" / "b.png"))
+    assert np.array_equal(b[hole == 0], img[hole == 0]) and not np.array_equal(b, img)
+    assert len(result.output.strip().splitlines()) == 2  # one line per failure, no traceback
+    bad = cli("repair", src, out, "--mask-dir", src / "sub")
+    assert bad.exit_code == 2 and "inside INPUT" in bad.output
+
+
+def test_single_photo_refuses_to_overwrite_and_can_upscale_after(tmp_path, damaged):
+    folder, truth = damaged
+    target = tmp_path / "mine.png"
+    target.write_bytes(b"precious")
+    refused = cli("repair", folder / "chelsea.png", target)
+    assert refused.exit_code == 2 and target.read_bytes() == b"precious"
+    up = tmp_path / "up.png"
+    result = cli("repair", folder / "chelsea.png", up, "--then", "realesr-animevideov3", "--outscale", "2", "-q")
+    assert result.exit_code == 0, result.output
+    h, w = truth["chelsea"][1].shape[:2]
+    assert np.asarray(Image.open(up)).shape == (2 * h, 2 * w, 3)
+    assert cli("repair", folder / "chelsea.png", tmp_path / "x.png", "--outscale", "2").exit_code == 2
