@@ -120,3 +120,75 @@ def test_single_photo_refuses_to_overwrite_and_can_upscale_after(tmp_path, damag
     h, w = truth["chelsea"][1].shape[:2]
     assert np.asarray(Image.open(up)).shape == (2 * h, 2 * w, 3)
     assert cli("repair", folder / "chelsea.png", tmp_path / "x.png", "--outscale", "2").exit_code == 2
+
+
+def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    from ganrt.pipelines.inpaint import OpenCVFiller
+    from ganrt.pipelines.semantic_inpaint import SemanticFiller, load_gan_run
+    from ganrt.train.data import _fit
+
+    run, held, labels = digit_gan
+    held, labels = held[:60], labels[:60]
+    mask = np.zeros((28, 28), np.uint8)
+    mask[6:21, 6:21] = 255  # 15 × 15: 29 % of each digit
+    masks = np.repeat(mask[None], len(held), 0)
+    semantic = SemanticFiller(load_gan_run(run), restarts=4, steps=150).fill_batch(held, masks)
+    telea = np.stack([OpenCVFiller().fill(np.repeat(h[..., None], 3, 2), m)[..., 0] for h, m in zip(held, masks)])
+    hole = masks > 0
+    assert np.array_equal(semantic[~hole], held[~hole])
+    gain = psnr(semantic[hole], held[hole]) - psnr(telea[hole], held[hole])
+    digits = load_digits()
+    train = np.stack([_fit(img, 28, 1)[0] for img in np.clip(digits.images[:1500] * (255 / 16), 0, 255).astype(np.uint8)])
+    judge = LogisticRegression(max_iter=500).fit(train.reshape(1500, -1) / 255.0, digits.target[:1500])
+    acc = {name: judge.score(x.reshape(len(x), -1) / 255.0, labels) for name, x in (("semantic", semantic),
+                                                                                    ("telea", telea))}
+    assert gain >= 2.0 and acc["semantic"] >= acc["telea"] + 0.1, (gain, acc)
+    # the same search through the command, on two photos with user masks
+    src, mdir, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    src.mkdir()
+    mdir.mkdir()
+    for i in range(2):
+        Image.fromarray(held[i]).save(src / f"{i}.png")
+        Image.fromarray(mask).save(mdir / f"{i}.png")
+    result = cli("repair", src, out, "--inpaint", run, "--mask-dir", mdir, "-q")
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(out / "0.png")).shape == (28, 28)
+    wrong = cli("repair", src, tmp_path / "o2", "--inpaint", tmp_path)
+    assert wrong.exit_code != 0 and "not a ganrt train" in wrong.output
+
+
+def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
+    """A LaMa of the real architecture (random weights: no registry ships LaMa) loads through spandrel,
+    exports to ONNX (FFT convolutions as DFT nodes) and repairs through torch and ONNX Runtime alike."""
+    import torch
+    from spandrel.architectures.LaMa.__arch.LaMa import LaMa
+
+    torch.manual_seed(0)
+    lama = LaMa(in_nc=4, out_nc=3)
+    for module in lama.modules():  # batch-norm statistics of a trained network, not of a fresh one
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.fill_(4.0)
+    path = tmp_path / "big-lama-random.pth"
+    torch.save(lama.state_dict(), path)
+    import skimage.data as sd
+
+    img = sd.chelsea()[:96, :128]
+    src, mdir = tmp_path / "in", tmp_path / "masks"
+    src.mkdir()
+    mdir.mkdir()
+    Image.fromarray(img).save(src / "cat.png")
+    hole = np.zeros(img.shape[:2], np.uint8)
+    hole[30:50, 40:90] = 255
+    Image.fromarray(hole).save(mdir / "cat.png")
+    outs = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / backend
+        result = cli("repair", src, out, "--inpaint", path, "--mask-dir", mdir, "-b", backend, "-q")
+        assert result.exit_code == 0, result.output
+        outs[backend] = np.asarray(Image.open(out / "cat.png")).astype(np.int16)
+        assert np.array_equal(outs[backend][hole == 0], img[hole == 0])
+    assert np.abs(outs["torch"] - outs["onnxruntime"]).max() <= 1  # ONNX Runtime ran the exported graph
+    assert not np.array_equal(outs["torch"], img)

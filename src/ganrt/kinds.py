@@ -13,7 +13,10 @@ assuming "image in, image × scale out":
 - ``axes``: which input dimensions are dynamic in an exported graph;
 - ``cpu_order``: the backends ``auto`` tries on a CPU, fastest first. Inpainters
   skip OpenVINO: its ONNX frontend cannot convert the DFT nodes of the
-  exported FFT convolutions of LaMa (measured; ONNX Runtime runs them).
+  exported FFT convolutions of LaMa (measured; ONNX Runtime runs them);
+- ``exporters``: the ONNX exporters to try, in order. Inpainters start with
+  torch.export (dynamo): the TorchScript exporter has no FFT and spent half
+  of LaMa's 62 s export failing.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Kind:
     feeds_pixels: bool
     description: str
     cpu_order: tuple[str, ...] = ("openvino", "onnxruntime", "torch")  # what ``-b auto`` tries on a CPU
+    exporters: tuple[str, ...] = ("torchscript", "dynamo")  # the ONNX exporters to try, in order
 
     def example(self, spec, n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
         """Inputs of the right shapes for tracing and probing: random images, masks or noise."""
@@ -89,7 +93,8 @@ KINDS: dict[str, Kind] = {
                        spatial=False, feeds_pixels=False, description="noise vector → image"),
     "inpainting": Kind("inpainting", ("input", "mask"), _inpaint_shapes, _inpaint_output, (IMAGE_AXES, IMAGE_AXES),
                        {0: "batch", 2: "height", 3: "width"}, spatial=True, feeds_pixels=False,
-                       description="image + mask (1 = fill) → image", cpu_order=("onnxruntime", "torch", "openvino")),
+                       description="image + mask (1 = fill) → image", cpu_order=("onnxruntime", "torch", "openvino"),
+                       exporters=("dynamo", "torchscript")),
 }
 DEFAULT_KIND = "super-resolution"
 

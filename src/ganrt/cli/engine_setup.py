@@ -50,6 +50,8 @@ def choose_engine(model_spec: str, backend: str, device: str, precision: str, ti
     model = load_model(model_spec).require_kind(*kinds, command=command)
     backend, device, precision = resolve(model, backend=backend, device=device, precision=precision,
                                          threads=threads)
-    spatial = model.kind != "generation"
-    policy = TilePolicy.auto(model, device) if tile_size is None and spatial else TilePolicy(tile_size or 0)
+    from ganrt.kinds import get_kind
+
+    tiled = get_kind(model.kind).feeds_pixels  # the tiler's kinds; inpainters cut their own windows
+    policy = TilePolicy.auto(model, device) if tile_size is None and tiled else TilePolicy(tile_size or 0)
     return EngineChoice(model, backend, device, precision, policy, threads)

@@ -11,6 +11,7 @@ fallback for architectures it cannot trace.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
@@ -35,38 +36,19 @@ def _axes(kind, dynamic_batch: bool, dynamic_hw: bool) -> tuple[list[dict[int, s
 
 
 def _export_bytes(module, examples, kind, *, opset: int, dynamic_batch: bool, dynamic_hw: bool) -> tuple[bytes, str]:
-    import torch
-
     axes_in, axes_out = _axes(kind, dynamic_batch, dynamic_hw)
     names = list(kind.inputs)
     dynamic_axes = {name: a for name, a in zip(names, axes_in) if a}
     if axes_out:
         dynamic_axes[OUTPUT_NAME] = axes_out
     errors = []
-    try:
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, tuple(examples), buf, input_names=names, output_names=[OUTPUT_NAME],
-                              opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes or None)
-        return buf.getvalue(), "torchscript"
-    except Exception as exc:  # noqa: BLE001 - try the other exporter before giving up
-        errors.append(f"torchscript exporter: {exc}")
-    try:
-        dims: dict[str, object] = {}  # one Dim per axis name: an inpainter's image and mask share theirs
-        shapes = tuple({i: dims.setdefault(axis, torch.export.Dim.AUTO) for i, axis in a.items()} or None
-                       for a in axes_in)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(module, tuple(examples), input_names=names,
-                                        output_names=[OUTPUT_NAME], opset_version=max(opset, 18),
-                                        dynamo=True, dynamic_shapes=shapes if any(shapes) else None,
-                                        verbose=False)
-        buf = io.BytesIO()
-        program.save(buf, external_data=False)
-        return buf.getvalue(), "dynamo"
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f"dynamo exporter: {exc}")
+    for exporter in kind.exporters:
+        try:
+            if exporter == "torchscript":
+                return _torchscript(module, examples, names, opset, dynamic_axes), exporter
+            return _dynamo(module, examples, names, opset, axes_in), exporter
+        except Exception as exc:  # noqa: BLE001 - try the other exporter before giving up
+            errors.append(f"{exporter} exporter: {exc}")
     raise ExportError("ONNX export failed: " + " | ".join(e.splitlines()[0][:300] for e in errors))
 
 
@@ -165,3 +147,36 @@ def save_onnx(proto, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())
     return path
+
+
+def _torchscript(module, examples, names, opset: int, dynamic_axes: dict) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, tuple(examples), buf, input_names=names, output_names=[OUTPUT_NAME],
+                          opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes or None)
+    return buf.getvalue()
+
+
+def _dynamo(module, examples, names, opset: int, axes_in) -> bytes:
+    import torch
+
+    dims: dict[str, object] = {}  # one Dim per axis name: an inpainter's image and mask share theirs
+    shapes = tuple({i: dims.setdefault(axis, torch.export.Dim.AUTO) for i, axis in a.items()} or None
+                   for a in axes_in)
+    noisy = logging.getLogger("torch.export")  # its tracer logs what it cannot classify, at ERROR level
+    level = noisy.level
+    noisy.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, tuple(examples), input_names=names, output_names=[OUTPUT_NAME],
+                                        opset_version=max(opset, 18), dynamo=True,
+                                        dynamic_shapes=shapes if any(shapes) else None, verbose=False)
+    finally:
+        noisy.setLevel(level)
+    buf = io.BytesIO()
+    program.save(buf, external_data=False)
+    return buf.getvalue()

@@ -58,7 +58,9 @@ def parity_inputs(spec, shape: tuple[int, int] | None, batch: int | None) -> lis
         return [[rng.standard_normal((n, spec.noise_dim)).astype(np.float32)]
                 for n in ([batch] if batch else GENERATOR_BATCHES)]
     cases = []
-    for i, size in enumerate([shape] if shape else ODD_SIZES):
+    m, lo = max(1, spec.size_multiple), spec.min_size
+    sizes = [shape] if shape else [tuple(-(-max(v, lo) // m) * m for v in odd) for odd in ODD_SIZES]
+    for i, size in enumerate(sizes):  # odd sizes, rounded up to what the network takes (LaMa: 8)
         x = _photo_batch(size, batch or 1, spec.in_channels, i, resize=shape is not None)
         if kind.name == "inpainting":
             mask = np.zeros((x.shape[0], 1, *x.shape[2:]), np.float32)
