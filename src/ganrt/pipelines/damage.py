@@ -4,7 +4,8 @@ Classical and offline, on the luma, in two detectors whose masks are joined:
 
 1. **thin damage** (scratches, hairs, dust): the residual of the picture
    against a 7 × 7 median (which removes anything thinner than about 3 px) is
-   compared with the local texture level (the mean residual around it), so a
+   compared with the local texture level (the median residual in a 15 px
+   window: a long scratch does not raise its own threshold), so a
    scratch across a smooth sky is found while fur and foliage, whose residual
    is everywhere, are not. Candidates are kept by shape: on a straight line
    (openings with line kernels at 12 angles) and long — a scratch — or small
@@ -35,7 +36,7 @@ SPECK_CONTRAST = 1.5
 @dataclass(frozen=True)
 class DetectorSettings:
     sensitivity: float = 1.0  # > 1 finds fainter damage (and more false alarms)
-    texture_ratio: float = 4.0  # a pixel's residual must be this many times the local texture level
+    texture_ratio: float = 6.0  # a pixel's residual must be this many times the local texture level
     min_step: float = 60.0  # … and at least this many levels (of 255)
     min_scratch_length: int = 25  # px at a 1000-px short side
     speck_max_area: int = 150  # px at a 1000-px short side
@@ -91,7 +92,7 @@ def _thin_damage(gray: np.ndarray, settings: DetectorSettings, unit: float) -> n
     import cv2
 
     residual = gray.astype(np.int16) - cv2.medianBlur(gray, settings.median).astype(np.int16)
-    texture = cv2.blur(np.abs(residual).astype(np.float32), (15, 15))
+    texture = cv2.medianBlur(np.minimum(np.abs(residual), 255).astype(np.uint8), 15).astype(np.float32)
     floor = max(8.0, settings.min_step / settings.sensitivity)
     length = max(9, int(settings.min_scratch_length * unit))
     speck = max(30, int(settings.speck_max_area * unit * unit))
