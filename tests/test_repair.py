@@ -73,7 +73,8 @@ def test_repair_a_folder_fills_the_holes_and_touches_nothing_else(damaged, tmp_p
     assert np.mean(gains) >= 5.0 and min(gains) > 2.0, gains
     data = json.loads(report.read_text())
     assert data["restored"] == len(truth) and data["failed"] == 0
-    assert "Telea" in data["settings"]["filler"]
+    assert "Telea" in data["settings"]["filler"] and data["settings"]["masks"]["detected"] == len(truth)
+    assert data["settings"]["damaged_megapixels"] > 0
     sheet = np.asarray(Image.open(preview))
     assert sheet.shape[0] > 300 and sheet.std() > 10
     again = cli("repair", folder, out, "--save-masks", "--report", report, "-q")  # resume: nothing redone

@@ -273,6 +273,8 @@ def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_
                 runner.run(todo, result)
     if report:
         details = {**fingerprint_of, "filler": tools.filler_name}
+        if runner is not None:  # what this run found and filled
+            details.update(masks=runner.masks, damaged_megapixels=round(runner.damaged_pixels / 1e6, 4))
         atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
     if preview and result.written and runner is not None:
         from ganrt.pipelines.preview import repair_sheet
