@@ -147,9 +147,14 @@ def is_report(path: Path) -> bool:
 
 def is_preview(path: Path) -> bool:
     """A contact sheet an earlier ganrt run wrote (its PNG carries a ganrt text chunk)."""
+    return carries_mark(path, PREVIEW_MARK)
+
+
+def carries_mark(path: Path, mark: str) -> bool:
+    """Whether a PNG ganrt wrote carries ``mark`` in its first text chunks (previews, repair masks)."""
     try:
         with open(path, "rb") as fh:
-            return PREVIEW_MARK.encode() in fh.read(4096)
+            return mark.encode() in fh.read(4096)
     except OSError:
         return False
 

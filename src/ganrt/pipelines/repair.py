@@ -66,11 +66,9 @@ def mask_path_for(dst: Path) -> Path:
 
 def is_mask(path: Path) -> bool:
     """A mask an earlier ganrt repair wrote (replaced without --overwrite)."""
-    try:
-        with open(path, "rb") as fh:
-            return MASK_MARK.encode() in fh.read(4096)
-    except OSError:
-        return False
+    from ganrt.pipelines.output_plan import carries_mark
+
+    return carries_mark(path, MASK_MARK)
 
 
 def user_mask_candidates(src: Path, settings: RepairSettings) -> list[Path]:
