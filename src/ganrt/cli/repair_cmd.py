@@ -18,7 +18,6 @@ import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
                               TileOpt, console, flag, handle_errors, setup_logging, shown)
-from ganrt.cli.restore_cmd import FORMATS, MAX_JOBS
 
 
 @handle_errors
@@ -50,28 +49,21 @@ def repair(
 ) -> None:
     """Repair scratches, dust and tears in a photo or a folder of photos (resumable), optionally upscaling."""
     setup_logging(quiet)
-    from ganrt.cli.common import check_choice, check_positive, check_threads, existing_path
+    from ganrt.cli.common import existing_path
+    from ganrt.cli.restore_cmd import check_archive_options
     from ganrt.errors import UsageError
 
-    existing_path(input, "input")
-    check_choice(fmt, FORMATS, "--format")
-    check_positive(outscale, "--outscale", most=16)
-    check_threads(threads)
-    if not 1 <= quality <= 100:
-        raise UsageError("--quality must be between 1 and 100")
-    if not 1 <= jobs <= MAX_JOBS or max_pixels < 1:
-        raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} and --max-pixels positive")
+    check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
+                          max_pixels=max_pixels, suffix=suffix)
     if not 0.1 <= sensitivity <= 10:
         raise UsageError("--sensitivity must be between 0.1 and 10")
-    if "/" in suffix or "\0" in suffix:
-        raise UsageError("--suffix is added to file names: it cannot hold '/'")
     if outscale is not None and then is None:
         raise UsageError("--outscale needs --then MODEL (repair alone keeps the photo's size)")
     if mask_dir is not None:
         existing_path(mask_dir, "--mask-dir")
         if not mask_dir.is_dir():
             raise UsageError(f"--mask-dir {mask_dir} is not a folder")
-        if input.is_dir() and _inside(mask_dir, input):
+        if input.is_dir() and mask_dir.resolve().is_relative_to(input.resolve()):
             raise UsageError("--mask-dir must not be inside INPUT (its masks would be repaired as photos)")
     tools = _Tools(inpaint, then, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
     from ganrt.pipelines.damage import DetectorSettings
@@ -94,14 +86,6 @@ def repair(
     if dry_run or report or preview:
         raise UsageError("--dry-run, --report and --preview apply to folder inputs")
     _repair_one(input, output, tools, base, suffix=suffix, fmt=fmt, overwrite=overwrite, quiet=quiet)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 class _Tools:

@@ -45,6 +45,25 @@ def restore(
 ) -> None:
     """Restore and upscale an image, or a folder of images into a mirrored folder (resumable)."""
     setup_logging(quiet)
+    from ganrt.errors import UsageError
+
+    check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
+                          max_pixels=max_pixels, suffix=suffix)
+    options = dict(model=model, backend=backend, device=device, precision=precision, tile=tile, outscale=outscale,
+                   threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels, fmt=fmt, suffix=suffix,
+                   overwrite=overwrite)
+    if input.is_dir():
+        code = _restore_folder(input, output, resume=not no_resume, jobs=jobs, report=report, preview=preview,
+                               dry_run=dry_run, **options)
+        raise typer.Exit(code)
+    if dry_run or report or preview:
+        raise UsageError("--dry-run, --report and --preview apply to folder inputs")
+    _restore_one(input, output, **options)
+
+
+def check_archive_options(input: Path, *, fmt: str, outscale: float | None, threads: int | None, quality: int,
+                          jobs: int, max_pixels: int, suffix: str) -> None:
+    """The checks every command on the archive pipeline (restore, repair) makes of its shared options."""
     from ganrt.cli.common import check_choice, check_positive, check_threads, existing_path
     from ganrt.errors import UsageError
 
@@ -58,16 +77,6 @@ def restore(
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} and --max-pixels positive")
     if "/" in suffix or "\0" in suffix:
         raise UsageError("--suffix is added to file names: it cannot hold '/'")
-    options = dict(model=model, backend=backend, device=device, precision=precision, tile=tile, outscale=outscale,
-                   threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels, fmt=fmt, suffix=suffix,
-                   overwrite=overwrite)
-    if input.is_dir():
-        code = _restore_folder(input, output, resume=not no_resume, jobs=jobs, report=report, preview=preview,
-                               dry_run=dry_run, **options)
-        raise typer.Exit(code)
-    if dry_run or report or preview:
-        raise UsageError("--dry-run, --report and --preview apply to folder inputs")
-    _restore_one(input, output, **options)
 
 
 def _restore_one(src: Path, output: Path, *, model, backend, device, precision, tile, outscale, threads,

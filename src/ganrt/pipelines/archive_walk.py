@@ -48,14 +48,6 @@ class Discovery:
     failed: list[tuple[str, str]] = field(default_factory=list)  # entries that could not be examined
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
 def check_roots(input_dir: Path, output_dir: Path) -> tuple[Path, Path]:
     if not input_dir.is_dir():
         raise UsageError(f"input folder not found: {input_dir}")
@@ -63,7 +55,7 @@ def check_roots(input_dir: Path, output_dir: Path) -> tuple[Path, Path]:
     dst_root = output_dir.resolve()
     if dst_root == src_root:
         raise UsageError("OUTPUT_DIR is INPUT_DIR: originals are never overwritten; choose another folder")
-    if _inside(src_root, dst_root):
+    if src_root.is_relative_to(dst_root):
         raise UsageError("INPUT_DIR is inside OUTPUT_DIR, so outputs could land on inputs; choose another folder")
     if dst_root.exists() and not dst_root.is_dir():
         raise UsageError(f"OUTPUT_DIR {output_dir} exists and is not a folder")
@@ -135,11 +127,11 @@ def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_s
         return "not an image file type"
     if full.is_symlink():
         target = full.resolve(strict=True)
-        if not _inside(target, src_root) or not target.is_file():
+        if not target.is_relative_to(src_root) or not target.is_file():
             return "link pointing outside INPUT_DIR (not followed)"
     st = full.stat()
     rel_path = Path(rel)
     dst = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(full, fmt))
-    if not _inside(Path(os.path.abspath(dst)), dst_root):
+    if not Path(os.path.abspath(dst)).is_relative_to(dst_root):
         raise OSError(f"output for {rel} would leave OUTPUT_DIR")
     return Task(full, rel, dst, st.st_size, st.st_mtime_ns)

@@ -35,14 +35,6 @@ def _key(path: Path) -> Path:
     return path.parent.resolve() / path.name
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
 class OutputPlan:
     """Claims of one job. ``inputs``: input files; ``input_root``/``output_root``: for folder jobs."""
 
@@ -60,9 +52,9 @@ class OutputPlan:
         key = _key(path)
         if key in self._inputs or any(os.path.exists(p) and _samefile(key, p) for p in self._inputs):
             return True
-        if self._input_root is None or not _inside(key, self._input_root):
+        if self._input_root is None or not key.is_relative_to(self._input_root):
             return False
-        return self._output_root is None or not _inside(key, self._output_root)
+        return self._output_root is None or not key.is_relative_to(self._output_root)
 
     def claimed_by(self, path: Path) -> str | None:
         return self._claimed.get(_key(path))
