@@ -3,11 +3,14 @@
 ``translate`` rewrites the command line before Typer sees it: upstream flags
 with a ganrt equivalent become that equivalent (``--fp32`` → ``-p fp32``,
 ``-n NAME`` → ``-m NAME``, ``-i IN -o OUT`` → ``IN OUT``, ``--ext`` →
-``--format``, ``-g 1`` → ``-d cuda:1``, ``--no_resume`` → ``--no-resume``);
+``--format``, ``-g 1`` → ``-d cuda:1``, ``--no_resume`` → ``--no-resume``), and ``--ray``
+with no ADDRESS after it becomes ``--ray local``;
 flags ganrt has no use for end in one line that says what to do instead.
 """
 
 from __future__ import annotations
+
+import re
 
 from ganrt.errors import UsageError
 
@@ -42,6 +45,8 @@ ANSWERS = {
     "--tta": "ganrt has no TTA mode; drop --tta",
 }
 FORMAT_VALUES = {"auto": "same", "jpeg": "jpg", "tif": "tiff"}
+# what may follow --ray as its ADDRESS; anything else (an input path, another flag) is not one
+RAY_ADDRESS = re.compile(r"(auto|local|ray://\S+|\[?[\w.:-]+\]?:\d{1,5})")
 
 
 def _command(args: list[str]) -> str | None:
@@ -63,7 +68,9 @@ def translate(args: list[str]) -> list[str]:
         step = 1 if eq else 2
         if name in ANSWERS:
             raise UsageError(ANSWERS[name])
-        if arg in SWITCHES:
+        if arg == "--ray" and (value is None or not RAY_ADDRESS.fullmatch(value)):
+            out += ["--ray", "local"]  # --ray alone: a local Ray
+        elif arg in SWITCHES:
             out += SWITCHES[arg]
         elif name in RENAMED and value is not None:
             new = RENAMED[name]

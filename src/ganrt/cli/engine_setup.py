@@ -26,6 +26,15 @@ class EngineChoice:
     def describe(self) -> str:
         return f"{self.backend} {self.precision} on {self.device}"
 
+    def recipe(self, spec: str, *, threads: int | None, kinds: tuple[str, ...], command: str) -> EngineRecipe:
+        """How a worker elsewhere opens this same engine (``--ray``): the choice, resolved, as plain data."""
+        from pathlib import Path
+
+        if Path(spec).exists():  # a user's file: workers may start in another folder
+            spec = str(Path(spec).resolve())
+        return EngineRecipe(spec, self.backend, self.device, self.precision,
+                            self.threads if self.threads is not None else threads, kinds, command)
+
     def open(self):
         from ganrt.runtime.registry import create_engine
 
@@ -33,6 +42,24 @@ class EngineChoice:
                                threads=self.threads)
         log.info("using %s, %s, tile %s", self.model.name, engine.describe(), self.tile.describe())
         return engine
+
+
+@dataclass(frozen=True)
+class EngineRecipe:
+    """An engine choice as picklable data: calling it (in a Ray worker) opens the engine."""
+
+    model: str
+    backend: str
+    device: str
+    precision: str
+    threads: int | None
+    kinds: tuple[str, ...]
+    command: str
+
+    def __call__(self):
+        choice = choose_engine(self.model, self.backend, self.device, self.precision, "0", self.threads,
+                               kinds=self.kinds, command=self.command)
+        return choice.open()
 
 
 def choose_engine(model_spec: str, backend: str, device: str, precision: str, tile: str,

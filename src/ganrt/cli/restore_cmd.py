@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt,
-                              ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging, shown)
+                              RayActorsOpt, RayOpt, ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging,
+                              shown)
 
 DEFAULT_MODEL = "RealESRGAN_x4plus"
 FORMATS = ("same", "png", "jpg", "webp", "tiff")
@@ -41,6 +42,8 @@ def restore(
     report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
     preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (input | restored) as PNG.")] = None,
     dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
+    ray: RayOpt = None,
+    ray_actors: RayActorsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Restore and upscale an image, or a folder of images into a mirrored folder (resumable)."""
@@ -49,12 +52,13 @@ def restore(
 
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
+    check_ray_options(input, ray, ray_actors)
     options = dict(model=model, backend=backend, device=device, precision=precision, tile=tile, outscale=outscale,
                    threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels, fmt=fmt, suffix=suffix,
                    overwrite=overwrite)
     if input.is_dir():
         code = _restore_folder(input, output, resume=not no_resume, jobs=jobs, report=report, preview=preview,
-                               dry_run=dry_run, **options)
+                               dry_run=dry_run, ray=ray, ray_actors=ray_actors, **options)
         raise typer.Exit(code)
     if dry_run or report or preview:
         raise UsageError("--dry-run, --report and --preview apply to folder inputs")
@@ -77,6 +81,39 @@ def check_archive_options(input: Path, *, fmt: str, outscale: float | None, thre
         raise UsageError(f"--jobs must be between 1 and {MAX_JOBS} and --max-pixels positive")
     if "/" in suffix or "\0" in suffix:
         raise UsageError("--suffix is added to file names: it cannot hold '/'")
+
+
+def check_ray_options(input: Path, ray: str | None, ray_actors: int | None) -> None:
+    from ganrt.errors import UsageError
+
+    if ray_actors is not None and (ray is None or not 1 <= ray_actors <= 4096):
+        raise UsageError("--ray-actors needs --ray and must be between 1 and 4096")
+    if ray is not None and not input.is_dir():
+        raise UsageError("--ray runs folders (one image runs here, on this machine)")
+
+
+def run_archive(todo, result, *, choice, spec: str, kinds: tuple[str, ...], command: str, make_runner,
+                state, fingerprint: str, jobs: int, ray: str | None, ray_actors: int | None, on_progress):
+    """The planned images through the runner ``make_runner(engine)`` builds: in this process, or on Ray."""
+    if ray is None:
+        with choice.open() as engine:
+            make_runner(engine, state=state, fingerprint=fingerprint, jobs=jobs,
+                        on_progress=on_progress).run(todo, result)
+        return
+    import logging
+    from functools import partial
+
+    from ganrt.pipelines.ray_archive import RayArchiveRunner
+    from ganrt.pipelines.ray_cluster import connected, plan_actors
+
+    with connected(ray) as ray_api:
+        actors = plan_actors(ray_api, choice.device, ray_actors)
+        logging.getLogger("ganrt").info("on Ray: %s", actors.describe())
+        recipe = choice.recipe(spec, threads=actors.threads, kinds=kinds, command=command)
+        runner = RayArchiveRunner(ray_api, partial(make_runner, state=None, fingerprint=fingerprint), recipe,
+                                  actors, state, fingerprint, on_progress=on_progress)
+        runner.run(todo, result)
+        return runner.local
 
 
 def _restore_one(src: Path, output: Path, *, model, backend, device, precision, tile, outscale, threads,
@@ -120,7 +157,8 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
 
 
 def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, tile, outscale, threads, quality,
-                    quiet, max_pixels, fmt, suffix, overwrite, resume, jobs, report, preview, dry_run) -> int:
+                    quiet, max_pixels, fmt, suffix, overwrite, resume, jobs, report, preview, dry_run, ray,
+                    ray_actors) -> int:
     import json
     import logging
 
@@ -162,12 +200,16 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
                 "%d output(s) of an earlier run with other settings stay beside the new ones (not deleted)",
                 result.stale)
         if todo:  # the engine is only built when there is work for it
-            with choice.open() as engine, RateBar("restoring", len(todo), quiet) as bar:
+            from functools import partial
+
+            with RateBar("restoring", len(todo), quiet) as bar:
                 def on_progress(res, done):
                     bar.update(done, rates=rates(res.images_per_s, res.megapixels_per_s))
 
-                ArchiveRunner(engine, settings, state, fingerprint, jobs=jobs,
-                              on_progress=on_progress).run(todo, result)
+                run_archive(todo, result, choice=choice, spec=model, kinds=("super-resolution",),
+                            command="ganrt restore", make_runner=partial(ArchiveRunner, settings=settings),
+                            state=state, fingerprint=fingerprint, jobs=jobs, ray=ray, ray_actors=ray_actors,
+                            on_progress=on_progress)
     if report:
         details = {**fingerprint_of, "backend": choice.backend, "device": choice.device}
         atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
@@ -175,7 +217,7 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
         from ganrt.pipelines.preview import contact_sheet
 
         contact_sheet(result.written, preview)
-    _print_summary(result, f"{choice.model.name} on {choice.describe()}", quiet)
+    _print_summary(result, f"{choice.model.name} on {choice.describe()}" + (" (Ray)" if ray else ""), quiet)
     if result.interrupted:
         return result.signal_code
     return 1 if result.failed else 0

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt,
-                              ThreadsOpt, console, flag, handle_errors, setup_logging, shown)
+                              RayActorsOpt, RayOpt, ThreadsOpt, console, flag, handle_errors, setup_logging, shown)
 
 DEFAULT_MODEL = "realesr-animevideov3"
 
@@ -52,6 +52,8 @@ def video(
     batch: Annotated[int, typer.Option("--batch", help="Frames per engine call.")] = 1,
     frames_dir: Annotated[Path | None, typer.Option("--frames-dir", help="Write numbered PNG frames to this folder instead of a video.")] = None,
     overwrite: OverwriteOpt = False,
+    ray: RayOpt = None,
+    ray_actors: RayActorsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Upscale a video frame by frame: exact frame count, audio and subtitles kept, resumable after a crash."""
@@ -78,6 +80,8 @@ def video(
     check_positive(fps, "--fps", most=1000)
     check_positive(outscale, "--outscale", most=16)
     check_threads(threads)
+    if ray_actors is not None and (ray is None or not 1 <= ray_actors <= 4096):
+        raise UsageError("--ray-actors needs --ray and must be between 1 and 4096")
     t_start, t_end = parse_time(start, "--start") or 0.0, parse_time(end, "--end")
     if t_end is not None and t_end <= t_start:
         raise UsageError("--end must be after --start")
@@ -107,27 +111,40 @@ def video(
         "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None, "decoder": "ffmpeg-cfr",
     })
     began = time.perf_counter()
-    with choice.open() as engine, RateBar("upscaling", None, quiet) as bar:
+    with RateBar("upscaling", None, quiet) as bar:
         running = time.perf_counter()  # the rate counts this run's frames from here, not the engine set-up
 
         def on_progress(res, total):
-            s, done = res.stages, res.stages["encode"].frames
+            done = res.written
+            stages = " | ".join(f"{k} {v.fps:.1f}" for k, v in res.stages.items())
             bar.update(res.kept_frames + done, total=total,
-                       rates=f"{done / max(time.perf_counter() - running, 1e-6):.2f} fps "
-                       f"[decode {s['decode'].fps:.0f} | infer {s['infer'].fps:.1f} | encode {s['encode'].fps:.0f}]")
+                       rates=f"{done / max(time.perf_counter() - running, 1e-6):.2f} fps [{stages}]")
 
-        runner = VideoRunner(engine, source, settings, output=output, frames_dir=frames_dir,
-                             fingerprint=fingerprint, on_progress=on_progress)
-        result = runner.run()
+        kwargs = dict(output=output, frames_dir=frames_dir, fingerprint=fingerprint, on_progress=on_progress)
+        if ray is None:
+            with choice.open() as engine:
+                runner = VideoRunner(engine, source, settings, **kwargs)
+                result = runner.run()
+                where = engine.describe()
+        else:
+            from ganrt.pipelines.ray_cluster import connected, plan_actors
+            from ganrt.pipelines.ray_video import RayVideoRunner
+
+            with connected(ray) as ray_api:
+                actors = plan_actors(ray_api, choice.device, ray_actors)
+                recipe = choice.recipe(model, threads=actors.threads, kinds=("super-resolution",),
+                                       command="ganrt video")
+                runner = RayVideoRunner(ray_api, recipe, actors, source, settings, scale=choice.model.scale, **kwargs)
+                result = runner.run()
+                where = f"{choice.describe()}, {actors.describe()}"
     if not quiet:
-        s = result.stages
+        stages = " | ".join(f"{k} {v.fps:.2f}" for k, v in result.stages.items())
         console().print(
             f"wrote {shown(str(result.output))}: {result.frames} frames at {runner.fps_out:g} fps, "
-            f"{runner.size[0]}x{runner.size[1]}, {choice.model.name} on {engine.describe()}; "
+            f"{runner.size[0]}x{runner.size[1]}, {choice.model.name} on {where}; "
             f"{result.restored} restored in {time.perf_counter() - began:.1f} s ({result.fps:.2f} frames/s"
             + (f", {result.resumed_segments} segment(s) resumed" if result.resumed_segments else "")
-            + f"); stages decode {s['decode'].fps:.1f} | infer {s['infer'].fps:.2f} | encode {s['encode'].fps:.1f} "
-            f"frames/s, bound by {result.bottleneck()}", markup=False)
+            + f"); stages {stages} frames/s, bound by {result.bottleneck()}", markup=False)
 
 
 def _plan_frames(plan, frames_dir: Path, overwrite: bool) -> None:

@@ -114,6 +114,13 @@ class ArchiveRunner:
         self.fingerprint = fingerprint
         self.jobs = max(1, jobs)
         self.on_progress = on_progress or (lambda result, done: None)
+        self.fixed_scale: int | None = None  # the engine's scale, for stages run where no engine is (Ray tasks)
+
+    @property
+    def scale(self) -> int:
+        if self.fixed_scale is not None:
+            return self.fixed_scale
+        return self.engine.scale if self.engine is not None else 1
 
     # stages run in the pools ---------------------------------------------------------
     def _read(self, task: Task) -> Prepared:
@@ -123,11 +130,18 @@ class ArchiveRunner:
         return infer_stage(self.engine, prepared, self.settings)
 
     def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
-        finished = finish_stage(restored, prepared, self.settings, self.engine.scale)
+        finished = finish_stage(restored, prepared, self.settings, self.scale)
         notes = list(task.notes) + check_output(task.dst, finished)
         for note in notes:
             log.warning("%s: %s", task.rel, note)
         return write_stage(task.dst, finished, prepared, self.settings), notes
+
+    def row_stats(self, prepared: Prepared) -> dict:
+        """What the driver gathers of an image besides its output (a subclass's report figures)."""
+        return {}
+
+    def absorb(self, task: Task, stats: dict) -> None:
+        """Gather the :meth:`row_stats` of a finished image (on the driver, where the report is made)."""
 
     # the loop ---------------------------------------------------------------------------
     def run(self, tasks: list[Task], result: ArchiveResult) -> ArchiveResult:
@@ -160,6 +174,7 @@ class ArchiveRunner:
                 result.failed.append((task.rel, _reason(exc)))
             else:
                 self.state.mark_done(task, self.fingerprint, out)
+                self.absorb(task, self.row_stats(prepared))
                 result.restored += 1
                 result.megapixels += prepared.megapixels
                 result.written.append((task.src, out))

@@ -75,6 +75,7 @@ class Row:
     status: str
     output: str | None
     reason: str | None
+    updated: float = 0.0
 
 
 class JobState:
@@ -83,6 +84,7 @@ class JobState:
 
         ``readonly``: look at an existing state without locking or creating anything (for --dry-run)."""
         self.root = output_dir.resolve()  # outputs are located by absolute path (see archive_walk)
+        self.readonly = readonly
         self._lock = None
         path = output_dir / DB_NAME
         try:
@@ -127,7 +129,8 @@ class JobState:
         return state_key(dst.relative_to(self.root).as_posix())
 
     def lookup(self, rel: str) -> Row | None:
-        cur = self._db.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason FROM images WHERE rel=?",
+        cur = self._db.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason, updated FROM images "
+                               "WHERE rel=?",
                                (state_key(rel),))
         found = cur.fetchone()
         return Row(*found) if found else None
@@ -137,12 +140,30 @@ class JobState:
         return self.root / from_state_key(row.output) if row is not None and row.output else None
 
     def is_done(self, task: Task, fingerprint: str) -> bool:
-        """Finished earlier with the same input and settings, and the output is still there."""
+        """Finished earlier with the same input and settings, and the output is still there.
+
+        An image marked *started* counts as finished when its output appeared after the mark: outputs
+        are renamed into place whole, so such a file is this job's complete work, written by a worker
+        whose run was killed before it could record it (a driver killed under ``--ray``, or ``kill
+        -9`` between the write and the record). It is not redone, so each image is written once."""
         row = self.lookup(task.rel)
         out = self.output_of(row)
-        return (row is not None and row.status == "done" and row.size == task.size
-                and row.mtime_ns == task.mtime_ns and row.fingerprint == fingerprint
-                and out is not None and out.is_file())
+        if (row is None or out is None or row.size != task.size or row.mtime_ns != task.mtime_ns
+                or row.fingerprint != fingerprint):
+            return False
+        try:
+            written = out.stat()
+        except OSError:
+            return False
+        if row.status == "done":
+            return True
+        return row.status == "started" and written.st_mtime > row.updated
+
+    def adopt(self, task: Task, fingerprint: str) -> None:
+        """Record as done an output :meth:`is_done` found finished but unrecorded."""
+        row = self.lookup(task.rel)
+        if not self.readonly and row is not None and row.status == "started":
+            self.mark_done(task, fingerprint, self.output_of(row))
 
     def owns(self, dst: Path) -> bool:
         """Whether this job wrote (or started writing) ``dst`` at some point."""
@@ -165,6 +186,17 @@ class JobState:
 
     def mark_started(self, task: Task, fingerprint: str) -> None:
         self._put(task, fingerprint, "started", task.dst, None)
+
+    def mark_started_many(self, tasks: list[Task], fingerprint: str) -> None:
+        """Mark many tasks started in one transaction (the work handed to a cluster at once)."""
+        self._db.execute("BEGIN")
+        try:
+            for task in tasks:
+                self.mark_started(task, fingerprint)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def mark_done(self, task: Task, fingerprint: str, output: Path) -> None:
         self._put(task, fingerprint, "done", output, None)

@@ -183,6 +183,7 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
     skipped = stale = 0
     for task in discovery.tasks:
         if resume and state.is_done(task, fingerprint):
+            state.adopt(task, fingerprint)
             plan.claim(state.output_of(state.lookup(task.rel)), task.rel)
             skipped += 1
             continue

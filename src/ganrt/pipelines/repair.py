@@ -150,22 +150,26 @@ class RepairRunner(ArchiveRunner):
         self.damaged_pixels = 0
         self.preview_masks: dict[Path, np.ndarray] = {}  # the first few masks, small, for --preview
 
-    @property
-    def scale(self) -> int:
-        return self.engine.scale if self.engine is not None else 1
-
     def _read(self, task) -> RepairPrepared:
         return read_stage(task.src, self.repair)
 
     def _infer(self, prepared: RepairPrepared) -> np.ndarray:
-        self.masks[prepared.mask_source] += 1
-        self.damaged_pixels += int(np.count_nonzero(prepared.mask))
         return infer_stage(prepared, self.repair, self.engine)
+
+    def row_stats(self, prepared: RepairPrepared) -> dict:
+        stats = {"mask_source": prepared.mask_source, "damaged": int(np.count_nonzero(prepared.mask))}
+        if len(self.preview_masks) < PREVIEW_MASKS:
+            stats["small_mask"] = small_mask(prepared.mask)
+        return stats
+
+    def absorb(self, task, stats: dict) -> None:
+        self.masks[stats["mask_source"]] += 1
+        self.damaged_pixels += stats["damaged"]
+        if "small_mask" in stats and len(self.preview_masks) < PREVIEW_MASKS:
+            self.preview_masks[task.src] = stats["small_mask"]
 
     def _write(self, task, prepared: RepairPrepared, repaired) -> tuple[Path, list[str]]:
         out, notes = write_stage(task.dst, repaired, prepared, self.repair, self.scale)
-        if len(self.preview_masks) < PREVIEW_MASKS:
-            self.preview_masks[task.src] = small_mask(prepared.mask)
         notes = list(task.notes) + notes
         for note in notes:
             log.warning("%s: %s", task.rel, note)

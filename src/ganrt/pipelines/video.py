@@ -70,6 +70,7 @@ class StageClock:
 class VideoResult:
     frames: int = 0  # frames in the selected range
     restored: int = 0  # frames restored by this run (the rest came from finished segments)
+    written: int = 0  # frames of this run written (encoded, or saved as PNG)
     resumed_segments: int = 0
     kept_frames: int = 0  # frames in the finished segments a resumed run keeps
     seconds: float = 0.0
@@ -105,14 +106,54 @@ def work_dir_for(output: Path | None, frames_dir: Path | None) -> Path:
     return output.parent / f".{output.name}.ganrt-work"
 
 
+class FrameRestorer:
+    """The engine on batches of frames, finished to the output size (in the runner, or in a Ray actor)."""
+
+    def __init__(self, engine, settings: VideoSettings, size: tuple[int, int]):
+        self.engine, self.settings, self.size = engine, settings, size
+
+    def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        return self._finish_frames(self._restore_batch(frames))
+
+    def _restore_batch(self, frames: list[np.ndarray]) -> np.ndarray:
+        """The engine on a batch of frames; a batch that fails is retried frame by frame in fp32."""
+        h, w = frames[0].shape[:2]
+        tile = self.settings.tile.for_engine(self.engine, h, w, 3, self.settings.pad)
+        stack = np.stack(frames)
+        try:
+            return upscale(self.engine, stack, tile=tile, pad=self.settings.pad, batch=self.settings.batch)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried in fp32, then a clear error
+            fallback = self.engine.fp32_fallback()
+            if fallback is None:
+                raise VideoError(f"a frame could not be restored ({exc}); the run stops rather than skip it") from exc
+            log.warning("%s failed on a batch (%s); retrying it in fp32", self.engine.describe(), exc)
+            try:
+                return np.stack([upscale(fallback, f, tile=tile, pad=self.settings.pad) for f in frames])
+            except Exception as exc2:  # noqa: BLE001
+                raise VideoError(f"a frame could not be restored even in fp32 ({exc2}); "
+                                 "the run stops rather than skip it (finished segments are kept)") from exc2
+
+    def _finish_frames(self, restored: np.ndarray) -> list[np.ndarray]:
+        import cv2
+
+        w, h = self.size
+        if restored.shape[2] == w and restored.shape[1] == h:
+            return list(restored)
+        return [cv2.resize(f, (w, h), interpolation=cv2.INTER_LANCZOS4) for f in restored]
+
+
 class VideoRunner:
     def __init__(self, engine, source: FrameSource, settings: VideoSettings, *, output: Path | None,
                  frames_dir: Path | None, fingerprint: str,
-                 on_progress: Callable[[VideoResult, int | None], None] | None = None):
+                 on_progress: Callable[[VideoResult, int | None], None] | None = None, scale: int | None = None):
+        """``engine`` None (the engine runs elsewhere, under ``--ray``) needs the model's ``scale``."""
         self.engine, self.source, self.settings = engine, source, settings
         self.output, self.frames_dir = output, frames_dir
         self.fps_out = settings.fps or source.fps
-        self.size = output_frame_size(source, engine.scale, settings)
+        self.size = output_frame_size(source, engine.scale if engine is not None else scale, settings)
+        self.restorer = FrameRestorer(engine, settings, self.size) if engine is not None else None
         self.seg = segment_frames(source.fps, settings.segment_seconds)
         self.work = work_dir_for(output, frames_dir)
         self.fingerprint = fingerprint
@@ -173,6 +214,7 @@ class VideoRunner:
                 else:
                     encoder.write(frame)
                 in_segment += 1
+                self.result.written += 1
                 clock.frames += 1
                 clock.busy += time.perf_counter() - t0
                 self.on_progress(self.result, self.source.frame_count_hint)
@@ -190,34 +232,6 @@ class VideoRunner:
         if encoder is not None:
             encoder.finish()
         state.mark_done(segment, frames)
-
-    def _restore_batch(self, frames: list[np.ndarray]) -> np.ndarray:
-        """The engine on a batch of frames; a batch that fails is retried frame by frame in fp32."""
-        h, w = frames[0].shape[:2]
-        tile = self.settings.tile.for_engine(self.engine, h, w, 3, self.settings.pad)
-        stack = np.stack(frames)
-        try:
-            return upscale(self.engine, stack, tile=tile, pad=self.settings.pad, batch=self.settings.batch)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - retried in fp32, then a clear error
-            fallback = self.engine.fp32_fallback()
-            if fallback is None:
-                raise VideoError(f"a frame could not be restored ({exc}); the run stops rather than skip it") from exc
-            log.warning("%s failed on a batch (%s); retrying it in fp32", self.engine.describe(), exc)
-            try:
-                return np.stack([upscale(fallback, f, tile=tile, pad=self.settings.pad) for f in frames])
-            except Exception as exc2:  # noqa: BLE001
-                raise VideoError(f"a frame could not be restored even in fp32 ({exc2}); "
-                                 "the run stops rather than skip it (finished segments are kept)") from exc2
-
-    def _finish_frames(self, restored: np.ndarray) -> list[np.ndarray]:
-        import cv2
-
-        w, h = self.size
-        if restored.shape[2] == w and restored.shape[1] == h:
-            return list(restored)
-        return [cv2.resize(f, (w, h), interpolation=cv2.INTER_LANCZOS4) for f in restored]
 
     # --- the run -----------------------------------------------------------------------------------
     def run(self) -> VideoResult:
@@ -273,8 +287,7 @@ class VideoRunner:
                 if not pending:
                     continue
                 t0 = time.perf_counter()
-                restored = self._restore_batch([f for _, f in pending])
-                frames = self._finish_frames(restored)
+                frames = self.restorer([f for _, f in pending])
                 clock.busy += time.perf_counter() - t0
                 clock.frames += len(frames)
                 for (index, _), frame in zip(pending, frames):
