@@ -99,6 +99,9 @@ def connected(address: str | None) -> Iterator[object]:
 
 @contextmanager
 def _connected(address: str | None) -> Iterator[object]:
+    joining = address not in (None, "", LOCAL)
+    if joining:
+        _use_token_if_any()  # before Ray is imported: it reads its auth mode once, on import
     ray = import_ray()
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
              "runtime_env": {"env_vars": worker_env()}}
@@ -109,12 +112,13 @@ def _connected(address: str | None) -> Iterator[object]:
         yield ray
         return
     try:
-        if address in (None, "", LOCAL):
+        if not joining:
             ray.init(num_cpus=os.cpu_count() or 1, **quiet)
         else:
+            _check_reachable(address)
             ray.init(address=address, **quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = "a local Ray" if address in (None, "", LOCAL) else f"the Ray cluster at {address}"
+        where = "a local Ray" if not joining else f"the Ray cluster at {address}"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot start or join {where}: {first[:200]}") from None
     try:
@@ -122,6 +126,31 @@ def _connected(address: str | None) -> Iterator[object]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _use_token_if_any() -> None:
+    """Clusters of ``ray start`` (2.5x) ask for the token it wrote to ~/.ray/auth_token; a client
+    that joins by address sends it only in token mode, which also joins clusters that ask for none."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _check_reachable(address: str, seconds: float = 10.0) -> None:
+    """Ray retries an address that answers nothing for minutes: try it once, briefly, first."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and kin: Ray finds the address itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {hostport} ({exc.strerror or exc})") from None
 
 
 def _quiet_data(ray) -> None:
