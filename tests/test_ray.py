@@ -183,3 +183,27 @@ def test_ray_options_are_checked_before_any_work(tmp_path):
     assert nowhere.returncode == 2 and len(nowhere.stderr.strip().splitlines()) == 1, nowhere.stderr
     assert "cannot start or join the Ray cluster at 127.0.0.1:1" in nowhere.stderr
     assert not (tmp_path / "out").exists() or not outputs(tmp_path / "out")
+
+
+def test_repair_on_ray_gives_the_same_photos_masks_and_report(tmp_path, cluster):
+    from ganrt.pipelines.damage import synthetic_damage
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    rng = np.random.default_rng(11)
+    base = np.asarray(Image.open(make_archive(tmp_path / "clean", 1, 160) / "scan 00.png").convert("RGB"))
+    for i in range(3):
+        damaged = synthetic_damage(np.roll(base, 17 * i, axis=1), rng)
+        Image.fromarray(damaged[0] if isinstance(damaged, tuple) else damaged).save(src / f"photo{i}.png")
+    common = ["-q", "--save-masks"]
+    alone = ganrt("repair", src, tmp_path / "alone", *common, "--report", tmp_path / "alone.json")
+    on_ray = ganrt("repair", src, tmp_path / "ray", *common, "--report", tmp_path / "ray.json", "--ray", cluster,
+                   "--ray-actors", "2")
+    assert alone.returncode == on_ray.returncode == 0, on_ray.stderr
+    a, b = json.loads((tmp_path / "alone.json").read_text()), json.loads((tmp_path / "ray.json").read_text())
+    assert {k: v for k, v in a.items() if k not in TIMINGS} == {k: v for k, v in b.items() if k not in TIMINGS}
+    assert sum(b["settings"]["masks"].values()) == 3 and b["settings"]["damaged_megapixels"] > 0
+    want, got = outputs(tmp_path / "alone"), outputs(tmp_path / "ray")
+    assert sorted(want) == sorted(got) and len(want) == 6  # three photos, three masks
+    for rel in want:
+        assert np.array_equal(pixels(want[rel]), pixels(got[rel])), rel

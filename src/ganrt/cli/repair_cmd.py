@@ -11,13 +11,15 @@ discriminator). ``--then MODEL`` upscales the repaired photo in the same pass.
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt,
-                              TileOpt, console, flag, handle_errors, setup_logging, shown)
+from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt, RayActorsOpt,
+                              RayOpt, ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging, shown)
 
 
 @handle_errors
@@ -45,16 +47,19 @@ def repair(
     report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
     preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (damaged | mask | repaired) as PNG.")] = None,
     dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
+    ray: RayOpt = None,
+    ray_actors: RayActorsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Repair scratches, dust and tears in a photo or a folder of photos (resumable), optionally upscaling."""
     setup_logging(quiet)
     from ganrt.cli.common import existing_path
-    from ganrt.cli.restore_cmd import check_archive_options
+    from ganrt.cli.restore_cmd import check_archive_options, check_ray_options
     from ganrt.errors import UsageError
 
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
+    check_ray_options(input, ray, ray_actors)
     if not 0.1 <= sensitivity <= 10:
         raise UsageError("--sensitivity must be between 0.1 and 10")
     if outscale is not None and then is None:
@@ -81,11 +86,34 @@ def repair(
     if input.is_dir():
         code = _repair_folder(input, output, tools, base, fingerprint_of, suffix=suffix, overwrite=overwrite,
                               resume=not no_resume, jobs=jobs, report=report, preview=preview, dry_run=dry_run,
-                              quiet=quiet)
+                              quiet=quiet, ray=ray, ray_actors=ray_actors)
         raise typer.Exit(code)
     if dry_run or report or preview:
         raise UsageError("--dry-run, --report and --preview apply to folder inputs")
     _repair_one(input, output, tools, base, suffix=suffix, fmt=fmt, overwrite=overwrite, quiet=quiet)
+
+
+@dataclass(frozen=True)
+class RepairRecipe:
+    """The filler and upscaler as picklable data: calling it (in a Ray actor) opens them."""
+
+    inpaint: str
+    inpaint_engine: object | None  # ganrt.cli.engine_setup.EngineRecipe
+    semantic_run: str | None
+    upscale_engine: object | None
+
+    def __call__(self):
+        from ganrt.pipelines.inpaint import OPENCV_METHODS, EngineFiller, OpenCVFiller
+
+        if self.inpaint in OPENCV_METHODS:
+            filler = OpenCVFiller(self.inpaint)
+        elif self.semantic_run is not None:
+            from ganrt.pipelines.semantic_inpaint import SemanticFiller, load_gan_run
+
+            filler = SemanticFiller(load_gan_run(Path(self.semantic_run)))
+        else:
+            filler = EngineFiller(self.inpaint_engine())
+        return filler, (self.upscale_engine() if self.upscale_engine is not None else None)
 
 
 class _Tools:
@@ -95,7 +123,7 @@ class _Tools:
         from ganrt.cli.engine_setup import choose_engine
         from ganrt.pipelines.inpaint import OPENCV_METHODS
 
-        self.inpaint, self.options = inpaint, engine_options
+        self.inpaint, self.then, self.options = inpaint, then, engine_options
         self.inpaint_choice = self.upscale_choice = None
         self.semantic_run: Path | None = None
         self.tile = None
@@ -138,6 +166,28 @@ class _Tools:
             return f"semantic inpainting with {self.semantic_run.name}"
         return f"{self.inpaint_choice.model.name} ({self.inpaint_choice.describe()})"
 
+    @property
+    def device(self) -> str:
+        """Where the engines run (one actor per GPU under --ray when it is CUDA)."""
+        for choice in (self.inpaint_choice, self.upscale_choice):
+            if choice is not None and choice.device.startswith("cuda"):
+                return choice.device
+        return "cpu"
+
+    def recipe(self, threads: int | None) -> RepairRecipe:
+        def engine(choice, spec, kinds, command):
+            return choice.recipe(spec, threads=threads, kinds=kinds, command=command) if choice else None
+
+        return RepairRecipe(self.inpaint, engine(self.inpaint_choice, self.inpaint, ("inpainting",),
+                                                 "ganrt repair --inpaint"),
+                            str(self.semantic_run.resolve()) if self.semantic_run else None,
+                            engine(self.upscale_choice, self.then, ("super-resolution",), "ganrt repair --then"))
+
+    @contextlib.contextmanager
+    def opened(self):
+        with contextlib.ExitStack() as stack:
+            yield self.open(stack)
+
     def open(self, stack):
         """(filler, upscaler or None), their engines entered on ``stack`` (an ExitStack)."""
         from ganrt.pipelines.inpaint import OPENCV_METHODS, EngineFiller, OpenCVFiller
@@ -155,7 +205,6 @@ class _Tools:
 
 
 def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, fmt, overwrite, quiet) -> None:
-    import contextlib
     import time
 
     from ganrt.errors import ImageReadError, UsageError
@@ -191,11 +240,9 @@ def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, f
 
 
 def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_of: dict, *, suffix, overwrite,
-                   resume, jobs, report, preview, dry_run, quiet) -> int:
-    import contextlib
+                   resume, jobs, report, preview, dry_run, quiet, ray, ray_actors) -> int:
     import json
     import logging
-    from dataclasses import replace
 
     from ganrt.cli.progress import RateBar, rates
     from ganrt.cli.restore_cmd import _dry_run, _print_summary
@@ -206,7 +253,7 @@ def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_
     from ganrt.pipelines.image_io import IMAGE_SUFFIXES
     from ganrt.pipelines.jobstate import JobState, settings_fingerprint
     from ganrt.pipelines.output_plan import claim_side_files
-    from ganrt.pipelines.repair import RepairRunner, RepairSettings, is_mask, mask_path_for
+    from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, repair_runner
 
     if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
         raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
@@ -245,16 +292,18 @@ def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_
                 result.stale)
         runner = None
         if todo:
-            with contextlib.ExitStack() as stack:
-                filler, upscaler = tools.open(stack)
-                bar = stack.enter_context(RateBar("repairing", len(todo), quiet))
+            from functools import partial
 
+            from ganrt.cli.restore_cmd import run_archive
+
+            with RateBar("repairing", len(todo), quiet) as bar:
                 def on_progress(res, done):
                     bar.update(done, rates=rates(res.images_per_s, res.megapixels_per_s))
 
-                runner = RepairRunner(upscaler, replace(settings, filler=filler), state, fingerprint, jobs=jobs,
-                                      on_progress=on_progress)
-                runner.run(todo, result)
+                runner = run_archive(todo, result, open_local=tools.opened, recipe_for=tools.recipe,
+                                     device=tools.device, make_runner=partial(repair_runner, settings=settings),
+                                     state=state, fingerprint=fingerprint, jobs=jobs, ray=ray, ray_actors=ray_actors,
+                                     on_progress=on_progress)
     if report:
         details = {**fingerprint_of, "filler": tools.filler_name}
         if runner is not None:  # what this run found and filled
@@ -264,7 +313,7 @@ def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_
         from ganrt.pipelines.preview import repair_sheet
 
         repair_sheet(result.written, runner.preview_masks, preview)
-    _print_summary(result, f"repair: {tools.describe()}", quiet, verb="repaired")
+    _print_summary(result, f"repair: {tools.describe()}" + (" (Ray)" if ray else ""), quiet, verb="repaired")
     if result.interrupted:
         return result.signal_code
     return 1 if result.failed else 0

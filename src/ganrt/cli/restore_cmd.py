@@ -92,14 +92,16 @@ def check_ray_options(input: Path, ray: str | None, ray_actors: int | None) -> N
         raise UsageError("--ray runs folders (one image runs here, on this machine)")
 
 
-def run_archive(todo, result, *, choice, spec: str, kinds: tuple[str, ...], command: str, make_runner,
-                state, fingerprint: str, jobs: int, ray: str | None, ray_actors: int | None, on_progress):
-    """The planned images through the runner ``make_runner(engine)`` builds: in this process, or on Ray."""
+def run_archive(todo, result, *, open_local, recipe_for, device: str, make_runner, state, fingerprint: str,
+                jobs: int, ray: str | None, ray_actors: int | None, on_progress):
+    """The planned images through the runner ``make_runner(tools)`` builds: in this process, with the
+    tools ``open_local()`` (a context manager) opens, or on Ray, each actor calling ``recipe_for(threads)``
+    (a picklable callable) for its own. Returns the runner that gathered the statistics."""
     if ray is None:
-        with choice.open() as engine:
-            make_runner(engine, state=state, fingerprint=fingerprint, jobs=jobs,
-                        on_progress=on_progress).run(todo, result)
-        return
+        with open_local() as tools:
+            runner = make_runner(tools, state=state, fingerprint=fingerprint, jobs=jobs, on_progress=on_progress)
+            runner.run(todo, result)
+        return runner
     import logging
     from functools import partial
 
@@ -107,11 +109,10 @@ def run_archive(todo, result, *, choice, spec: str, kinds: tuple[str, ...], comm
     from ganrt.pipelines.ray_cluster import connected, plan_actors
 
     with connected(ray) as ray_api:
-        actors = plan_actors(ray_api, choice.device, ray_actors)
+        actors = plan_actors(ray_api, device, ray_actors)
         logging.getLogger("ganrt").info("on Ray: %s", actors.describe())
-        recipe = choice.recipe(spec, threads=actors.threads, kinds=kinds, command=command)
-        runner = RayArchiveRunner(ray_api, partial(make_runner, state=None, fingerprint=fingerprint), recipe,
-                                  actors, state, fingerprint, on_progress=on_progress)
+        runner = RayArchiveRunner(ray_api, partial(make_runner, state=None, fingerprint=fingerprint),
+                                  recipe_for(actors.threads), actors, state, fingerprint, on_progress=on_progress)
         runner.run(todo, result)
         return runner.local
 
@@ -206,9 +207,13 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
                 def on_progress(res, done):
                     bar.update(done, rates=rates(res.images_per_s, res.megapixels_per_s))
 
-                run_archive(todo, result, choice=choice, spec=model, kinds=("super-resolution",),
-                            command="ganrt restore", make_runner=partial(ArchiveRunner, settings=settings),
-                            state=state, fingerprint=fingerprint, jobs=jobs, ray=ray, ray_actors=ray_actors,
+                def recipe_for(threads):
+                    return choice.recipe(model, threads=threads, kinds=("super-resolution",),
+                                         command="ganrt restore")
+
+                run_archive(todo, result, open_local=choice.open, recipe_for=recipe_for, device=choice.device,
+                            make_runner=partial(ArchiveRunner, settings=settings), state=state,
+                            fingerprint=fingerprint, jobs=jobs, ray=ray, ray_actors=ray_actors,
                             on_progress=on_progress)
     if report:
         details = {**fingerprint_of, "backend": choice.backend, "device": choice.device}

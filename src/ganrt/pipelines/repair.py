@@ -176,6 +176,15 @@ class RepairRunner(ArchiveRunner):
         return out, notes
 
 
+def repair_runner(tools, settings: RepairSettings, state, fingerprint: str, **kwargs) -> RepairRunner:
+    """A RepairRunner for opened ``tools`` (filler, upscaler or None); None: the stages that need
+    neither (reading and detecting, writing), as Ray's read and write tasks run them."""
+    from dataclasses import replace
+
+    filler, upscaler = tools if tools is not None else (settings.filler, None)
+    return RepairRunner(upscaler, replace(settings, filler=filler), state, fingerprint, **kwargs)
+
+
 def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> tuple[Path, list[str]]:
     """Repair an image already read and write it to ``dst`` (its final, planned path)."""
     repaired = infer_stage(prepared, settings, upscaler)
