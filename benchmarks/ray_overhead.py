@@ -21,18 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from _results import write
-
-from ganrt.data import calibration_photos
-
-
-def make_archive(root: Path, count: int, size: int) -> None:
-    photos = list(calibration_photos().values())
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        img = cv2.resize(photos[i % len(photos)], (size, size), interpolation=cv2.INTER_CUBIC)
-        img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
-        (root / f"album{i % 3}").mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / f"album{i % 3}" / f"photo_{i:03d}.png"), img[..., ::-1])
+from archive_throughput import make_archive
 
 
 def run(src: Path, dst: Path, args, ray: bool) -> float:
@@ -70,14 +59,14 @@ def main() -> None:
                          "start-up (s)": round(fixed, 1), "marginal images/s": round(marginal, 3),
                          "end-to-end images/s": round(2 * args.count / t[2 * args.count], 3)})
         worst = 0
-        for path in outs[False].rglob("*.png"):
+        for path in outs[False].rglob("*.jpg"):
             other = outs[True] / path.relative_to(outs[False])
             worst = max(worst, int(np.abs(cv2.imread(str(path)).astype(int) - cv2.imread(str(other))).max()))
     base = rows[0]["marginal images/s"]
     for row in rows:
         row["marginal vs one process"] = f"{row['marginal images/s'] / base:.2f}×"
     write("ray_overhead", rows, list(rows[0]), f"ganrt restore vs --ray on one machine ({args.model}, "
-          f"{args.size}² PNG, CPU)", notes=f"Largest output difference between the modes: {worst} level(s).")
+          f"{args.size}² JPEG, CPU)", notes=f"Largest output difference between the modes: {worst} level(s).")
     for row in rows:
         print(row)
     print("largest difference:", worst)

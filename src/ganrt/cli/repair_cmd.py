@@ -72,7 +72,6 @@ def repair(
             raise UsageError("--mask-dir must not be inside INPUT (its masks would be repaired as photos)")
     tools = _Tools(inpaint, then, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
     from ganrt.pipelines.damage import DetectorSettings
-    from ganrt.pipelines.repair import RepairSettings
     from ganrt.pipelines.restore import RestoreSettings
 
     restore = RestoreSettings(tile=tools.tile, outscale=outscale if outscale is not None else tools.default_outscale,

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,8 @@ class JobState:
         try:
             written = out.stat()
         except OSError:
+            return False
+        if not stat.S_ISREG(written.st_mode):
             return False
         if row.status == "done":
             return True

@@ -53,7 +53,7 @@ def _row(i, payload: bytes, **extra) -> dict:
     return row
 
 
-def _passes(batch) -> bool:
+def _failed_upstream(batch) -> bool:
     """Whether a row failed upstream (it then travels on untouched to the driver)."""
     return bool(batch["error"][0])
 
@@ -76,7 +76,7 @@ class EngineActor:
         self.runner = make_runner(self.engine)
 
     def __call__(self, batch: dict) -> dict:
-        if _passes(batch):
+        if _failed_upstream(batch):
             return batch
         i = int(batch["i"][0])
         task, prepared = pickle.loads(batch["payload"][0])
@@ -91,7 +91,7 @@ class EngineActor:
 
 
 def write_batch(batch: dict, make_runner: Callable) -> dict:
-    if _passes(batch):
+    if _failed_upstream(batch):
         return {k: batch[k] for k in ("i", "error", "fatal")} | {
             "output": np.array([b""], dtype=object), "megapixels": np.array([0.0]),
             "fallbacks": np.array([0]), "stats": np.array([b""], dtype=object)}

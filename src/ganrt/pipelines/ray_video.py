@@ -143,9 +143,5 @@ class RayVideoRunner(VideoRunner):
             _drain(q_in)
             decoder.join()
             self.result.seconds = time.perf_counter() - start
-        if self._errors:
-            err = self._errors[0]
-            if isinstance(err, (GanrtError, KeyboardInterrupt)):
-                raise err
-            raise VideoError(f"video pipeline failed: {err}") from err
+        self._raise_stage_error()
         return self._complete(state)

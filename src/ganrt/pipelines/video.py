@@ -313,12 +313,16 @@ class VideoRunner:
             _drain(q_in)  # unblock the decoder if it is waiting for room
             decoder.join()
             self.result.seconds = time.perf_counter() - start
+        self._raise_stage_error()
+        return self._complete(state)
+
+    def _raise_stage_error(self) -> None:
+        """Raise the first error a stage thread handed over, if any."""
         if self._errors:
             err = self._errors[0]
             if isinstance(err, (GanrtError, KeyboardInterrupt)):
                 raise err
             raise VideoError(f"video pipeline failed: {err}") from err
-        return self._complete(state)
 
     def _complete(self, state: JobState) -> VideoResult:
         total = self.result.frames
