@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
+
+# Tests send Ctrl-C (SIGINT) to the commands they start. A test run launched in the background of a
+# script inherits SIGINT ignored, and so would every command it starts (Python then installs no
+# KeyboardInterrupt): handle it here, so the commands start with the default disposition, as from a
+# terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
