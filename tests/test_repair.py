@@ -193,3 +193,46 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
         assert np.array_equal(outs[backend][hole == 0], img[hole == 0])
     assert np.abs(outs["torch"] - outs["onnxruntime"]).max() <= 1  # ONNX Runtime ran the exported graph
     assert not np.array_equal(outs["torch"], img)
+
+
+def test_a_face_model_restores_the_detected_face_on_every_cpu_backend_and_nothing_else(tmp_path, damaged):
+    """A GFPGAN of the real architecture (random weights: no registry ships GFPGAN) loads through
+    spandrel, exports to ONNX and runs on torch, ONNX Runtime and OpenVINO with parity; the face found
+    on the astronaut photo is restored and pasted back feathered, every pixel outside its window is
+    Telea's repair, bit for bit."""
+    import torch
+    from safetensors.torch import save_file
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    from ganrt.pipelines.faces import detect_faces, face_window
+
+    torch.manual_seed(0)
+    net = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                 fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    path = tmp_path / "GFPGANv1.4-random.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    del net
+    folder, _truth = damaged
+    src = tmp_path / "portrait.png"
+    Image.open(folder / "astronaut.png").crop((100, 0, 400, 300)).save(src)  # her face, scratched
+    plain = tmp_path / "plain.png"
+    assert cli("repair", src, plain, "-q").exit_code == 0
+    a = np.asarray(Image.open(plain))
+    faces = detect_faces(a)
+    assert len(faces) == 1 and abs(faces[0][0] - 78) < 12 and abs(faces[0][1] - 74) < 12  # Eileen Collins
+    x0, y0, side = face_window(faces[0])
+    outside = np.ones(a.shape[:2], bool)
+    outside[max(0, y0):y0 + side, max(0, x0):x0 + side] = False
+    outs = {}
+    for backend in ("torch", "onnxruntime", "openvino"):
+        out = tmp_path / f"{backend}.png"
+        result = cli("repair", src, out, "--face-model", path, "-b", backend, "-p", "fp32", "-q")
+        assert result.exit_code == 0, result.output
+        outs[backend] = b = np.asarray(Image.open(out)).astype(int)
+        assert np.array_equal(a[outside], b[outside])
+        assert np.abs(a[max(0, y0):y0 + side, max(0, x0):x0 + side] - b[max(0, y0):y0 + side, max(0, x0):x0 + side]
+                      ).mean() > 2  # the face window holds the network's work
+    assert np.abs(outs["torch"] - outs["onnxruntime"]).max() <= 1
+    assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1
+    not_a_face = cli("repair", src, tmp_path / "x.png", "--face-model", "realesr-animevideov3", "-q")
+    assert not_a_face.exit_code == 2 and "needs a face-restoration model" in not_a_face.output

@@ -1,4 +1,4 @@
-"""What a model takes and gives, as data: super-resolution, generation, inpainting.
+"""What a model takes and gives, as data: super-resolution, generation, inpainting, face restoration.
 
 Every engine, the ONNX exporter, the parity check, the fp16 calibration, the
 TensorRT profiles and the benchmark read a model's ``Kind`` instead of
@@ -10,7 +10,9 @@ assuming "image in, image × scale out":
 - ``output(spec, shapes)``: the output shape those inputs give;
 - ``spatial``: inputs are images (padded to the model's size multiple, tiled);
 - ``feeds_pixels``: the tiler and the benchmark feed it integer pixels;
-- ``axes``: which input dimensions are dynamic in an exported graph;
+- ``axes``: which input dimensions are dynamic in an exported graph (face
+  networks take one face of their own size, ``min_size``: nothing is dynamic,
+  and GFPGAN's modulated convolutions only export so);
 - ``cpu_order``: the backends ``auto`` tries on a CPU, fastest first. Inpainters
   skip OpenVINO: its ONNX frontend cannot convert the DFT nodes of the
   exported FFT convolutions of LaMa (measured; ONNX Runtime runs them);
@@ -95,6 +97,9 @@ KINDS: dict[str, Kind] = {
                        {0: "batch", 2: "height", 3: "width"}, spatial=True, feeds_pixels=False,
                        description="image + mask (1 = fill) → image", cpu_order=("onnxruntime", "torch", "openvino"),
                        exporters=("dynamo", "torchscript")),
+    "face-restoration": Kind("face-restoration", ("input",), _sr_shapes, _sr_output, ({},), {},
+                             spatial=True, feeds_pixels=True,
+                             description="face crop of the network's own size (GFPGAN: 512²) → restored face"),
 }
 DEFAULT_KIND = "super-resolution"
 

@@ -31,6 +31,7 @@ def repair(
     save_masks: Annotated[bool, flag("--save-masks", help="Write the mask used beside each output (photo.mask.png).")] = False,
     sensitivity: Annotated[float, typer.Option("--sensitivity", help="Damage detection: above 1 finds fainter damage (and more false alarms).")] = 1.0,
     then: Annotated[str | None, typer.Option("--then", help="Upscale the repaired photo with this restore model in the same pass.")] = None,
+    face_model: Annotated[str | None, typer.Option("--face-model", help="Restore the faces found in each photo with this GFPGAN, RestoreFormer or CodeFormer file (needs ganrt[faces]).")] = None,
     backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
@@ -70,7 +71,7 @@ def repair(
             raise UsageError(f"--mask-dir {mask_dir} is not a folder")
         if input.is_dir() and mask_dir.resolve().is_relative_to(input.resolve()):
             raise UsageError("--mask-dir must not be inside INPUT (its masks would be repaired as photos)")
-    tools = _Tools(inpaint, then, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
+    tools = _Tools(inpaint, then, face_model, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
     from ganrt.pipelines.damage import DetectorSettings
     from ganrt.pipelines.restore import RestoreSettings
 
@@ -78,7 +79,7 @@ def repair(
                               fmt=fmt, quality=quality, max_pixels=max_pixels)
     base = dict(restore=restore, mask_dir=mask_dir, detector=DetectorSettings(sensitivity=sensitivity),
                 save_masks=save_masks)
-    fingerprint_of = {"command": "repair", "inpaint": tools.inpaint_id, "then": tools.then_id,
+    fingerprint_of = {"command": "repair", "inpaint": tools.inpaint_id, "then": tools.then_id, "faces": tools.face_id,
                       "masks": str(mask_dir.resolve()) if mask_dir else f"detected@{sensitivity:g}",
                       "outscale": restore.outscale, "format": fmt, "suffix": suffix, "quality": quality,
                       "precision": precision}
@@ -100,6 +101,7 @@ class RepairRecipe:
     inpaint_engine: object | None  # ganrt.cli.engine_setup.EngineRecipe
     semantic_run: str | None
     upscale_engine: object | None
+    face_engine: object | None
 
     def __call__(self):
         from ganrt.pipelines.inpaint import OPENCV_METHODS, EngineFiller, OpenCVFiller
@@ -112,18 +114,24 @@ class RepairRecipe:
             filler = SemanticFiller(load_gan_run(Path(self.semantic_run)))
         else:
             filler = EngineFiller(self.inpaint_engine())
-        return filler, (self.upscale_engine() if self.upscale_engine is not None else None)
+        faces = None
+        if self.face_engine is not None:
+            from ganrt.pipelines.faces import FaceRestorer
+
+            faces = FaceRestorer(self.face_engine())
+        return filler, (self.upscale_engine() if self.upscale_engine is not None else None), faces
 
 
 class _Tools:
     """The filler and the optional upscaler, resolved from the options (engines opened on demand)."""
 
-    def __init__(self, inpaint: str, then: str | None, **engine_options):
+    def __init__(self, inpaint: str, then: str | None, face_model: str | None = None, **engine_options):
         from ganrt.cli.engine_setup import choose_engine
         from ganrt.pipelines.inpaint import OPENCV_METHODS
 
-        self.inpaint, self.then, self.options = inpaint, then, engine_options
-        self.inpaint_choice = self.upscale_choice = None
+        self.inpaint, self.then, self.face_model, self.options = inpaint, then, face_model, engine_options
+        self.inpaint_choice = self.upscale_choice = self.face_choice = None
+        self.face_id = None
         self.semantic_run: Path | None = None
         self.tile = None
         self.default_outscale = None
@@ -139,6 +147,10 @@ class _Tools:
             self.inpaint_choice = choose_engine(inpaint, kinds=("inpainting",), command="ganrt repair --inpaint",
                                                 **engine_options)
             self.inpaint_id = f"{self.inpaint_choice.model.name}:{self.inpaint_choice.model.checksum}"
+        if face_model is not None:
+            self.face_choice = choose_engine(face_model, kinds=("face-restoration",),
+                                             command="ganrt repair --face-model", **engine_options)
+            self.face_id = f"{self.face_choice.model.name}:{self.face_choice.model.checksum}"
         if then is not None:
             self.upscale_choice = choose_engine(then, command="ganrt repair --then", **engine_options)
             self.tile = self.upscale_choice.tile
@@ -151,6 +163,8 @@ class _Tools:
 
     def describe(self) -> str:
         text = self.filler_name
+        if self.face_choice is not None:
+            text += f", faces by {self.face_choice.model.name} ({self.face_choice.describe()})"
         if self.upscale_choice is not None:
             text += f", then {self.upscale_choice.model.name} ({self.upscale_choice.describe()})"
         return text
@@ -168,7 +182,7 @@ class _Tools:
     @property
     def device(self) -> str:
         """Where the engines run (one actor per GPU under --ray when it is CUDA)."""
-        for choice in (self.inpaint_choice, self.upscale_choice):
+        for choice in (self.inpaint_choice, self.upscale_choice, self.face_choice):
             if choice is not None and choice.device.startswith("cuda"):
                 return choice.device
         return "cpu"
@@ -180,7 +194,9 @@ class _Tools:
         return RepairRecipe(self.inpaint, engine(self.inpaint_choice, self.inpaint, ("inpainting",),
                                                  "ganrt repair --inpaint"),
                             str(self.semantic_run.resolve()) if self.semantic_run else None,
-                            engine(self.upscale_choice, self.then, ("super-resolution",), "ganrt repair --then"))
+                            engine(self.upscale_choice, self.then, ("super-resolution",), "ganrt repair --then"),
+                            engine(self.face_choice, self.face_model, ("face-restoration",),
+                                   "ganrt repair --face-model"))
 
     @contextlib.contextmanager
     def opened(self):
@@ -188,7 +204,7 @@ class _Tools:
             yield self.open(stack)
 
     def open(self, stack):
-        """(filler, upscaler or None), their engines entered on ``stack`` (an ExitStack)."""
+        """(filler, upscaler or None, face restorer or None), their engines entered on ``stack`` (an ExitStack)."""
         from ganrt.pipelines.inpaint import OPENCV_METHODS, EngineFiller, OpenCVFiller
 
         if self.inpaint in OPENCV_METHODS:
@@ -200,7 +216,12 @@ class _Tools:
         else:
             filler = EngineFiller(stack.enter_context(self.inpaint_choice.open()))
         upscaler = stack.enter_context(self.upscale_choice.open()) if self.upscale_choice is not None else None
-        return filler, upscaler
+        faces = None
+        if self.face_choice is not None:
+            from ganrt.pipelines.faces import FaceRestorer
+
+            faces = FaceRestorer(stack.enter_context(self.face_choice.open()))
+        return filler, upscaler, faces
 
 
 def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, fmt, overwrite, quiet) -> None:
@@ -227,10 +248,10 @@ def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, f
         remove_stale_temps(dst.parent)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        filler, upscaler = tools.open(stack)
+        filler, upscaler, faces = tools.open(stack)
         from dataclasses import replace
 
-        written, _ = repair_one(prepared, dst, replace(settings, filler=filler), upscaler)
+        written, _ = repair_one(prepared, dst, replace(settings, filler=filler, faces=faces), upscaler)
     if not quiet:
         damaged = 100.0 * (prepared.mask > 0).mean()
         console().print(f"repaired {shown(str(src))} → {shown(str(written))}: {damaged:.2f} % of the pixels "

@@ -68,8 +68,9 @@ def onnx_from_model(model, path: str | Path, *, opset: int = DEFAULT_OPSET, shap
         raise ExportError(f"opset {opset} is too old; ganrt exports opset 17 or newer")
     spec = ModelSpec.of(model)
     kind = spec.kind
-    h, w = shape or (64, 64)
-    examples = [torch.from_numpy(x) for x in kind.example(spec, batch or 2, h, w)]
+    h, w = shape or (max(64, spec.min_size),) * 2  # face networks take their own size only
+    n = batch or (2 if any(0 in axes for axes in kind.axes) else 1)  # a kind without a dynamic batch takes one
+    examples = [torch.from_numpy(x) for x in kind.example(spec, n, h, w)]
     data, exporter = _export_bytes(model.module, examples, kind, opset=opset,
                                    dynamic_batch=batch is None, dynamic_hw=shape is None and kind.spatial)
     proto = onnx.load_from_string(data)
@@ -153,7 +154,8 @@ def _torchscript(module, examples, names, opset: int, dynamic_axes: dict) -> byt
     import torch
 
     buf = io.BytesIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):  # a failed trace prints its whole graph
         warnings.simplefilter("ignore")
         torch.onnx.export(module, tuple(examples), buf, input_names=names, output_names=[OUTPUT_NAME],
                           opset_version=opset, dynamo=False, dynamic_axes=dynamic_axes or None)

@@ -246,11 +246,16 @@ def detected_facts(descriptor) -> dict[str, Any]:
         "params": sum(p.numel() for p in descriptor.model.parameters()),
         "size_multiple": max(1, int(req.multiple_of)),
         "min_size": int(req.minimum),
-        "kind": "inpainting" if isinstance(descriptor, MaskedImageModelDescriptor) else "super-resolution",
+        "kind": ("inpainting" if isinstance(descriptor, MaskedImageModelDescriptor)
+                 else "face-restoration" if descriptor.purpose == "FaceSR" else "super-resolution"),
     }
 
 
 def module_of(descriptor):
+    if getattr(descriptor, "purpose", None) == "FaceSR":  # GFPGAN and kin: -1..1 pixels, tuple outputs
+        from ganrt.models.archs.face import FaceNet
+
+        return module_of_module(FaceNet(descriptor.model, descriptor.architecture.name))
     return module_of_module(descriptor.model)
 
 

@@ -177,12 +177,12 @@ class RepairRunner(ArchiveRunner):
 
 
 def repair_runner(tools, settings: RepairSettings, state, fingerprint: str, **kwargs) -> RepairRunner:
-    """A RepairRunner for opened ``tools`` (filler, upscaler or None); None: the stages that need
-    neither (reading and detecting, writing), as Ray's read and write tasks run them."""
+    """A RepairRunner for opened ``tools`` (filler, upscaler or None, face restorer or None); None: the
+    stages that need none of them (reading and detecting, writing), as Ray's read and write tasks run them."""
     from dataclasses import replace
 
-    filler, upscaler = tools if tools is not None else (settings.filler, None)
-    return RepairRunner(upscaler, replace(settings, filler=filler), state, fingerprint, **kwargs)
+    filler, upscaler, faces = tools if tools is not None else (settings.filler, None, settings.faces)
+    return RepairRunner(upscaler, replace(settings, filler=filler, faces=faces), state, fingerprint, **kwargs)
 
 
 def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> tuple[Path, list[str]]:

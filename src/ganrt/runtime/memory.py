@@ -42,13 +42,16 @@ def _bytes_per_pixel(module_id: int, module, channels: int, probe: int = 32) -> 
 
 
 def activation_bytes_per_pixel(model) -> int:
-    """fp32 bytes of activations alive at the peak, per input pixel (from a 32×32 probe run, cached)."""
+    """fp32 bytes of activations alive at the peak, per input pixel (from a 32×32 probe run, or the
+    network's least size, cached)."""
     from ganrt.models.info_cache import read_info, update_info
 
     known = read_info(model.checksum).get("act_bytes_per_px")
     if isinstance(known, int) and known > 0:
         return known
-    measured = _bytes_per_pixel(id(model.module), model.module, model.in_channels)
+    multiple = max(1, model.size_multiple)
+    probe = -(-max(32, model.min_size) // multiple) * multiple  # networks of a fixed size (faces) need it
+    measured = _bytes_per_pixel(id(model.module), model.module, model.in_channels, probe)
     update_info(model.checksum, act_bytes_per_px=measured)
     return measured
 
