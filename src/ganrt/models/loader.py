@@ -205,6 +205,16 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+def _install_extra_arches() -> None:
+    """spandrel's extra architectures (CodeFormer and others of non-commercial licences), when the
+    user installed them: ganrt ships none of them."""
+    try:
+        import spandrel_extra_arches
+    except ImportError:
+        return
+    spandrel_extra_arches.install(ignore_duplicates=True)
+
+
 def describe_state_dict(state: dict, *, name: str) -> Any:
     """spandrel's descriptor for a state dict, or a clear ModelLoadError."""
     from spandrel import (ImageModelDescriptor, MaskedImageModelDescriptor, ModelLoader, UnsupportedModelError,
@@ -212,6 +222,7 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
 
     state = canonicalize_state_dict(state) if isinstance(state, dict) else state
     check_tensors(state, name)
+    _install_extra_arches()
     try:
         descriptor = ModelLoader().load_from_state_dict(state)
     except UnsupportedModelError as exc:
