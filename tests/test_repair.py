@@ -163,7 +163,8 @@ def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path)
 
 def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     """A LaMa of the real architecture (random weights: no registry ships LaMa) loads through spandrel,
-    exports to ONNX (FFT convolutions as DFT nodes) and repairs through torch and ONNX Runtime alike."""
+    exports to ONNX (FFT convolutions as DFT nodes) for ONNX Runtime, converts from PyTorch for OpenVINO
+    (whose ONNX frontend has no DFT), and repairs through torch, ONNX Runtime and OpenVINO alike."""
     import torch
     from spandrel.architectures.LaMa.__arch.LaMa import LaMa
 
@@ -185,13 +186,14 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     hole[30:50, 40:90] = 255
     Image.fromarray(hole).save(mdir / "cat.png")
     outs = {}
-    for backend in ("torch", "onnxruntime"):
+    for backend in ("torch", "onnxruntime", "openvino"):
         out = tmp_path / backend
-        result = cli("repair", src, out, "--inpaint", path, "--mask-dir", mdir, "-b", backend, "-q")
+        result = cli("repair", src, out, "--inpaint", path, "--mask-dir", mdir, "-b", backend, "-p", "fp32", "-q")
         assert result.exit_code == 0, result.output
         outs[backend] = np.asarray(Image.open(out / "cat.png")).astype(np.int16)
         assert np.array_equal(outs[backend][hole == 0], img[hole == 0])
     assert np.abs(outs["torch"] - outs["onnxruntime"]).max() <= 1  # ONNX Runtime ran the exported graph
+    assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # OpenVINO ran the model converted from PyTorch
     assert not np.array_equal(outs["torch"], img)
 
 

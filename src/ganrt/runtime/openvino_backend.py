@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,41 @@ def _graph_digest(onnx_path: Path) -> str:
     from ganrt import cache
     from ganrt.fsutil import sha256_file
 
+    if onnx_path.suffix == ".xml":  # an OpenVINO IR: the weights are in the .bin beside it
+        return sha256_file(onnx_path) + sha256_file(onnx_path.with_suffix(".bin"))
     try:  # a sealed cache file names its checksum; a user's file is hashed
         return cache.seal_path(onnx_path).read_text().split()[0]
     except (OSError, IndexError):
         return sha256_file(onnx_path)
+
+
+def ir_from_torch(model) -> Path:
+    """An OpenVINO IR (.xml + .bin) converted from the PyTorch module, made on first use and cached
+    under a name that holds the weights' checksum; every dimension the kind makes dynamic stays so."""
+    import openvino as ov
+    import torch
+
+    from ganrt import cache
+    from ganrt.cache import cache_dir
+    from ganrt.notify import notify
+
+    spec = ModelSpec.of(model)
+    path = cache_dir("openvino") / "ir" / f"{model.name}-{model.checksum[:16]}-f32.xml"
+    if cache.check_seal(path, "OpenVINO model converted from PyTorch") and path.with_suffix(".bin").is_file():
+        return path
+    notify(f"converting {model.name} from PyTorch for OpenVINO (first use)")
+    kind = spec.kind
+    m = max(8, spec.size_multiple)
+    examples = [torch.from_numpy(x) for x in kind.example(spec, 1, 8 * m, 8 * m)]
+    shapes = [ov.PartialShape([-1 if i in axes else d for i, d in enumerate(x.shape)])
+              for x, axes in zip(examples, kind.axes)]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's deprecation notices: nothing a user can act on
+        converted = ov.convert_model(_positional(model.module), example_input=tuple(examples), input=shapes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(converted, str(path), compress_to_fp16=False)
+    cache.seal(path)
+    return path
 
 
 def blob_path(onnx_path: Path, name: str, config: dict) -> Path:
@@ -77,6 +109,21 @@ def compiled_model(core, onnx_path: Path, name: str, config: dict):
     return compiled
 
 
+def _positional(module):
+    """The module behind a plain ``forward(*inputs)`` (what OpenVINO's tracer calls)."""
+    import torch
+
+    class Positional(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return self.inner(*inputs)
+
+    return Positional(module).eval()
+
+
 class OpenVinoEngine(Engine):
     backend = "openvino"
 
@@ -101,9 +148,12 @@ class OpenVinoEngine(Engine):
 
     @classmethod
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OpenVinoEngine:
+        spec = ModelSpec.of(model)
+        if spec.kind.openvino_from == "torch":
+            return cls(ir_from_torch(model), spec, precision=precision, **kw)
         from ganrt.export.onnx_cache import cached_onnx
 
-        return cls(cached_onnx(model, "fp32"), ModelSpec.of(model), precision=precision, **kw)
+        return cls(cached_onnx(model, "fp32"), spec, precision=precision, **kw)
 
     def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
         self._request.infer(dict(enumerate(inputs)))
