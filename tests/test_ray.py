@@ -207,3 +207,15 @@ def test_repair_on_ray_gives_the_same_photos_masks_and_report(tmp_path, cluster)
     assert sorted(want) == sorted(got) and len(want) == 6  # three photos, three masks
     for rel in want:
         assert np.array_equal(pixels(want[rel]), pixels(got[rel])), rel
+
+
+def test_sigterm_under_ray_stops_cleanly_with_143(tmp_path, cluster):
+    src = make_archive(tmp_path / "in", 16, 192, seed=9)
+    dst = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "ganrt", "restore", str(src), str(dst), *FAST, "--ray", cluster,
+                             "--ray-actors", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(outputs(dst)) >= 2, 180, proc), "the job ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    assert "terminated after" in err and "rerun the same command to resume" in err and "Traceback" not in err

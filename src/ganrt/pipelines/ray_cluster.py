@@ -121,6 +121,9 @@ def _connected(address: str | None) -> Iterator[object]:
         where = "a local Ray" if not joining else f"the Ray cluster at {address}"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot start or join {where}: {first[:200]}") from None
+    from ganrt import signals
+
+    signals.install()  # ray.init replaced SIGTERM's handler by sys.exit(15): ganrt's ends in 143, work kept
     try:
         _quiet_data(ray)
         yield ray
