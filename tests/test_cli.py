@@ -38,9 +38,9 @@ def test_models_json_lists_the_builtins():
     rows = json.loads(result.stdout)
     names = {r["name"] for r in rows}
     assert {"RealESRGAN_x4plus", "RealESRGAN_x4plus_anime_6B", "realesr-animevideov3", "RealSR_DF2K_x4",
-            "SPAN-x2-ch48", "SPAN-x4-ch48"} <= names
+            "SPAN-x2-ch48", "SPAN-x4-ch48", "RealCUGAN-se-2x-conservative", "RealCUGAN-pro-3x-denoise3x"} <= names
     for r in rows:
-        assert r["scale"] in (2, 4) and r["arch"] in ("RRDBNet", "SRVGGNetCompact", "SPAN")
+        assert r["scale"] in (2, 3, 4) and r["arch"] in ("RRDBNet", "SRVGGNetCompact", "SPAN", "RealCUGAN")
         assert r["installed"] and r["params"] > 300_000 and r["license"]
     table = run("models")
     assert table.exit_code == 0 and "realesr-animevideov3" in table.stdout

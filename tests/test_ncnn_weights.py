@@ -22,6 +22,8 @@ EXPECTED = {  # parameter tensors per model, from the upstream architectures (SP
     "SPAN-x2-ch52": 20 * 10 + 4,
     "SPAN-x4-ch48": 20 * 10 + 4,
     "SPAN-x4-ch52": 20 * 10 + 4,
+    # Real-CUGAN: 30 weighted layers (31 with the ×4 network's conv_final), weight + bias each; pro: + its flag
+    **{e.name: 2 * (31 if e.scale == 4 else 30) + ("-pro-" in e.name) for e in BUILTIN_MODELS if e.arch == "RealCUGAN"},
 }
 
 
@@ -41,6 +43,11 @@ def test_conversion_names_every_weight(entry):
         width = 48 if "ch48" in entry.name else 52
         assert state["conv_1.eval_conv.weight"].shape == (width, 3, 3, 3)
         assert state["upsampler.0.weight"].shape == (3 * entry.scale**2, width, 3, 3)
+    elif entry.arch == "RealCUGAN":  # exactly the key names and shapes of spandrel's network
+        from spandrel.architectures.RealCUGAN import UpCunet2x, UpCunet3x, UpCunet4x
+
+        net = {2: UpCunet2x, 3: UpCunet3x, 4: UpCunet4x}[entry.scale](pro="-pro-" in entry.name)
+        assert {k: v.shape for k, v in state.items()} == {k: tuple(v.shape) for k, v in net.state_dict().items()}
     else:
         assert state["body.0.weight"].shape == (64, 3, 3, 3)
         assert state["body.1.weight"].shape == (64,)

@@ -267,7 +267,14 @@ def module_of(descriptor):
         from ganrt.models.archs.face import FaceNet
 
         return module_of_module(FaceNet(descriptor.model, descriptor.architecture.name))
-    return module_of_module(descriptor.model)
+    if descriptor.architecture.name == "RealCUGAN" and "fast" not in descriptor.tags:
+        from ganrt.models.archs.realcugan import CuganNet  # its own odd-size padding, exportable
+
+        return module_of_module(CuganNet(descriptor.model, descriptor.scale))
+    from ganrt.models.archs.image_only import image_only
+
+    return module_of_module(image_only(descriptor.model))
+
 
 
 def module_of_module(module):
@@ -305,7 +312,8 @@ def _builtin(entry: ModelEntry) -> LoadedModel:
     return LoadedModel(name=entry.name, arch=entry.arch, scale=entry.scale, in_channels=entry.in_channels,
                        out_channels=entry.in_channels, precisions=entry.precisions, license=entry.license,
                        source=entry.source, checksum=builtin_checksum(entry), params=count_params(entry),
-                       builtin=True, default_outscale=entry.outscale, _load_module=load_module)
+                       builtin=True, default_outscale=entry.outscale, size_multiple=entry.size_multiple,
+                       min_size=entry.min_size, _load_module=load_module)
 
 
 def _valid_facts(info: dict) -> dict | None:

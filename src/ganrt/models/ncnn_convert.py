@@ -129,8 +129,85 @@ def span_state_dict(layers: list[Layer]) -> dict[str, np.ndarray]:
     return state
 
 
+def _cugan_table(scale: int) -> list[tuple[str, str, int, int, int, str | None]]:
+    """Real-CUGAN's weighted layers in the order the ncnn graph applies them (spandrel's
+    ``UpCunet{2,3,4}x`` key names): (key, ncnn layer type, out channels, in channels, kernel, activation)."""
+    rows: list[tuple[str, str, int, int, int, str | None]] = []
+
+    def unet_conv(prefix: str, cin: int, mid: int, cout: int, se: bool) -> None:
+        rows.extend([(f"{prefix}.conv.0", "Convolution", mid, cin, 3, "leaky"),
+                     (f"{prefix}.conv.2", "Convolution", cout, mid, 3, "leaky")])
+        if se:  # squeeze-excitation: global mean → 1 × 1 conv + ReLU → 1 × 1 conv + sigmoid (InnerProducts in ncnn)
+            rows.extend([(f"{prefix}.seblock.conv1", "InnerProduct", cout // 8, cout, 1, "relu"),
+                         (f"{prefix}.seblock.conv2", "InnerProduct", cout, cout // 8, 1, "sigmoid")])
+
+    wide = 64 if scale == 4 else 3  # the ×4 network's U-Nets work in 64 channels, then conv_final + PixelShuffle
+    unet_conv("unet1.conv1", 3, 32, 64, False)
+    rows.append(("unet1.conv1_down", "Convolution", 64, 64, 2, "leaky"))
+    unet_conv("unet1.conv2", 64, 128, 64, True)
+    rows += [("unet1.conv2_up", "Deconvolution", 64, 64, 2, "leaky"),
+             ("unet1.conv3", "Convolution", 64, 64, 3, "leaky"),
+             ("unet1.conv_bottom", "Deconvolution", wide, 64, 5 if scale == 3 else 4, None)]
+    unet_conv("unet2.conv1", wide, 32, 64, False)
+    rows.append(("unet2.conv1_down", "Convolution", 64, 64, 2, "leaky"))
+    unet_conv("unet2.conv2", 64, 64, 128, True)
+    rows.append(("unet2.conv2_down", "Convolution", 128, 128, 2, "leaky"))
+    unet_conv("unet2.conv3", 128, 256, 128, True)
+    rows.append(("unet2.conv3_up", "Deconvolution", 128, 128, 2, "leaky"))
+    unet_conv("unet2.conv4", 128, 64, 64, True)
+    rows += [("unet2.conv4_up", "Deconvolution", 64, 64, 2, "leaky"),
+             ("unet2.conv5", "Convolution", 64, 64, 3, "leaky"),
+             ("unet2.conv_bottom", "Convolution", wide, 64, 3, None)]
+    if scale == 4:
+        rows.append(("conv_final", "Convolution", 12, 64, 3, None))
+    return rows
+
+
+_NCNN_ACTIVATION = {None: 0, "relu": 1, "leaky": 2, "sigmoid": 4}  # ncnn's fused activation ids (param 9)
+
+
+def realcugan_state_dict(layers: list[Layer], *, pro: bool = False) -> dict[str, np.ndarray]:
+    """Real-CUGAN (``UpCunet2x``/``3x``/``4x``) from the pnnx-converted ncnn graphs of realcugan-ncnn-vulkan.
+
+    The graph holds the two cascaded U-Nets; the reflect padding in front, the nearest ×4 skip of
+    the ×4 network and the pro models' ``x·0.7 + 0.15`` input mapping live in the wrapper's shaders,
+    as they live in spandrel's ``forward``. Deconvolution weights are stored output-major in ncnn
+    (PyTorch's ConvTranspose2d is input-major); InnerProducts are the SE blocks' 1 × 1 convolutions.
+    ``pro`` adds the buffer by which spandrel recognises the pro models."""
+    weighted = [layer for layer in layers if layer.type in ("Convolution", "Deconvolution", "InnerProduct")]
+    scale = 4 if any(layer.type == "PixelShuffle" for layer in layers) else 3 if any(
+        layer.type == "Deconvolution" and layer.param(1) == 5 for layer in layers) else 2
+    table = _cugan_table(scale)
+    _expect(len(weighted) == len(table),
+            f"{len(weighted)} weighted layers do not form a ×{scale} Real-CUGAN ({len(table)} expected)")
+    state: dict[str, np.ndarray] = {}
+    for (key, ltype, out_ch, in_ch, kernel, act), layer in zip(table, weighted):
+        count = int(layer.param(2 if ltype == "InnerProduct" else 6, 0))
+        _expect(layer.type == ltype and int(layer.param(0)) == out_ch and count == out_ch * in_ch * kernel * kernel
+                and (ltype == "InnerProduct" or int(layer.param(1)) == kernel),
+                f"{layer.name}: a {layer.type} of {layer.param(0)} outputs is not Real-CUGAN's {key}")
+        _expect(int(layer.param(9, 0)) == _NCNN_ACTIVATION[act]
+                and (act != "leaky" or abs(float(layer.param(10, [0.0])[0]) - 0.1) < 1e-6),
+                f"{layer.name}: activation does not match Real-CUGAN's {key}")
+        _expect(len(layer.weights) == 2, f"{layer.name}: expected a bias for {key}")
+        weight = layer.weights[0].reshape(out_ch, in_ch, kernel, kernel)
+        if ltype == "Deconvolution":
+            weight = weight.transpose(1, 0, 2, 3)
+        state[f"{key}.weight"] = np.ascontiguousarray(weight)
+        state[f"{key}.bias"] = layer.weights[1]
+    if pro:
+        state["pro"] = np.zeros(1, np.float32)
+    return state
+
+
+def realcugan_pro_state_dict(layers: list[Layer]) -> dict[str, np.ndarray]:
+    return realcugan_state_dict(layers, pro=True)
+
+
 CONVERTERS = {
     "RRDBNet": rrdbnet_state_dict,
     "SRVGGNetCompact": compact_state_dict,
     "SPAN": span_state_dict,
+    "RealCUGAN": realcugan_state_dict,
+    "RealCUGAN-pro": realcugan_pro_state_dict,
 }

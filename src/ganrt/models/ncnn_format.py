@@ -1,8 +1,9 @@
 """Read ncnn ``.param`` graphs and ``.bin`` weight blobs (the format facts are in ncnn's wiki
 and ``shared/ncnn-format.md``).
 
-Only what the Real-ESRGAN files use is supported: Convolution weights (float16,
-float32, int8 or codebook-quantised) with float32 biases, and PReLU slopes.
+Only what the built-in models' files use is supported: Convolution,
+Deconvolution and InnerProduct weights (float16, float32, int8 or
+codebook-quantised) with float32 biases, PReLU slopes and MemoryData constants.
 Reading must consume the ``.bin`` file exactly; anything left over or missing
 means the graph and the weights disagree and is an error.
 """
@@ -117,10 +118,13 @@ def read_weights(layers: list[Layer], data: bytes) -> list[Layer]:
     """Attach the weights in ``data`` to ``layers`` (in place) and check every byte was read."""
     reader = _Reader(data)
     for layer in layers:
-        if layer.type == "Convolution":
-            count = int(layer.param(6, 0))
-            layer.weights.append(reader.tagged(count))
+        if layer.type in ("Convolution", "Deconvolution"):  # 5=1: bias, 6: weight count
+            layer.weights.append(reader.tagged(int(layer.param(6, 0))))
             if layer.param(5, 0) == 1:
+                layer.weights.append(reader.raw_f32(int(layer.param(0))))
+        elif layer.type == "InnerProduct":  # 1=1: bias, 2: weight count
+            layer.weights.append(reader.tagged(int(layer.param(2, 0))))
+            if layer.param(1, 0) == 1:
                 layer.weights.append(reader.raw_f32(int(layer.param(0))))
         elif layer.type == "PReLU":
             layer.weights.append(reader.raw_f32(int(layer.param(0, 1))))
@@ -128,7 +132,7 @@ def read_weights(layers: list[Layer], data: bytes) -> list[Layer]:
             count = int(layer.param(0, 1)) * max(1, int(layer.param(1, 1))) * max(1, int(layer.param(2, 1)))
             layer.weights.append(reader.raw_f32(count))
         elif layer.type in ("Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp",
-                            "PixelShuffle", "ReLU", "Sigmoid", "Swish"):
+                            "PixelShuffle", "ReLU", "Sigmoid", "Swish", "Pooling", "Crop"):
             continue
         else:
             raise WeightConversionError(f"unsupported ncnn layer type {layer.type!r} ({layer.name})")

