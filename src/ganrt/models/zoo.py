@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import logging
 from pathlib import Path
 
@@ -65,14 +66,18 @@ def convert_ncnn(entry: ModelEntry) -> tuple[dict[str, np.ndarray], str]:
     return state, hashlib.sha256(data).hexdigest()
 
 
-def _safetensors_metadata(path: Path) -> dict:
-    """The ``__metadata__`` of a safetensors file, read from its JSON header (no torch needed)."""
+def _safetensors_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (tensor names, shapes, ``__metadata__``); no torch needed."""
     import json
     import struct
 
     with open(path, "rb") as fh:
         (size,) = struct.unpack("<Q", fh.read(8))
-        return json.loads(fh.read(size)).get("__metadata__", {})
+        return json.loads(fh.read(size))
+
+
+def _safetensors_metadata(path: Path) -> dict:
+    return _safetensors_header(path).get("__metadata__", {})
 
 
 def builtin_checksum(entry: ModelEntry) -> str:
@@ -90,8 +95,19 @@ def builtin_checksum(entry: ModelEntry) -> str:
 
 
 def count_params(entry: ModelEntry) -> int:
-    """Parameter count read from the ncnn graph (weights, biases, PReLU slopes); no weights loaded."""
-    layers = parse_param(ncnn_files(entry)[0].read_text())
+    """Parameter count read from the ncnn graph (weights, biases, PReLU slopes), or from the cached
+    weights' header when the weights package is gone; no weights loaded."""
+    try:
+        layers = parse_param(ncnn_files(entry)[0].read_text())
+    except WeightConversionError:
+        path = cache_root() / "models" / f"{entry.name}.safetensors"
+        try:
+            header = _safetensors_header(path)
+        except (OSError, ValueError):
+            raise ModelNotInstalledError(
+                f"the weights of {entry.name} are neither installed ({entry.package.name}) nor cached: "
+                f"{entry.pip_command()}") from None
+        return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
     total = 0
     for layer in layers:
         if layer.type in ("Convolution", "Deconvolution"):
