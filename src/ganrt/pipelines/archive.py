@@ -89,7 +89,7 @@ def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: boo
     result.ignored = list(discovery.ignored)
     result.failed.extend(discovery.failed)
     outputs = OutputPlan(input_root=discovery.src_root, output_root=discovery.dst_root, overwrite=overwrite,
-                         owns=state.owns)
+                         owns=state.owns, remote=state.remote)
     todo, result.skipped, failures, result.stale = folder_outputs(discovery, state, fingerprint, outputs,
                                                                   resume=resume)
     result.failed.extend(failures)
@@ -136,6 +136,24 @@ class ArchiveRunner:
             log.warning("%s: %s", task.rel, note)
         return write_stage(task.dst, finished, prepared, self.settings), notes
 
+    # what the loops call: the stages, with a remote input fetched and a remote output uploaded
+    def read_task(self, task: Task) -> Prepared:
+        if task.src_url is None:
+            return self._read(task)
+        from ganrt.pipelines.remote_folder import fetched
+
+        with fetched(task) as local:
+            return self._read(local)
+
+    def write_task(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
+        if task.dst_mirror is None:
+            return self._write(task, prepared, restored)
+        from ganrt.pipelines.remote_folder import uploading
+
+        with uploading(task) as local:
+            _out, notes = self._write(local, prepared, restored)
+        return task.dst, notes
+
     def row_stats(self, prepared: Prepared) -> dict:
         """What the driver gathers of an image besides its output (a subclass's report figures)."""
         return {}
@@ -157,7 +175,7 @@ class ArchiveRunner:
         def top_up_reads() -> None:
             while queue and len(reads) < self.jobs + 1:
                 task = queue.popleft()
-                reads.append((task, readers.submit(self._read, task)))
+                reads.append((task, readers.submit(self.read_task, task)))
 
         def record_head() -> None:
             nonlocal pending_bytes, done
@@ -207,7 +225,7 @@ class ArchiveRunner:
                     self.on_progress(result, done)
                     continue
                 nbytes = restored.nbytes
-                writes.append((task, prepared, writers.submit(self._write, task, prepared, restored), nbytes))
+                writes.append((task, prepared, writers.submit(self.write_task, task, prepared, restored), nbytes))
                 pending_bytes += nbytes
                 del restored
                 settle()

@@ -25,6 +25,7 @@ from pathlib import Path
 from ganrt.errors import UsageError
 from ganrt.fsutil import is_temp_name
 from ganrt.pipelines.image_io import IMAGE_SUFFIXES, output_suffix
+from ganrt.pipelines.remote_folder import Mirror
 
 STATE_NAMES = (".ganrt-state.sqlite", ".ganrt-state.sqlite-wal", ".ganrt-state.sqlite-shm", ".ganrt-state.lock")
 
@@ -37,6 +38,8 @@ class Task:
     size: int
     mtime_ns: int
     notes: tuple[str, ...] = ()  # why the output differs from what was asked (format fallbacks)
+    src_url: str | None = None  # an input read through fsspec (src is then its stand-in path)
+    dst_mirror: Mirror | None = None  # an OUTPUT given as a URL (dst is then a stand-in path)
 
 
 @dataclass

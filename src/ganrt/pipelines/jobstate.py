@@ -31,6 +31,7 @@ from ganrt.pipelines.archive_walk import Task
 RAW_PREFIX = "\0b:"
 
 DB_NAME = ".ganrt-state.sqlite"
+REMOTE_CLOCK_SLACK_S = 2.0
 LOCK_NAME = ".ganrt-state.lock"
 
 SCHEMA = """
@@ -86,6 +87,7 @@ class JobState:
         ``readonly``: look at an existing state without locking or creating anything (for --dry-run)."""
         self.root = output_dir.resolve()  # outputs are located by absolute path (see archive_walk)
         self.readonly = readonly
+        self.remote = None  # a remote OUTPUT's Listing (set by the command): where its outputs are seen
         self._lock = None
         path = output_dir / DB_NAME
         try:
@@ -152,15 +154,24 @@ class JobState:
         if (row is None or out is None or row.size != task.size or row.mtime_ns != task.mtime_ns
                 or row.fingerprint != fingerprint):
             return False
-        try:
-            written = out.stat()
-        except OSError:
-            return False
-        if not stat.S_ISREG(written.st_mode):
+        written = self.output_time(out)
+        if written is None:
             return False
         if row.status == "done":
             return True
-        return row.status == "started" and written.st_mtime > row.updated
+        # remote stores stamp whole seconds with their own clock: allow for both
+        slack = REMOTE_CLOCK_SLACK_S if self.remote is not None and self.remote.covers(out) else 0.0
+        return row.status == "started" and written > row.updated - slack
+
+    def output_time(self, out: Path) -> float | None:
+        """The modification time of the regular file ``out``, or None when there is none."""
+        if self.remote is not None and self.remote.covers(out):
+            return self.remote.file_time(out)
+        try:
+            written = out.stat()
+        except OSError:
+            return None
+        return written.st_mtime if stat.S_ISREG(written.st_mode) else None
 
     def adopt(self, task: Task, fingerprint: str) -> None:
         """Record as done an output :meth:`is_done` found finished but unrecorded."""

@@ -40,12 +40,13 @@ class OutputPlan:
 
     def __init__(self, *, inputs: tuple[Path, ...] = (), input_root: Path | None = None,
                  output_root: Path | None = None, overwrite: bool = False,
-                 owns: Callable[[Path], bool] = lambda path: False):
+                 owns: Callable[[Path], bool] = lambda path: False, remote=None):
         self._inputs = {_key(p) for p in inputs}
         self._input_root = _key(input_root) if input_root is not None else None
         self._output_root = _key(output_root) if output_root is not None else None
         self.overwrite = overwrite
         self.owns = owns
+        self.remote = remote  # a remote OUTPUT's Listing: existence under its stand-in path comes from it
         self._claimed: dict[Path, str] = {}
 
     def is_input(self, path: Path) -> bool:
@@ -67,10 +68,18 @@ class OutputPlan:
         key = _key(path)
         if key in self._claimed:
             return f"{owner} and {self._claimed[key]} would both be written to {path.name}"
-        if self.is_input(path):
+        if self.remote is not None and self.remote.covers(key):
+            path = self.remote.mirror.url_of(key)  # say where it is, not its stand-in
+        if self.is_input(key):
             return f"{path} is an input (or inside the input folder); originals are never overwritten"
-        if os.path.lexists(key):
-            if key.is_dir() and not key.is_symlink():
+        if self.remote is not None and self.remote.covers(key):
+            kind = self.remote.kind(key)
+            exists, folder = kind is not None, kind == "directory"
+        else:
+            exists = os.path.lexists(key)
+            folder = exists and key.is_dir() and not key.is_symlink()
+        if exists:
+            if folder:
                 return f"{path} is a folder, not a file"
             mine = self.owns(key) or (ours is not None and ours(key))
             if not mine and not self.overwrite:
@@ -187,7 +196,7 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
             plan.claim(state.output_of(state.lookup(task.rel)), task.rel)
             skipped += 1
             continue
-        if not holds_alpha(task.dst.suffix.lower()) and header_has_alpha(task.src):
+        if not holds_alpha(task.dst.suffix.lower()) and _has_alpha(task):
             task = replace(task, dst=task.dst.with_suffix(".png"),
                            notes=(f"{task.dst.suffix} cannot hold the alpha channel; writing PNG instead",))
         pending.append(task)
@@ -201,10 +210,20 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
             failures.append((task.rel, problem))
             continue
         previous = state.output_of(state.lookup(task.rel))
-        if previous is not None and previous != dst and previous.is_file():
+        if previous is not None and previous != dst and state.output_time(previous) is not None:
             stale += 1
         todo.append(replace(task, dst=dst))
     return todo, skipped, failures, stale
+
+
+def _has_alpha(task) -> bool:
+    if task.src.suffix.lower() in (".jpg", ".jpeg"):
+        return False  # a JPEG never decodes with alpha: no need to read its header
+    if task.src_url is not None:
+        from ganrt.pipelines.remote_folder import header_has_alpha as remote_has_alpha
+
+        return remote_has_alpha(task.src_url)
+    return header_has_alpha(task.src)
 
 
 def _candidates(task, tries: int = 50) -> list[Path]:

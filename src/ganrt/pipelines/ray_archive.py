@@ -62,7 +62,7 @@ def read_batch(batch: dict, make_runner: Callable) -> dict:
     i = int(batch["i"][0])
     task = pickle.loads(batch["payload"][0])
     try:
-        prepared = make_runner(None)._read(task)
+        prepared = make_runner(None).read_task(task)
     except Exception as exc:  # noqa: BLE001 - a report row, as in a single-process run
         return _error_row(i, exc)
     return _row(i, pickle.dumps((task, prepared), protocol=5))
@@ -100,7 +100,7 @@ def write_batch(batch: dict, make_runner: Callable) -> dict:
     runner = make_runner(None)
     runner.fixed_scale = scale
     try:
-        out, _notes = runner._write(task, prepared, restored)
+        out, _notes = runner.write_task(task, prepared, restored)
     except Exception as exc:  # noqa: BLE001
         row = _error_row(i, exc)
         del row["payload"]

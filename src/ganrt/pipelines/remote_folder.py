@@ -1,0 +1,311 @@
+"""Folders given as fsspec URLs (``s3://bucket/scans``, ``gs://…``, ``ftp://host/path``,
+``memory://…``): listed, read and written through fsspec, planned and recorded as local folders are.
+
+A remote folder has a local *stand-in* path (``Mirror``). Tasks, the output plan and the job state
+work on stand-in paths exactly as on a local folder; the few places that touch files ask this module:
+
+- the walk lists the remote INPUT once (``discover``) and the remote OUTPUT once (``Listing``): the
+  plan's existence checks and the job state's "is the output still there" come from that listing;
+- the read stage fetches each image into a temporary local file (``fetched``); the write stage writes
+  into a temporary local folder and uploads what it wrote (``uploading``): straight to the final name
+  on object stores, whose uploads appear whole or not at all, elsewhere to a temporary name then moved;
+- the job state of a remote OUTPUT lives on the driver, in ganrt's cache, keyed by the OUTPUT's URL.
+
+Both stages run wherever the runner runs (this process, or Ray's workers, which reach the storage
+with their own credentials). ``file://`` URLs are plain local paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ganrt.errors import UsageError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Object stores: an upload is visible whole or not at all, so it goes straight to its final name.
+ATOMIC_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(str(text))) and not str(text).startswith("file://")
+
+
+def location(text: str) -> Path | str:
+    """A command's INPUT/OUTPUT argument: a local path, or a URL (``file://`` URLs become paths)."""
+    text = str(text)
+    if text.startswith("file://"):
+        return Path(text[len("file://"):])
+    return text.rstrip("/") if is_url(text) else Path(text)
+
+
+@functools.lru_cache(maxsize=16)
+def filesystem(url: str):
+    """(fsspec filesystem, path inside it) of ``url``; one line for an unknown scheme or a missing driver."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as exc:  # fsspec names the package: "Install s3fs to access S3"
+        raise UsageError(f"{url}: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:
+        raise UsageError(f"{url}: {exc} (fsspec does not know this scheme)") from None
+    return fs, path.rstrip("/")
+
+
+def _protocol(fs) -> str:
+    return fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A remote folder and the local stand-in path that represents it in plans and job states."""
+
+    url: str  # no trailing slash
+    local: Path  # absolute, resolved; never created for inputs (holds the job state for outputs)
+
+    @classmethod
+    def of(cls, url: str, kind: str) -> Mirror:
+        from ganrt.cache import cache_root
+
+        digest = hashlib.sha256(url.encode()).hexdigest()[:20]
+        return cls(url, (cache_root() / f"remote-{kind}" / digest).resolve())
+
+    def covers(self, path: Path) -> bool:
+        return Path(path).is_relative_to(self.local)
+
+    def rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.local).as_posix()
+
+    def url_of(self, path: Path) -> str:
+        rel = self.rel(path)
+        return f"{self.url}/{rel}" if rel != "." else self.url
+
+
+# --- listings -------------------------------------------------------------------------------------
+
+def _seconds(info: dict) -> float | None:
+    """An entry's modification time (seconds since the epoch) from whatever its filesystem reports."""
+    for key in ("mtime", "LastModified", "last_modified", "modify", "updated", "modified", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value)
+        for parse in (lambda t: datetime.strptime(t[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc),
+                      lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))):
+            try:
+                stamp = parse(text)
+            except ValueError:
+                continue
+            return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
+    return None
+
+
+def version_ns(info: dict) -> int:
+    """What the job state compares to see an input changed: its time, else a number from its ETag."""
+    seconds = _seconds(info)
+    if seconds is not None:
+        return int(seconds * 1e9)
+    tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or ""
+    return int(hashlib.sha256(str(tag).encode()).hexdigest()[:15], 16)
+
+
+def _list(url: str, *, missing_ok: bool) -> dict[str, dict]:
+    """Every entry under ``url`` (folders included), by path relative to it."""
+    fs, root = filesystem(url)
+    try:
+        found = fs.find(root, withdirs=True, detail=True)
+    except FileNotFoundError:
+        if missing_ok:
+            return {}
+        raise UsageError(f"input folder not found: {url}") from None
+    except Exception as exc:  # noqa: BLE001 - credentials, network, permissions: one line
+        raise UsageError(f"cannot list {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+    entries = {}
+    for name, info in found.items():
+        name = name.rstrip("/")
+        if name == root:
+            continue
+        if not name.startswith(root + "/") and root:
+            continue
+        entries[name[len(root) + 1:] if root else name] = info
+    if not entries and not missing_ok:
+        with contextlib.suppress(Exception):
+            if not fs.isdir(root):
+                raise UsageError(f"input folder not found: {url}")
+    return entries
+
+
+class Listing:
+    """What a remote OUTPUT held when the job was planned: the plan's and the job state's view of it."""
+
+    def __init__(self, mirror: Mirror, entries: dict[str, dict]):
+        self.mirror = mirror
+        self.entries = entries
+
+    @classmethod
+    def of(cls, mirror: Mirror) -> Listing:
+        return cls(mirror, _list(mirror.url, missing_ok=True))
+
+    def covers(self, path: Path) -> bool:
+        return self.mirror.covers(path)
+
+    def entry(self, path: Path) -> dict | None:
+        rel = self.mirror.rel(path)
+        if rel == ".":
+            return {"type": "directory"}
+        return self.entries.get(rel)
+
+    def kind(self, path: Path) -> str | None:
+        """'file', 'directory' or None (absent)."""
+        found = self.entry(path)
+        return None if found is None else ("directory" if found.get("type") == "directory" else "file")
+
+    def file_time(self, path: Path) -> float | None:
+        """The modification time of the file at ``path`` (0.0 when the store reports none), or None."""
+        found = self.entry(path)
+        if found is None or found.get("type") == "directory":
+            return None
+        return _seconds(found) or 0.0
+
+
+# --- the walk -------------------------------------------------------------------------------------
+
+def check_urls(src: Path | str, dst: Path | str) -> None:
+    if isinstance(src, str) and isinstance(dst, str):
+        if src == dst:
+            raise UsageError("OUTPUT is INPUT: originals are never overwritten; choose another folder")
+        if src.startswith(dst + "/"):
+            raise UsageError("INPUT is inside OUTPUT, so outputs could land on inputs; choose another folder")
+    if isinstance(src, Path) and not src.is_dir():
+        raise UsageError(f"input folder not found: {src}")
+    if isinstance(dst, Path) and dst.exists() and not dst.is_dir():
+        raise UsageError(f"OUTPUT_DIR {dst} exists and is not a folder")
+
+
+def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: str = ""):
+    """``archive_walk.discover`` for a job with a URL on either side: (Discovery, Listing of a
+    remote OUTPUT or None). Tasks carry the input's URL and the output's mirror."""
+    from ganrt.fsutil import is_temp_name
+    from ganrt.pipelines import archive_walk
+    from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
+    from ganrt.pipelines.image_io import IMAGE_SUFFIXES, output_suffix
+
+    check_urls(src, dst)
+    dst_mirror = Mirror.of(dst, "outputs") if isinstance(dst, str) else None
+    dst_root = dst_mirror.local if dst_mirror else dst.resolve()
+    if isinstance(src, Path):
+        found = archive_walk.discover(src, dst_root, fmt, name_suffix)
+    else:
+        src_mirror = Mirror.of(src, "inputs")
+        found = Discovery(src_mirror.local, dst_root)
+        inside = dst[len(src) + 1:] if isinstance(dst, str) and dst.startswith(src + "/") else None
+        for rel, info in sorted(_list(src, missing_ok=False).items()):
+            if info.get("type") == "directory" or (inside and (rel == inside or rel.startswith(inside + "/"))):
+                continue
+            rel_path = Path(rel)
+            if is_temp_name(rel_path.name) or rel_path.name in STATE_NAMES:
+                continue
+            if rel_path.suffix.lower() not in IMAGE_SUFFIXES:
+                found.ignored.append((rel, "not an image file type"))
+                continue
+            out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))
+            found.tasks.append(Task(src_mirror.local / rel_path, rel, out, int(info.get("size") or 0),
+                                    version_ns(info), src_url=f"{src}/{rel}"))
+    if dst_mirror is not None:
+        found.tasks = [replace(t, dst_mirror=dst_mirror) for t in found.tasks]
+        return found, Listing.of(dst_mirror)
+    return found, None
+
+
+def header_has_alpha(url: str) -> bool:
+    """Whether the remote image decodes with an alpha channel, from the first bytes of its header."""
+    from ganrt.pipelines.image_io import _has_alpha
+
+    fs, path = filesystem(url)
+    try:
+        from PIL import Image
+
+        with fs.open(path, "rb", block_size=1 << 16) as fh, Image.open(fh) as img:
+            return _has_alpha(img)
+    except Exception:  # noqa: BLE001 - unreadable: the read stage reports it
+        return False
+
+
+# --- the stages -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def fetched(task) -> Iterator:
+    """The task with its input fetched into a temporary local file of the same name."""
+    from ganrt.errors import ImageReadError
+
+    fs, path = filesystem(task.src_url)
+    folder = Path(tempfile.mkdtemp(prefix="ganrt-fetch-"))
+    try:
+        local = folder / Path(task.rel).name
+        try:
+            fs.get_file(path, str(local))
+        except FileNotFoundError:
+            raise ImageReadError("file not found (gone since the folder was listed)") from None
+        except OSError as exc:
+            raise ImageReadError(f"cannot fetch {task.src_url}: {exc}") from None
+        yield replace(task, src=local)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def upload(local: Path, url: str) -> None:
+    """Put a finished local file at ``url`` so that readers see the whole file or none."""
+    from ganrt.fsutil import TMP_MARK
+
+    fs, path = filesystem(url)
+    parent = path.rsplit("/", 1)[0]
+    if _protocol(fs) in ATOMIC_UPLOADS:
+        fs.put_file(str(local), path)
+        return
+    with contextlib.suppress(Exception):
+        fs.makedirs(parent, exist_ok=True)
+    name = path.rsplit("/", 1)[-1]
+    tmp = f"{parent}/.{name}.{os.urandom(4).hex()}{TMP_MARK}-{os.getpid()}{Path(name).suffix}"
+    fs.put_file(str(local), tmp)
+    try:
+        fs.mv(tmp, path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            fs.rm(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def uploading(task) -> Iterator:
+    """The task with its output in a temporary local folder; on success every file written there (the
+    image, repair's mask) is uploaded beside the planned output."""
+    from ganrt.errors import ImageWriteError
+    from ganrt.fsutil import is_temp_name
+
+    folder = Path(tempfile.mkdtemp(prefix="ganrt-upload-"))
+    try:
+        yield replace(task, dst=folder / task.dst.name)
+        for file in sorted(folder.iterdir()):
+            if is_temp_name(file.name):
+                continue
+            url = task.dst_mirror.url_of(task.dst.parent / file.name)
+            try:
+                upload(file, url)
+            except OSError as exc:
+                raise ImageWriteError(f"cannot upload to {url}: {exc}") from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
