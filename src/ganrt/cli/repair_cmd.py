@@ -24,8 +24,8 @@ from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, 
 
 @handle_errors
 def repair(
-    input: Annotated[Path, typer.Argument(help="A photo, or a folder of photos (walked recursively).")],
-    output: Annotated[Path, typer.Argument(help="Output file or folder (for one photo), or output folder (for a folder).")],
+    input: Annotated[str, typer.Argument(help="A photo, or a folder of photos (walked recursively); a folder may be an fsspec URL (s3://bucket/scans).")],
+    output: Annotated[str, typer.Argument(help="Output file or folder (for one photo), or output folder (for a folder; may be an fsspec URL).")],
     inpaint: Annotated[str, typer.Option("--inpaint", help="telea or ns (OpenCV), an inpainting model file (LaMa…), or a `ganrt train gan|dcgan` run folder (semantic inpainting).")] = "telea",
     mask_dir: Annotated[Path | None, typer.Option("--mask-dir", help="Use these masks (same relative names, .png allowed; white = damaged) instead of detecting damage.")] = None,
     save_masks: Annotated[bool, flag("--save-masks", help="Write the mask used beside each output (photo.mask.png).")] = False,
@@ -55,9 +55,15 @@ def repair(
     """Repair scratches, dust and tears in a photo or a folder of photos (resumable), optionally upscaling."""
     setup_logging(quiet)
     from ganrt.cli.common import existing_path
-    from ganrt.cli.restore_cmd import check_archive_options, check_ray_options
+    from ganrt.cli.restore_cmd import check_archive_options, check_ray_options, check_remote_options
     from ganrt.errors import UsageError
+    from ganrt.pipelines.remote_folder import location
 
+    input, output = location(input), location(output)
+    if isinstance(input, str) or isinstance(output, str):  # a folder job on fsspec URLs
+        check_remote_options(input, output, preview=preview)
+        if mask_dir is not None and isinstance(input, str):
+            raise UsageError("--mask-dir pairs masks with local (or NFS) photos; INPUT is a URL")
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
     check_ray_options(input, ray, ray_actors)
@@ -69,7 +75,7 @@ def repair(
         existing_path(mask_dir, "--mask-dir")
         if not mask_dir.is_dir():
             raise UsageError(f"--mask-dir {mask_dir} is not a folder")
-        if input.is_dir() and mask_dir.resolve().is_relative_to(input.resolve()):
+        if isinstance(input, Path) and input.is_dir() and mask_dir.resolve().is_relative_to(input.resolve()):
             raise UsageError("--mask-dir must not be inside INPUT (its masks would be repaired as photos)")
     tools = _Tools(inpaint, then, face_model, backend=backend, device=device, precision=precision, tile=tile, threads=threads)
     from ganrt.pipelines.damage import DetectorSettings
@@ -83,7 +89,7 @@ def repair(
                       "masks": str(mask_dir.resolve()) if mask_dir else f"detected@{sensitivity:g}",
                       "outscale": restore.outscale, "format": fmt, "suffix": suffix, "quality": quality,
                       "precision": precision}
-    if input.is_dir():
+    if isinstance(input, str) or input.is_dir():
         code = _repair_folder(input, output, tools, base, fingerprint_of, suffix=suffix, overwrite=overwrite,
                               resume=not no_resume, jobs=jobs, report=report, preview=preview, dry_run=dry_run,
                               quiet=quiet, ray=ray, ray_actors=ray_actors)
@@ -259,30 +265,26 @@ def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, f
                         f"{time.perf_counter() - start:.1f} s", markup=False)
 
 
-def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_of: dict, *, suffix, overwrite,
+def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, fingerprint_of: dict, *, suffix, overwrite,
                    resume, jobs, report, preview, dry_run, quiet, ray, ray_actors) -> int:
     import json
     import logging
 
     from ganrt.cli.progress import RateBar, rates
-    from ganrt.cli.restore_cmd import _dry_run, _print_summary
+    from ganrt.cli.restore_cmd import _dry_run, _print_summary, discover_folder
     from ganrt.errors import UsageError
     from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
     from ganrt.pipelines.archive import ArchiveResult, plan
-    from ganrt.pipelines.archive_walk import discover
-    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
-    from ganrt.pipelines.jobstate import JobState, settings_fingerprint
+    from ganrt.pipelines.jobstate import settings_fingerprint
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, repair_runner
 
-    if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
-        raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
     fmt = base["restore"].fmt
-    discovery = discover(src, dst, fmt, suffix)
+    discovery, open_state = discover_folder(src, dst, fmt, suffix)
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     fingerprint = settings_fingerprint(fingerprint_of)
-    settings = RepairSettings(filler=None, input_root=src, **base)
+    settings = RepairSettings(filler=None, input_root=src if isinstance(src, Path) else None, **base)
     result = ArchiveResult()
 
     def plan_all(state):
@@ -300,11 +302,11 @@ def _repair_folder(src: Path, dst: Path, tools: _Tools, base: dict, fingerprint_
         return todo
 
     if dry_run:
-        with JobState(dst, readonly=True) as state:
+        with open_state(readonly=True) as state:
             todo = plan_all(state)
         return _dry_run(discovery, todo, result, quiet)
-    with JobState(dst) as state:
-        remove_stale_temps(dst, recursive=True)
+    with open_state() as state:
+        remove_stale_temps(discovery.dst_root, recursive=True)
         todo = plan_all(state)
         if result.stale and not quiet:
             logging.getLogger("ganrt").warning(

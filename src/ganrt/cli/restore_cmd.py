@@ -23,8 +23,8 @@ MAX_JOBS = 64
 
 @handle_errors
 def restore(
-    input: Annotated[Path, typer.Argument(help="An image file, or a folder of images (walked recursively).")],
-    output: Annotated[Path, typer.Argument(help="Output image file or folder (for one image), or output folder (for a folder).")],
+    input: Annotated[str, typer.Argument(help="An image file, or a folder of images (walked recursively); a folder may be an fsspec URL (s3://bucket/scans).")],
+    output: Annotated[str, typer.Argument(help="Output image file or folder (for one image), or output folder (for a folder; may be an fsspec URL).")],
     model: ModelOpt = DEFAULT_MODEL,
     backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
@@ -49,14 +49,18 @@ def restore(
     """Restore and upscale an image, or a folder of images into a mirrored folder (resumable)."""
     setup_logging(quiet)
     from ganrt.errors import UsageError
+    from ganrt.pipelines.remote_folder import location
 
+    input, output = location(input), location(output)
+    if isinstance(input, str) or isinstance(output, str):  # a folder job on fsspec URLs
+        check_remote_options(input, output, preview=preview)
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
     check_ray_options(input, ray, ray_actors)
     options = dict(model=model, backend=backend, device=device, precision=precision, tile=tile, outscale=outscale,
                    threads=threads, quality=quality, quiet=quiet, max_pixels=max_pixels, fmt=fmt, suffix=suffix,
                    overwrite=overwrite)
-    if input.is_dir():
+    if isinstance(input, str) or input.is_dir():
         code = _restore_folder(input, output, resume=not no_resume, jobs=jobs, report=report, preview=preview,
                                dry_run=dry_run, ray=ray, ray_actors=ray_actors, **options)
         raise typer.Exit(code)
@@ -65,13 +69,24 @@ def restore(
     _restore_one(input, output, **options)
 
 
-def check_archive_options(input: Path, *, fmt: str, outscale: float | None, threads: int | None, quality: int,
+def check_remote_options(input: Path | str, output: Path | str, *, preview: Path | None) -> None:
+    """What a folder job on fsspec URLs cannot do (the rest works as on local folders)."""
+    from ganrt.errors import UsageError
+
+    if isinstance(input, Path) and not input.is_dir():
+        raise UsageError("an fsspec URL OUTPUT needs a folder INPUT (one image: download it, or give a local OUTPUT)")
+    if preview is not None:
+        raise UsageError("--preview reads the restored images back: it needs local (or NFS) folders, not URLs")
+
+
+def check_archive_options(input: Path | str, *, fmt: str, outscale: float | None, threads: int | None, quality: int,
                           jobs: int, max_pixels: int, suffix: str) -> None:
     """The checks every command on the archive pipeline (restore, repair) makes of its shared options."""
     from ganrt.cli.common import check_choice, check_positive, check_threads, existing_path
     from ganrt.errors import UsageError
 
-    existing_path(input, "input")
+    if not isinstance(input, str):  # a URL is checked when it is listed
+        existing_path(input, "input")
     check_choice(fmt, FORMATS, "--format")
     check_positive(outscale, "--outscale", most=16)
     check_threads(threads)
@@ -83,12 +98,12 @@ def check_archive_options(input: Path, *, fmt: str, outscale: float | None, thre
         raise UsageError("--suffix is added to file names: it cannot hold '/'")
 
 
-def check_ray_options(input: Path, ray: str | None, ray_actors: int | None) -> None:
+def check_ray_options(input: Path | str, ray: str | None, ray_actors: int | None) -> None:
     from ganrt.errors import UsageError
 
     if ray_actors is not None and (ray is None or not 1 <= ray_actors <= 4096):
         raise UsageError("--ray-actors needs --ray and must be between 1 and 4096")
-    if ray is not None and not input.is_dir():
+    if ray is not None and not isinstance(input, str) and not input.is_dir():
         raise UsageError("--ray runs folders (one image runs here, on this machine)")
 
 
@@ -157,7 +172,7 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
                         f"({engine.describe()}) in {time.perf_counter() - start:.1f} s", markup=False)
 
 
-def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, tile, outscale, threads, quality,
+def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device, precision, tile, outscale, threads, quality,
                     quiet, max_pixels, fmt, suffix, overwrite, resume, jobs, report, preview, dry_run, ray,
                     ray_actors) -> int:
     import json
@@ -168,15 +183,11 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
     from ganrt.errors import UsageError
     from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
-    from ganrt.pipelines.archive_walk import discover
-    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
-    from ganrt.pipelines.jobstate import JobState, settings_fingerprint
+    from ganrt.pipelines.jobstate import settings_fingerprint
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.restore import RestoreSettings
 
-    if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
-        raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
-    discovery = discover(src, dst, fmt, suffix)  # refuses bad folder combinations before any model loads
+    discovery, open_state = discover_folder(src, dst, fmt, suffix)  # refuses bad folders before any model loads
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt restore")
@@ -188,12 +199,12 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
     fingerprint = settings_fingerprint(fingerprint_of)
     result = ArchiveResult()
     if dry_run:
-        with JobState(dst, readonly=True) as state:
+        with open_state(readonly=True) as state:
             todo, outputs = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
             claim_side_files(outputs, report=report, preview=preview)
         return _dry_run(discovery, todo, result, quiet)
-    with JobState(dst) as state:
-        remove_stale_temps(dst, recursive=True)
+    with open_state() as state:
+        remove_stale_temps(discovery.dst_root, recursive=True)
         todo, outputs = plan(discovery, state, fingerprint, resume=resume, overwrite=overwrite, result=result)
         claim_side_files(outputs, report=report, preview=preview)  # before any image is processed
         if result.stale and not quiet:
@@ -226,6 +237,33 @@ def _restore_folder(src: Path, dst: Path, *, model, backend, device, precision, 
     if result.interrupted:
         return result.signal_code
     return 1 if result.failed else 0
+
+
+def discover_folder(src: Path | str, dst: Path | str, fmt: str, suffix: str):
+    """The folder job's Discovery and a function opening its job state, for local folders and fsspec
+    URLs alike (a remote OUTPUT's state lives in ganrt's cache and sees the outputs through a listing)."""
+    from functools import partial
+
+    from ganrt.errors import UsageError
+    from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+    from ganrt.pipelines.jobstate import JobState
+
+    if isinstance(src, Path) and isinstance(dst, Path):
+        from ganrt.pipelines.archive_walk import discover
+
+        if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
+            raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
+        return discover(src, dst, fmt, suffix), partial(JobState, dst)
+    from ganrt.pipelines import remote_folder
+
+    discovery, listing = remote_folder.discover(src, dst, fmt, suffix)
+
+    def open_state(readonly: bool = False) -> JobState:
+        state = JobState(discovery.dst_root, readonly=readonly)
+        state.remote = listing
+        return state
+
+    return discovery, open_state
 
 
 def _dry_run(discovery, todo, result, quiet: bool) -> int:

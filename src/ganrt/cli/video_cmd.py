@@ -32,8 +32,8 @@ def parse_time(text: str | None, flag: str) -> float | None:
 
 @handle_errors
 def video(
-    input: Annotated[Path, typer.Argument(help="A video file (mp4, mkv, mov, avi, webm) or a folder of numbered frames.")],
-    output: Annotated[Path | None, typer.Argument(help="The output video file (its extension picks the container).")] = None,
+    input: Annotated[str, typer.Argument(help="A video file (mp4, mkv, mov, avi, webm) or a folder of numbered frames.")],
+    output: Annotated[str | None, typer.Argument(help="The output video file (its extension picks the container).")] = None,
     model: ModelOpt = DEFAULT_MODEL,
     backend: BackendOpt = "auto",
     device: DeviceOpt = "auto",
@@ -58,6 +58,13 @@ def video(
 ) -> None:
     """Upscale a video frame by frame: exact frame count, audio and subtitles kept, resumable after a crash."""
     setup_logging(quiet)
+    from ganrt.errors import UsageError
+    from ganrt.pipelines.remote_folder import is_url
+
+    if is_url(input) or (output is not None and is_url(output)):
+        raise UsageError("ganrt video reads and writes local (or NFS) files: fetch the video first "
+                         "(fsspec URLs are for image folders)")
+    input, output = Path(input), Path(output) if output is not None else None
     import time
     from dataclasses import replace
 

@@ -1,0 +1,166 @@
+"""Folders as fsspec URLs: `ganrt restore s3://… s3://…` gives what the local folders give.
+
+A real S3 endpoint (moto's server) on this machine, real engines, real photos; the commands run as
+a user runs them, in their own processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from s3_store import bucket, s3_endpoint, upload_folder  # noqa: F401 - fixtures
+
+pytest.importorskip("s3fs")
+
+FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32"]
+TIMINGS = {"seconds", "images_per_s", "megapixels_per_s"}
+
+
+def ganrt(*args, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ganrt", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def make_archive(root: Path, photos) -> Path:
+    """Photos in two folders, one with alpha, a torn JPEG and a text file."""
+    (root / "roll 1").mkdir(parents=True)
+    names = sorted(photos)
+    for i, name in enumerate(names):
+        folder = root / ("roll 1" if i % 2 else "")
+        Image.fromarray(photos[name]).save(folder / f"{name}.jpg", quality=92)
+    rgba = np.dstack([photos[names[0]], np.full(photos[names[0]].shape[:2], 200, np.uint8)])
+    Image.fromarray(rgba).save(root / "roll 1" / "cutout.png")
+    (root / "roll 1" / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    (root / "notes.txt").write_text("inventory\n")
+    return root
+
+
+def decoded(data: bytes) -> np.ndarray:
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(data))).astype(int)
+
+
+def remote_files(fs, url: str) -> dict[str, dict]:
+    root = url.removeprefix("s3://")
+    return {k[len(root) + 1:]: v for k, v in fs.find(root, detail=True).items()}
+
+
+def without_timings(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k not in TIMINGS}
+
+
+def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, photos, bucket):
+    url, fs = bucket
+    src = make_archive(tmp_path / "in", photos)
+    upload_folder(fs, src, f"{url}/scans")
+    local = ganrt("restore", src, tmp_path / "local", *FAST, "--format", "jpg", "--report", tmp_path / "l.json", "-q")
+    remote = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg",
+                   "--report", tmp_path / "r.json", "-q")
+    assert local.returncode == remote.returncode == 1, remote.stderr  # the torn JPEG, in both
+    assert remote.stderr.splitlines() == local.stderr.splitlines() == [
+        "failed: roll 1/torn.jpg: corrupt or truncated image (Truncated File Read)"]
+    want = json.loads((tmp_path / "l.json").read_text())
+    got = json.loads((tmp_path / "r.json").read_text())
+    assert without_timings(got) == without_timings(want) and got["restored"] == 4
+    made = remote_files(fs, f"{url}/restored")
+    expected = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
+                if not p.name.startswith(".")}
+    assert sorted(made) == sorted(expected)
+    assert "roll 1/cutout.png" in made  # alpha seen in the remote header: PNG, as locally
+    for rel, path in expected.items():
+        assert np.abs(decoded(fs.cat(f"{url.removeprefix('s3://')}/restored/{rel}")) - decoded(path.read_bytes())).max() <= 1
+
+    again = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg",
+                  "--report", tmp_path / "again.json", "-q")
+    assert again.returncode == 1
+    report = json.loads((tmp_path / "again.json").read_text())
+    assert (report["skipped_done"], report["restored"]) == (4, 0)
+    assert {k: v["LastModified"] for k, v in remote_files(fs, f"{url}/restored").items()} == \
+        {k: v["LastModified"] for k, v in made.items()}  # nothing uploaded twice
+
+    down = ganrt("restore", f"{url}/scans", tmp_path / "down", *FAST, "--format", "jpg", "-q")
+    assert down.returncode == 1
+    for rel, path in expected.items():
+        assert np.abs(decoded((tmp_path / "down" / rel).read_bytes()) - decoded(path.read_bytes())).max() <= 1
+
+    from ganrt.pipelines.remote_folder import Mirror
+
+    shutil.rmtree(Mirror.of(f"{url}/restored", "outputs").local)  # the job state is gone: outputs are the user's
+    lost = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg", "-q")
+    assert lost.returncode == 1
+    assert f"failed: astronaut_77x131.jpg: {url}/restored/astronaut_77x131.jpg already exists and was not written by this job; " \
+           "use --overwrite to replace it" in lost.stderr.splitlines()
+    assert remote_files(fs, f"{url}/restored")["astronaut_77x131.jpg"]["LastModified"] == made["astronaut_77x131.jpg"]["LastModified"]
+
+
+def test_ray_workers_read_and_write_the_s3_folders(tmp_path, photos, bucket):
+    pytest.importorskip("ray")
+    url, fs = bucket
+    src = make_archive(tmp_path / "in", photos)
+    upload_folder(fs, src, f"{url}/scans")
+    local = ganrt("restore", src, tmp_path / "local", *FAST, "-q")
+    on_ray = ganrt("restore", f"{url}/scans", f"{url}/out", *FAST, "-q", "--ray", "--ray-actors", "2",
+                   "--report", tmp_path / "r.json")
+    assert on_ray.returncode == local.returncode == 1, on_ray.stderr
+    assert on_ray.stderr.splitlines() == local.stderr.splitlines()
+    made = remote_files(fs, f"{url}/out")
+    expected = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
+                if not p.name.startswith(".")}
+    assert sorted(made) == sorted(expected) and len(made) == 4
+    for rel, path in expected.items():
+        assert np.abs(decoded(fs.cat(f"{url.removeprefix('s3://')}/out/{rel}")) - decoded(path.read_bytes())).max() <= 1
+    again = ganrt("restore", f"{url}/scans", f"{url}/out", *FAST, "-q", "--ray", "--ray-actors", "2",
+                  "--report", tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["skipped_done"] == 4
+
+
+def test_url_mistakes_end_in_one_line(tmp_path, bucket):
+    import importlib.util
+
+    url, fs = bucket
+    fs.pipe(f"{url.removeprefix('s3://')}/scans/a.png", (Path(__file__).parent.parent / "samples" / "rocket.jpg").read_bytes())
+    cases = [
+        (("zzz://x/y", tmp_path / "o"), "error: zzz://x/y: Protocol not known: zzz (fsspec does not know this scheme)"),
+        ((f"{url}/scans", f"{url}/scans"), "error: OUTPUT is INPUT: originals are never overwritten; choose another folder"),
+        ((f"{url}/scans", f"{url}/scans/..x", "--preview", tmp_path / "p.png"),
+         "error: --preview reads the restored images back: it needs local (or NFS) folders, not URLs"),
+        ((f"{url}/nothing", tmp_path / "o"), f"error: no images found in {url}/nothing (0 other file(s) ignored)"),
+        (("s3://ganrt-no-such-bucket/x", tmp_path / "o"), "error: input folder not found: s3://ganrt-no-such-bucket/x"),
+        ((Path(__file__).parent.parent / "samples" / "rocket.jpg", f"{url}/one"),
+         "error: an fsspec URL OUTPUT needs a folder INPUT (one image: download it, or give a local OUTPUT)"),
+    ]
+    if importlib.util.find_spec("gcsfs") is None:
+        cases.append((("gs://b/x", tmp_path / "o"), "error: gs://b/x: Please install gcsfs to access Google Storage"))
+    for args, line in cases:
+        got = ganrt("restore", *args, *FAST, "-q")
+        assert (got.returncode, got.stderr.strip()) == (2, line), args
+    got = ganrt("video", f"{url}/film.mkv", tmp_path / "film.mkv", "-q")
+    assert (got.returncode, got.stderr.strip()) == (2, "error: ganrt video reads and writes local (or NFS) files: "
+                                                       "fetch the video first (fsspec URLs are for image folders)")
+    got = ganrt("repair", f"{url}/scans", tmp_path / "r", "--mask-dir", tmp_path, "-q")
+    assert (got.returncode, got.stderr.strip()) == (2, "error: --mask-dir pairs masks with local (or NFS) photos; "
+                                                       "INPUT is a URL")
+
+
+def test_repair_between_s3_folders_writes_the_photos_and_masks_of_a_local_run(tmp_path, photos, bucket):
+    url, fs = bucket
+    src = make_archive(tmp_path / "in", photos)
+    upload_folder(fs, src, f"{url}/scans")
+    local = ganrt("repair", src, tmp_path / "local", "--save-masks", "--report", tmp_path / "l.json", "-q")
+    remote = ganrt("repair", f"{url}/scans", f"{url}/fixed", "--save-masks", "--report", tmp_path / "r.json", "-q")
+    assert local.returncode == remote.returncode == 1 and remote.stderr == local.stderr
+    want, got = json.loads((tmp_path / "l.json").read_text()), json.loads((tmp_path / "r.json").read_text())
+    assert without_timings(got) == without_timings(want)
+    made = remote_files(fs, f"{url}/fixed")
+    expected = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
+                if not p.name.startswith(".")}
+    assert sorted(made) == sorted(expected) and sum(".mask." in rel for rel in made) == 4
+    for rel, path in expected.items():
+        assert np.abs(decoded(fs.cat(f"{url.removeprefix('s3://')}/fixed/{rel}")) - decoded(path.read_bytes())).max() <= 1
