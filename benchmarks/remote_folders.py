@@ -15,24 +15,18 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 from _results import write
 from archive_throughput import make_archive
+from ray_overhead import run
 
 
 def restore(src: str, dst: str, args) -> float:
-    cmd = [sys.executable, "-m", "ganrt", "restore", src, dst, "-m", args.model, "--backend", args.backend,
-           "--device", "cpu", "--precision", "fp32", "-q"]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return time.perf_counter() - start
+    return run(src, dst, args, ray=False)
 
 
 def main() -> None:

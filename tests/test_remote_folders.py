@@ -131,7 +131,7 @@ def test_url_mistakes_end_in_one_line(tmp_path, bucket):
         ((f"{url}/scans", f"{url}/scans"), "error: OUTPUT is INPUT: originals are never overwritten; choose another folder"),
         ((f"{url}/scans", f"{url}/scans/..x", "--preview", tmp_path / "p.png"),
          "error: --preview reads the restored images back: it needs local (or NFS) folders, not URLs"),
-        ((f"{url}/nothing", tmp_path / "o"), f"error: no images found in {url}/nothing (0 other file(s) ignored)"),
+        ((f"{url}/nothing", tmp_path / "o"), f"error: input folder not found: {url}/nothing"),
         (("s3://ganrt-no-such-bucket/x", tmp_path / "o"), "error: input folder not found: s3://ganrt-no-such-bucket/x"),
         ((Path(__file__).parent.parent / "samples" / "rocket.jpg", f"{url}/one"),
          "error: an fsspec URL OUTPUT needs a folder INPUT (one image: download it, or give a local OUTPUT)"),

@@ -142,11 +142,16 @@ def _list(url: str, *, missing_ok: bool) -> dict[str, dict]:
         if not name.startswith(root + "/") and root:
             continue
         entries[name[len(root) + 1:] if root else name] = info
-    if not entries and not missing_ok:
-        with contextlib.suppress(Exception):
-            if not fs.isdir(root):
-                raise UsageError(f"input folder not found: {url}")
+    if not entries and not missing_ok and not _is_folder(fs, root):
+        raise UsageError(f"input folder not found: {url}")
     return entries
+
+
+def _is_folder(fs, path: str) -> bool:
+    try:
+        return fs.isdir(path)
+    except Exception:  # noqa: BLE001 - unreachable counts as absent; the caller says which folder
+        return False
 
 
 class Listing:
