@@ -31,8 +31,8 @@ from ganrt.pipelines.archive_walk import Task
 RAW_PREFIX = "\0b:"
 
 DB_NAME = ".ganrt-state.sqlite"
-REMOTE_CLOCK_SLACK_S = 2.0
 LOCK_NAME = ".ganrt-state.lock"
+REMOTE_CLOCK_SLACK_S = 2.0  # remote stores stamp outputs in whole seconds, with their own clock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -159,7 +159,6 @@ class JobState:
             return False
         if row.status == "done":
             return True
-        # remote stores stamp whole seconds with their own clock: allow for both
         slack = REMOTE_CLOCK_SLACK_S if self.remote is not None and self.remote.covers(out) else 0.0
         return row.status == "started" and written > row.updated - slack
 

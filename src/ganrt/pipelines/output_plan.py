@@ -68,11 +68,12 @@ class OutputPlan:
         key = _key(path)
         if key in self._claimed:
             return f"{owner} and {self._claimed[key]} would both be written to {path.name}"
-        if self.remote is not None and self.remote.covers(key):
+        remote = self.remote is not None and self.remote.covers(key)
+        if remote:
             path = self.remote.mirror.url_of(key)  # say where it is, not its stand-in
         if self.is_input(key):
             return f"{path} is an input (or inside the input folder); originals are never overwritten"
-        if self.remote is not None and self.remote.covers(key):
+        if remote:
             kind = self.remote.kind(key)
             exists, folder = kind is not None, kind == "directory"
         else:
