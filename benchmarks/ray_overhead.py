@@ -34,12 +34,18 @@ def run(src: Path, dst: Path, args, ray: bool) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def command_options(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that time the whole command on N and 2N images."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", default="realesr-animevideov3")
     ap.add_argument("--backend", default="onnxruntime")
     ap.add_argument("--count", type=int, default=16)
     ap.add_argument("--size", type=int, default=256)
+    return ap
+
+
+def main() -> None:
+    ap = command_options(__doc__)
     ap.add_argument("--actors", type=int, default=2)
     args = ap.parse_args()
     rows = []

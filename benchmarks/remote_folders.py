@@ -12,7 +12,6 @@ round trips (two per image: one GET, one PUT, overlapped by the reader and write
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import tempfile
@@ -22,20 +21,11 @@ import cv2
 import numpy as np
 from _results import write
 from archive_throughput import make_archive
-from ray_overhead import run
-
-
-def restore(src: str, dst: str, args) -> float:
-    return run(src, dst, args, ray=False)
+from ray_overhead import command_options, run
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="realesr-animevideov3")
-    ap.add_argument("--backend", default="onnxruntime")
-    ap.add_argument("--count", type=int, default=16)
-    ap.add_argument("--size", type=int, default=256)
-    args = ap.parse_args()
+    args = command_options(__doc__).parse_args()
     import logging
 
     import s3fs
@@ -61,12 +51,12 @@ def main() -> None:
                 make_archive(root / f"in{n}", n, args.size)
                 for path in (root / f"in{n}").rglob("*.jpg"):
                     fs.put_file(str(path), f"bench-archive/in{n}/{path.relative_to(root / f'in{n}').as_posix()}")
-            restore(str(root / f"in{args.count}"), str(root / "warm"), args)  # weights and graph made once
+            run(root / f"in{args.count}", root / "warm", args, ray=False)  # weights and graph made once
             modes = (("local folders", lambda n: (str(root / f"in{n}"), str(root / f"out{n}"))),
                      ("s3:// folders (local endpoint)", lambda n: (f"s3://bench-archive/in{n}",
                                                                    f"s3://bench-archive/out{n}")))
             for mode, where in modes:
-                t = {n: restore(*where(n), args) for n in (args.count, 2 * args.count)}
+                t = {n: run(*where(n), args, ray=False) for n in (args.count, 2 * args.count)}
                 marginal = args.count / max(t[2 * args.count] - t[args.count], 1e-9)
                 rows.append({"mode": mode, f"wall {args.count} images (s)": round(t[args.count], 2),
                              f"wall {2 * args.count} images (s)": round(t[2 * args.count], 2),

@@ -55,15 +55,10 @@ def repair(
     """Repair scratches, dust and tears in a photo or a folder of photos (resumable), optionally upscaling."""
     setup_logging(quiet)
     from ganrt.cli.common import existing_path
-    from ganrt.cli.restore_cmd import check_archive_options, check_ray_options, check_remote_options
+    from ganrt.cli.restore_cmd import check_archive_options, check_ray_options, folder_locations
     from ganrt.errors import UsageError
-    from ganrt.pipelines.remote_folder import location
 
-    input, output = location(input), location(output)
-    if isinstance(input, str) or isinstance(output, str):  # a folder job on fsspec URLs
-        check_remote_options(input, output, preview=preview)
-        if mask_dir is not None and isinstance(input, str):
-            raise UsageError("--mask-dir pairs masks with local (or NFS) photos; INPUT is a URL")
+    input, output = folder_locations(input, output, preview=preview, mask_dir=mask_dir)
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
     check_ray_options(input, ray, ray_actors)

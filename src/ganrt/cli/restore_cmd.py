@@ -49,11 +49,8 @@ def restore(
     """Restore and upscale an image, or a folder of images into a mirrored folder (resumable)."""
     setup_logging(quiet)
     from ganrt.errors import UsageError
-    from ganrt.pipelines.remote_folder import location
 
-    input, output = location(input), location(output)
-    if isinstance(input, str) or isinstance(output, str):  # a folder job on fsspec URLs
-        check_remote_options(input, output, preview=preview)
+    input, output = folder_locations(input, output, preview=preview)
     check_archive_options(input, fmt=fmt, outscale=outscale, threads=threads, quality=quality, jobs=jobs,
                           max_pixels=max_pixels, suffix=suffix)
     check_ray_options(input, ray, ray_actors)
@@ -69,14 +66,23 @@ def restore(
     _restore_one(input, output, **options)
 
 
-def check_remote_options(input: Path | str, output: Path | str, *, preview: Path | None) -> None:
-    """What a folder job on fsspec URLs cannot do (the rest works as on local folders)."""
+def folder_locations(input: str, output: str, *, preview: Path | None,
+                     mask_dir: Path | None = None) -> tuple[Path | str, Path | str]:
+    """INPUT and OUTPUT as local paths or fsspec URLs, refusing what a job on URLs cannot do (the rest
+    works as on local folders)."""
     from ganrt.errors import UsageError
+    from ganrt.pipelines.remote_folder import location
 
+    input, output = location(input), location(output)
+    if not (isinstance(input, str) or isinstance(output, str)):
+        return input, output
     if isinstance(input, Path) and not input.is_dir():
         raise UsageError("an fsspec URL OUTPUT needs a folder INPUT (one image: download it, or give a local OUTPUT)")
     if preview is not None:
         raise UsageError("--preview reads the restored images back: it needs local (or NFS) folders, not URLs")
+    if mask_dir is not None and isinstance(input, str):
+        raise UsageError("--mask-dir pairs masks with local (or NFS) photos; INPUT is a URL")
+    return input, output
 
 
 def check_archive_options(input: Path | str, *, fmt: str, outscale: float | None, threads: int | None, quality: int,

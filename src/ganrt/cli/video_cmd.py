@@ -71,7 +71,6 @@ def video(
     from ganrt.cli.common import check_positive, check_threads, existing_path
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.cli.progress import RateBar
-    from ganrt.errors import UsageError
     from ganrt.pipelines.ffmpeg import MUXER, check_encoder
     from ganrt.pipelines.jobstate import settings_fingerprint
     from ganrt.pipelines.output_plan import OutputPlan

@@ -195,8 +195,6 @@ def check_urls(src: Path | str, dst: Path | str) -> None:
             raise UsageError("OUTPUT is INPUT: originals are never overwritten; choose another folder")
         if src.startswith(dst + "/"):
             raise UsageError("INPUT is inside OUTPUT, so outputs could land on inputs; choose another folder")
-    if isinstance(src, Path) and not src.is_dir():
-        raise UsageError(f"input folder not found: {src}")
     if isinstance(dst, Path) and dst.exists() and not dst.is_dir():
         raise UsageError(f"OUTPUT_DIR {dst} exists and is not a folder")
 
