@@ -184,3 +184,26 @@ def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
     for i, (a, b) in enumerate(zip(got, want)):
         assert np.abs(a.astype(int) - b).max() <= 2, f"frame {i} differs from the uninterrupted run"
     assert abs(audio_seconds(out) - audio_seconds(reference)) < 1e-3
+
+
+def test_engine_batch_is_bounded_by_the_memory_budget(photos, load):
+    """--batch frames are read together, but each engine call takes only as many as the budget holds."""
+    from ganrt.pipelines.video import FrameRestorer, VideoSettings
+    from ganrt.runtime.memory import TilePolicy, activation_bytes_per_pixel
+    from ganrt.runtime.registry import create_engine
+
+    model = load("realesr-animevideov3")
+    frame = photos["chelsea_45x59"]
+    frames = [frame, frame[::-1].copy(), frame[:, ::-1].copy(), frame]
+    per_px = activation_bytes_per_pixel(model)
+    one_frame = per_px * (45 + 2 * 16) * (59 + 2 * 16)  # a whole frame with the tiler's pad
+    policy = TilePolicy(None, per_px, budget=int(one_frame * 2.5))  # room for two whole frames per call
+    with create_engine(model, backend="onnxruntime", device="cpu", precision="fp32") as engine:
+        calls = []
+        infer = engine.infer_pixels
+        engine.infer_pixels = lambda tiles, maxval: calls.append(len(tiles)) or infer(tiles, maxval)
+        restored = FrameRestorer(engine, VideoSettings(tile=policy, batch=4), (59 * 4, 45 * 4))(frames)
+        engine.infer_pixels = infer
+        singles = [FrameRestorer(engine, VideoSettings(tile=policy, batch=1), (59 * 4, 45 * 4))([f])[0] for f in frames]
+    assert calls == [2, 2]  # not one call of 4
+    assert len(restored) == 4 and all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(restored, singles))

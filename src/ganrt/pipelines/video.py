@@ -119,9 +119,11 @@ class FrameRestorer:
         """The engine on a batch of frames; a batch that fails is retried frame by frame in fp32."""
         h, w = frames[0].shape[:2]
         tile = self.settings.tile.for_engine(self.engine, h, w, 3, self.settings.pad)
+        # --batch frames are read together, but one engine call takes only what the memory budget allows
+        batch = self.settings.tile.batch_for(tile, h, w, self.engine.scale, 3, self.settings.pad, most=len(frames))
         stack = np.stack(frames)
         try:
-            return upscale(self.engine, stack, tile=tile, pad=self.settings.pad, batch=self.settings.batch)
+            return upscale(self.engine, stack, tile=tile, pad=self.settings.pad, batch=batch)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - retried in fp32, then a clear error
