@@ -13,7 +13,9 @@ hard-coded:
    weight) whose magnitude exceeds ``bound`` (fp16 tops out at 65504; the
    default bound leaves 16× headroom for inputs harsher than the calibration);
 3. the converted graph is checked against fp32 on the same images:
-   no NaN/Inf and PSNR ≥ 40 dB, or the export fails.
+   no NaN/Inf and PSNR ≥ 40 dB, or the export fails. The fp32 outputs come
+   from step 1's pass (the probes are extra outputs of the same run), so the
+   fp32 graph runs once.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ def _feeds(session, case) -> dict:
             for i, x in zip(session.get_inputs(), arrays)}
 
 
-def activation_ranges(proto, images: list) -> dict[str, float]:
-    """Max |value| of every float tensor over the calibration cases, from one ORT session.
+def calibrate(proto, images: list) -> tuple[dict[str, float], list[list[np.ndarray]]]:
+    """One fp32 pass over the calibration cases in one ORT session: (max |value| of every float tensor,
+    the graph's own outputs per case — the reference the fp16 graph is checked against).
 
     A case is one float32 array, or the list of the model's inputs (``ganrt.data.calibration_inputs``)."""
     import onnx
@@ -79,19 +82,26 @@ def activation_ranges(proto, images: list) -> dict[str, float]:
         probe.graph.node.extend([helper.make_node("Abs", [name], [absn]),
                                  helper.make_node("ReduceMax", [absn], [maxn], keepdims=0)])
         outputs.append(helper.make_tensor_value_info(maxn, onnx.TensorProto.FLOAT, []))
-    del probe.graph.output[:]
-    probe.graph.output.extend(outputs)
+    own = [o.name for o in proto.graph.output]
+    probe.graph.output.extend(outputs)  # after the graph's own outputs
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
     ranges = dict.fromkeys(tensors, 0.0)
+    references = []
     for x in images:
-        values = session.run([o.name for o in outputs], _feeds(session, x))
-        for name, value in zip(tensors, values):
+        values = session.run(own + [o.name for o in outputs], _feeds(session, x))
+        references.append(values[:len(own)])
+        for name, value in zip(tensors, values[len(own):]):
             v = float(value)
             ranges[name] = v if not np.isfinite(v) else max(ranges[name], v)
-    return ranges
+    return ranges, references
+
+
+def activation_ranges(proto, images: list) -> dict[str, float]:
+    """Max |value| of every float tensor over the calibration cases (``calibrate``'s first half)."""
+    return calibrate(proto, images)[0]
 
 
 def overflow_nodes(proto, ranges: dict[str, float], bound: float = DEFAULT_BOUND) -> list[str]:
@@ -115,18 +125,18 @@ def convert_to_fp16(proto, block: list[str], *, io_fp16: bool = False):
                                         max_finite_val=DEFAULT_BOUND)
 
 
-def compare_on(fp32_bytes: bytes, fp16_bytes: bytes, images: list,
+def compare_on(references: list[list[np.ndarray]], fp16_bytes: bytes, images: list,
                value_range: tuple[float, float] = (0.0, 1.0)) -> tuple[float, int]:
-    """(worst PSNR in dB over ``images``, count of non-finite output values) of fp16 against fp32."""
+    """(worst PSNR in dB over ``images``, count of non-finite output values) of the fp16 graph against
+    the fp32 graph's outputs on the same images (``calibrate``'s ``references``)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    ref = ort.InferenceSession(fp32_bytes, options, providers=["CPUExecutionProvider"])
     half = ort.InferenceSession(fp16_bytes, options, providers=["CPUExecutionProvider"])
     worst, bad = float("inf"), 0
-    for x in images:
-        want = ref.run(None, _feeds(ref, x))[0]
+    for x, ref in zip(images, references, strict=True):
+        want = ref[0]
         got = half.run(None, _feeds(half, x))[0].astype(np.float32)
         bad += int((~np.isfinite(got)).sum())
         worst = min(worst, psnr(to_unit_range(np.nan_to_num(got, nan=value_range[1] * 2), value_range),
@@ -147,13 +157,13 @@ def fp16_from_onnx(src: str | Path, dst: str | Path, *, images: list[np.ndarray]
     meta = read_metadata(proto)
     spec = spec_from_metadata(meta, Path(src).stem)
     images = images if images is not None else calibration_inputs(spec)
-    ranges = activation_ranges(proto, images)
+    ranges, references = calibrate(proto, images)
     block = overflow_nodes(proto, ranges, bound)
     if block:
         log.info("keeping %d node(s) in fp32 (activations beyond ±%g): %s", len(block), bound,
                  ", ".join(block[:5]) + (" …" if len(block) > 5 else ""))
     half = convert_to_fp16(proto, block, io_fp16=io_fp16)
-    worst, bad = compare_on(proto.SerializeToString(), half.SerializeToString(), images, spec.value_range)
+    worst, bad = compare_on(references, half.SerializeToString(), images, spec.value_range)
     if bad or worst < MIN_PSNR_DB:
         raise ExportError(f"fp16 graph of {meta.get('ganrt.model', Path(src).stem)} fails its check on the "
                           f"calibration images: PSNR {worst:.1f} dB (need ≥ {MIN_PSNR_DB}), {bad} non-finite values")
