@@ -86,7 +86,8 @@ def wait_for(condition, seconds: float, proc=None) -> bool:
     return False
 
 
-def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_path):
+def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_path, cluster):
+    """--ray with no address starts its own local Ray, also beside a cluster already running here."""
     src = make_archive(tmp_path / "in", 6, 48)
     (src / "roll1" / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     alone = ganrt("restore", src, tmp_path / "alone", *FAST, "--report", tmp_path / "alone.json", "-q")

@@ -113,7 +113,7 @@ def _connected(address: str | None) -> Iterator[object]:
         return
     try:
         if not joining:
-            ray.init(num_cpus=os.cpu_count() or 1, **quiet)
+            ray.init(address=LOCAL, num_cpus=os.cpu_count() or 1, **quiet)  # its own, not one already running here
         else:
             _check_reachable(address)
             ray.init(address=address, **quiet)
