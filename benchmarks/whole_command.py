@@ -17,6 +17,7 @@ run (``--models`` to pick):
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _results import write  # noqa: E402
+from _results import RESULTS, write  # noqa: E402
 
 CASES = [("realesr-animevideov3", (120, 160)), ("realesr-animevideov3", (240, 320)),
          ("realesr-animevideov3", (480, 640)), ("RealESRGAN_x4plus", (120, 160)), ("RealESRGAN_x4plus", (240, 320)),
@@ -138,10 +139,6 @@ def main() -> None:
                          "stage_over_engine": round(stage / bare, 3), "measured": time.strftime("%Y-%m-%d")})
             print(rows[-1], flush=True)
     if picked:  # keep the other models' rows of the last full run
-        import json
-
-        from _results import RESULTS
-
         last = RESULTS / "whole_command.json"
         kept = [r for r in json.loads(last.read_text())["rows"] if r["model"] not in picked] if last.exists() else []
         for r in kept:
