@@ -191,13 +191,12 @@ def test_engine_batch_is_bounded_by_the_memory_budget(photos, load):
     from ganrt.pipelines.video import FrameRestorer, VideoSettings
     from ganrt.runtime.memory import TilePolicy, activation_bytes_per_pixel
     from ganrt.runtime.registry import create_engine
-    from ganrt.runtime.tiling import DEFAULT_PAD
 
     model = load("realesr-animevideov3")
     frame = photos["chelsea_45x59"]
     frames = [frame, frame[::-1].copy(), frame[:, ::-1].copy(), frame]
     per_px = activation_bytes_per_pixel(model)
-    one_frame = per_px * (45 + 2 * DEFAULT_PAD) * (59 + 2 * DEFAULT_PAD)  # a whole frame with the tiler's pad
+    one_frame = per_px * 45 * 59  # a whole frame runs as it is: no border, no overlap
     policy = TilePolicy(None, per_px, budget=int(one_frame * 2.5))  # room for two whole frames per call
     with create_engine(model, backend="onnxruntime", device="cpu", precision="fp32") as engine:
         calls = []

@@ -8,12 +8,16 @@ tiles overlap by at least ``2*pad``; their outputs meet in a blend zone
 sin²/cos² ramps that sum exactly to one, so no seam is visible and every kept
 output pixel inside the image has at least ``pad/2`` input pixels of context.
 
-``border`` defaults to 0: measured against the same photos restored with 48
-real pixels of context around them, mirror padding made the border band
-*worse*, not better (compact: 40.4 dB with none, 38.6 dB with 4–32 px;
-x4plus: 33.3 dB with none, 31.9–33.0 dB with 4–32 px; benchmarks/README.md),
-and 16 px of it cost a 160 × 120 photo 1.52× the pixels. The networks' own
-zero padding is the better guess at what lies beyond the edge.
+``border`` defaults to 0: measured against the same regions restored inside
+their photos (32 real pixels around), mirror padding made the outer 8-pixel
+ring *worse*, not better (compact: 40.9 dB with none, 38.8–39.0 dB with
+4–16 px; x4plus: 34.6 dB with none, 32.8–33.3 dB with 4–16 px;
+benchmarks/tile_context.py, results/tile_borders.md), and 16 px of it cost a
+160 × 120 photo 1.52× the pixels. The networks' own zero padding is the
+better guess at what lies beyond the edge.
+
+Tiles are as short as their count allows (overlaps of exactly ``2*pad``,
+rounded up to the network's size step): fewer pixels run twice.
 
 Memory follows the tile, not the image: tiles are processed one tile row at
 a time, the float accumulator spans one band of output rows, and finished
@@ -48,9 +52,20 @@ def min_tile(pad: int) -> int:
     return max(32, 4 * (pad // 2))
 
 
-def plan_axis(n: int, tile: int, pad: int, border: int = DEFAULT_BORDER) -> list[AxisTile]:
+def tile_length(total: int, count: int, pad: int, most: int, multiple: int = 1) -> int:
+    """The shortest equal tile length (a multiple of ``multiple``, at most ``most``) with which ``count`` tiles
+    cover ``total`` pixels, evenly spread, every neighbour overlapping by at least ``2*pad``."""
+    length = -(-(total + (count - 1) * 2 * pad) // count)
+    length = -(-length // multiple) * multiple
+    while length < most and length - math.ceil((total - length) / (count - 1)) < 2 * pad:  # rounded starts
+        length += multiple
+    return min(length, most)
+
+
+def plan_axis(n: int, tile: int, pad: int, border: int = DEFAULT_BORDER, multiple: int = 1) -> list[AxisTile]:
     """Tiles covering an axis of ``n`` input pixels, in coordinates padded by ``border`` (see the module
-    docstring)."""
+    docstring). ``tile`` bounds the tiles' count (neighbours step at most ``tile``); their length is then
+    the least that covers the axis with that count, rounded up to ``multiple`` (the network's size step)."""
     total = n + 2 * border
     if tile <= 0 or n <= tile:
         return [AxisTile(0, total, border, border + n, 0, 0)]
@@ -61,6 +76,7 @@ def plan_axis(n: int, tile: int, pad: int, border: int = DEFAULT_BORDER) -> list
     if total <= length:  # the whole padded axis fits in one tile
         return [AxisTile(0, total, border, border + n, 0, 0)]
     count = 1 + math.ceil((total - length) / tile)  # neighbours step at most ``tile``: overlap ≥ 2·pad
+    length = tile_length(total, count, pad, length, max(1, multiple))
     starts = [round(i * (total - length) / (count - 1)) for i in range(count)]
     bounds = [(starts[i + 1] + starts[i] + length) // 2 for i in range(count - 1)]
     half = pad // 2
@@ -123,6 +139,13 @@ def tile_count(height: int, width: int, tile: int, pad: int = DEFAULT_PAD, borde
     return len(plan_axis(height, tile, pad, border)) * len(plan_axis(width, tile, pad, border))
 
 
+def tile_shape(height: int, width: int, tile: int, pad: int = DEFAULT_PAD, border: int = DEFAULT_BORDER,
+               multiple: int = 1) -> tuple[int, int, int]:
+    """(tiles, tile height, tile width) in input pixels: what one image of height × width costs the engine."""
+    ys, xs = plan_axis(height, tile, pad, border, multiple), plan_axis(width, tile, pad, border, multiple)
+    return len(ys) * len(xs), ys[0].length, xs[0].length
+
+
 def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD, batch: int = 4,
             out_dtype=None, on_tiles: Callable[[int], None] | None = None,
             border: int = DEFAULT_BORDER) -> np.ndarray:
@@ -141,7 +164,8 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
     out_dtype = np.dtype(out_dtype or images.dtype)
     maxval = maxval_for(images.dtype)
     s = engine.scale
-    ys, xs = plan_axis(h, tile, pad, border), plan_axis(w, tile, pad, border)
+    m = engine.spec.size_multiple
+    ys, xs = plan_axis(h, tile, pad, border, m), plan_axis(w, tile, pad, border, m)
     iy_all, ix_all = _mirror_index(h, border), _mirror_index(w, border)
     out = np.empty((n_img, h * s, w * s, engine.spec.out_channels), dtype=out_dtype)
     batch = max(1, batch)
