@@ -32,6 +32,22 @@ CACHE_CAP_BYTES = 1536 << 20  # compiled models kept; each is about the size of 
 BLOB_FORMAT = "1"
 
 
+def openvino_runtime():
+    """``openvino``, imported without its model converter: ``import openvino`` also imports
+    ``openvino.tools.ovc`` (about 0.1 s of every command's start-up, inside a ``try/except ImportError``),
+    which only ``ir_from_torch`` uses, and that imports it itself."""
+    import sys
+
+    if "openvino" not in sys.modules:
+        blocked = sys.modules.setdefault("openvino.tools.ovc", None) is None
+        try:
+            import openvino  # noqa: F401
+        finally:
+            if blocked and sys.modules.get("openvino.tools.ovc", False) is None:
+                del sys.modules["openvino.tools.ovc"]
+    return sys.modules["openvino"]
+
+
 def _graph_digest(onnx_path: Path) -> str:
     from ganrt import cache
     from ganrt.fsutil import sha256_file
@@ -47,8 +63,10 @@ def _graph_digest(onnx_path: Path) -> str:
 def ir_from_torch(model) -> Path:
     """An OpenVINO IR (.xml + .bin) converted from the PyTorch module, made on first use and cached
     under a name that holds the weights' checksum; every dimension the kind makes dynamic stays so."""
-    import openvino as ov
     import torch
+
+    ov = openvino_runtime()
+    from openvino.tools.ovc import convert_model
 
     from ganrt import cache
     from ganrt.cache import cache_dir
@@ -66,7 +84,7 @@ def ir_from_torch(model) -> Path:
               for x, axes in zip(examples, kind.axes)]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's deprecation notices: nothing a user can act on
-        converted = ov.convert_model(_positional(model.module), example_input=tuple(examples), input=shapes)
+        converted = convert_model(_positional(model.module), example_input=tuple(examples), input=shapes)
     path.parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(converted, str(path), compress_to_fp16=False)
     cache.seal(path)
@@ -74,10 +92,10 @@ def ir_from_torch(model) -> Path:
 
 
 def blob_path(onnx_path: Path, name: str, config: dict) -> Path:
-    import openvino as ov
-
     from ganrt.cache import cache_dir
     from ganrt.machine import cpu_model
+
+    ov = openvino_runtime()
 
     key = "|".join([BLOB_FORMAT, _graph_digest(onnx_path), ov.__version__, cpu_model(),
                     *(f"{k}={v}" for k, v in sorted(config.items()))])
@@ -129,7 +147,7 @@ class OpenVinoEngine(Engine):
 
     def __init__(self, onnx_path: str | Path, spec: ModelSpec, *, precision: str = "fp32", device: str = "cpu",
                  threads: int | None = None, fp32_fallback=None):
-        import openvino as ov
+        ov = openvino_runtime()
 
         if precision not in HINTS:
             raise BackendUnavailableError(f"openvino runs fp32 and bf16 on the CPU, not {precision}")
