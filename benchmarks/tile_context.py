@@ -14,6 +14,11 @@ Three measurements per model, on real photographs, fp32 (OpenVINO on the CPU):
 - **seams**: a photo restored in tiles of 64 with the tiler's overlap ``pad``
   against the whole photo in one call: PSNR, the largest change in levels,
   and the pixels the engine ran ÷ the photo's pixels.
+- **plans** (``--plans``): a 640 × 480 photo restored in the tiles of the
+  1.25 GB photo allowance, and in tiles of 160 (what the 512 MB tile budget
+  gave x4plus before), against one whole call (x4plus: 4 GB, what the CPU
+  policy now runs when a quarter of the free memory holds it): PSNR, largest
+  change, pixels run, seconds.
 
     python benchmarks/tile_context.py [--models a,b]
 """
@@ -108,6 +113,34 @@ def seam_rows(name: str, engine, imgs: list[np.ndarray]) -> list[dict]:
     return rows
 
 
+def plan_rows(name: str, engine, model) -> list[dict]:
+    """A 640 × 480 photo in one call, in the tiles of the photo allowance, and in tiles of 160."""
+    import time
+
+    from PIL import Image
+    from skimage import data
+
+    from ganrt.runtime.memory import CPU_BUDGET, PHOTO_BUDGET, TilePolicy, activation_bytes_per_pixel
+    from ganrt.runtime.tiling import DEFAULT_PAD, tile_shape
+
+    img = np.asarray(Image.fromarray(data.coffee()).resize((640, 480), Image.LANCZOS), np.float32) / 255
+    photo = TilePolicy(None, activation_bytes_per_pixel(model), CPU_BUDGET, max(1, model.size_multiple),
+                       PHOTO_BUDGET).for_image(480, 640, engine.scale)
+    rows, whole = [], None
+    for label, tile in (("whole", 0), ("photo allowance (1.25 GB)", photo), ("tiles of 160", 160)):
+        t0 = time.perf_counter()
+        out = run(engine, img, tile=tile)
+        seconds = time.perf_counter() - t0
+        whole = out if whole is None else whole
+        count, th, tw = tile_shape(480, 640, tile, DEFAULT_PAD, multiple=model.size_multiple)
+        rows.append({"model": name, "plan": label, "tiles": f"{count} of {tw}x{th}",
+                     "pixels_run_ratio": round(count * th * tw / (480 * 640), 3), "seconds": round(seconds, 1),
+                     "psnr_vs_whole_db": round(psnr(out, whole), 2),
+                     "max_change_levels": round(float(np.abs(out - whole).max()) * 255, 2)})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     import argparse
 
@@ -116,7 +149,20 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(MODELS))
-    names = [m for m in parser.parse_args().models.split(",") if m]
+    parser.add_argument("--plans", action="store_true", help="only the 640 × 480 plans (minutes for x4plus)")
+    args = parser.parse_args()
+    names = [m for m in args.models.split(",") if m]
+    if args.plans:
+        plans = []
+        for name in names:
+            model = load_model(name)
+            with create_engine(model, backend="openvino", device="cpu", precision="fp32") as engine:
+                plans += plan_rows(name, engine, model)
+        write("tile_plans", plans, ["model", "plan", "tiles", "pixels_run_ratio", "seconds", "psnr_vs_whole_db",
+                                    "max_change_levels"],
+              "A 640 × 480 photo: tiles of the photo allowance and tiles of 160 against one whole call",
+              "OpenVINO fp32, one run each; seconds include the tiler's blending.")
+        return
     imgs = photos()
     context, borders, seams = [], [], []
     for name in names:

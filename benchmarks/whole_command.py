@@ -13,6 +13,10 @@ run (``--models`` to pick):
   borders) against the bare engine call on the same image (no padding).
 
     python benchmarks/whole_command.py
+    python benchmarks/whole_command.py --stage-only --models RealESRGAN_x4plus --sizes 640x480
+
+``--stage-only`` measures the in-process part alone (minutes, not an hour, for
+x4plus) into results/whole_command_stage.md, with the tiles the policy picked.
 """
 
 from __future__ import annotations
@@ -74,8 +78,8 @@ def photo(h: int, w: int) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(Image.fromarray(data.coffee()).resize((w, h), Image.LANCZOS)))
 
 
-def in_process(name: str, img: np.ndarray) -> tuple[float, float, str]:
-    """(restore stage s, bare engine s, engine) — medians of 3 after a warm-up."""
+def in_process(name: str, img: np.ndarray) -> tuple[float, float, str, int]:
+    """(restore stage s, bare engine s, engine, the policy's tile) — medians of 3 after a warm-up."""
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.pipelines.image_io import DecodedImage
     from ganrt.pipelines.restore import Prepared, RestoreSettings, infer_stage
@@ -94,7 +98,29 @@ def in_process(name: str, img: np.ndarray) -> tuple[float, float, str]:
             t0 = time.perf_counter()
             engine.infer(x)
             bare.append(time.perf_counter() - t0)
-        return float(np.median(stage)), float(np.median(bare)), engine.describe()
+        tile = settings.tile.for_engine(engine, *img.shape[:2])
+        return float(np.median(stage)), float(np.median(bare)), engine.describe(), tile
+
+
+def stage_only(picked: set[str], sizes: set[str]) -> None:
+    from ganrt.runtime.tiling import DEFAULT_PAD, tile_shape
+
+    rows = []
+    for name, (h, w) in CASES:
+        if (picked and name not in picked) or (sizes and f"{w}x{h}" not in sizes):
+            continue
+        stage, bare, engine, tile = in_process(name, photo(h, w))
+        count, th, tw = tile_shape(h, w, tile, DEFAULT_PAD)
+        rows.append({"model": name, "size": f"{w}x{h}", "ganrt_engine": engine, "stage_s": round(stage, 2),
+                     "bare_engine_s": round(bare, 2), "stage_over_engine": round(stage / bare, 3),
+                     "tiles": "whole" if count == 1 else f"{count} of {tw}x{th}",
+                     "pixels_run_ratio": round(count * th * tw / (h * w), 3), "measured": time.strftime("%Y-%m-%d")})
+        print(rows[-1], flush=True)
+    write("whole_command_stage", rows, ["model", "size", "ganrt_engine", "stage_s", "bare_engine_s",
+                                        "stage_over_engine", "tiles", "pixels_run_ratio", "measured"],
+          "Restore stage against the bare engine call, in process (medians of 3 after a warm-up)",
+          "stage: ganrt's restore stage (tiling, conversions) on the photo; bare: one engine call on the whole "
+          "photo as float32 NCHW. pixels_run_ratio: pixels the engine ran ÷ the photo's.")
 
 
 def main() -> None:
@@ -110,14 +136,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="", help="comma-separated model names (default: all cases); the "
                         "other models' rows of results/whole_command.json are kept")
-    picked = {m for m in parser.parse_args().models.split(",") if m}
+    parser.add_argument("--sizes", default="", help="comma-separated WxH (default: every case's size)")
+    parser.add_argument("--stage-only", action="store_true", help="only the restore stage against the bare engine")
+    args = parser.parse_args()
+    picked = {m for m in args.models.split(",") if m}
+    sizes = {s for s in args.sizes.split(",") if s}
+    if args.stage_only:
+        stage_only(picked, sizes)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "ncnn_run.py").write_text(NCNN_SCRIPT)
         (tmp / "torch_run.py").write_text(TORCH_SCRIPT)
         for name, (h, w) in CASES:
-            if picked and name not in picked:
+            if (picked and name not in picked) or (sizes and f"{w}x{h}" not in sizes):
                 continue
             src = tmp / f"in_{h}x{w}.png"
             img = photo(h, w)
@@ -131,7 +164,7 @@ def main() -> None:
             g = wall(ganrt_cmd)
             n = wall([sys.executable, str(tmp / "ncnn_run.py"), str(param), str(binary), str(src), str(tmp / "n.png")])
             t = wall([sys.executable, str(tmp / "torch_run.py"), str(weights), str(src), str(tmp / "t.png")], 2)
-            stage, bare, engine = in_process(name, img)
+            stage, bare, engine, _tile = in_process(name, img)
             rows.append({"model": name, "size": f"{w}x{h}", "ganrt_command_s": round(g, 2), "ganrt_engine": engine,
                          "ncnn_script_s": round(n, 2), "torch_script_s": round(t, 2),
                          "vs_ncnn": round(n / g, 2), "vs_torch": round(t / g, 2),

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import psnr
 from ganrt.runtime.registry import create_engine
-from ganrt.runtime.memory import CPU_BUDGET, WHOLE_IMAGE_BUDGET, TilePolicy, activation_bytes_per_pixel
+from ganrt.runtime.memory import (CPU_BUDGET, PHOTO_BUDGET, WHOLE_RUN_BUDGET, TilePolicy,
+                                  activation_bytes_per_pixel)
 from ganrt.runtime.tiling import axis_weights, min_tile, plan_axis, tile_shape, upscale
 
 
@@ -58,15 +59,19 @@ def test_auto_tiles_spend_the_allowance_on_fewer_overlaps(load):
     """A photo too big to run whole takes the fewest engine pixels within the whole-image allowance; a
     scan's tiles stay within the tile budget."""
     per_px = activation_bytes_per_pixel(load("RealESRGAN_x4plus"))
-    policy = TilePolicy(None, per_px, CPU_BUDGET, 1, WHOLE_IMAGE_BUDGET)
+    policy = TilePolicy(None, per_px, CPU_BUDGET, 1, PHOTO_BUDGET)  # no whole-run allowance beyond the photo's
     assert policy.for_image(240, 320, 4) == 0  # 0.9 GB: whole
     tile = policy.for_image(480, 640, 4)
     count, th, tw = tile_shape(480, 640, tile)
     held = 2 * 480 * 640 * 3 * 17
-    assert count == 4 and policy.cost(tile, 480, 640, 4) + held <= WHOLE_IMAGE_BUDGET
+    assert count == 4 and policy.cost(tile, 480, 640, 4) + held <= PHOTO_BUDGET
     assert count * th * tw / (480 * 640) < 1.15  # 3 × 4 tiles of 192 ran 1.44× the pixels
     scan = policy.for_image(3000, 4000, 4)
     assert 0 < scan and policy.cost(scan, 3000, 4000, 4) <= CPU_BUDGET
+    # a whole-run allowance buys the whole photo (no seams), never bigger tiles for a scan
+    roomy = TilePolicy(None, per_px, CPU_BUDGET, 1, PHOTO_BUDGET, WHOLE_RUN_BUDGET)
+    assert roomy.for_image(480, 640, 4) == 0 and roomy.for_image(600, 800, 4) == policy.for_image(600, 800, 4) > 0
+    assert roomy.for_image(3000, 4000, 4) == scan
 
 
 @pytest.mark.parametrize("model", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B"])

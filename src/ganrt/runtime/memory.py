@@ -7,8 +7,15 @@ the whole output width). ``TilePolicy`` runs an image whole when that fits;
 otherwise, of the tiles that fit, it picks those that make the engine run the
 fewest pixels (tiles redo their overlaps: x4plus on 640 × 480 ran 1.44× the
 photo's pixels in 3 × 4 tiles of 192, 1.12× in 2 × 2 tiles of 336 × 256).
-What fits: ``budget`` per tile, or for a photo the whole-image allowance with
-its own pixels counted, so a scan's tiles stay within ``budget``.
+What fits: ``budget`` per tile; for a photo, the photo allowance with its own
+pixels counted, so a scan's tiles stay within ``budget``; and a whole run, the
+whole-run allowance. On the CPU both allowances are also bounded by a quarter
+of the available memory.
+
+Why a whole run may take more than tiles: tiles cost time beyond their pixels
+(x4plus on 640 × 480, OpenVINO fp32: 2 × 2 tiles ran 1.12× the pixels and took
+1.21× the whole call's time) and leave seams (results/tile_plans.md), while
+larger tiles would buy little: the overlap is already a small share.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from ganrt.runtime.tiling import DEFAULT_PAD, fit_tile, tile_shape
 
 LIVE_TENSORS = 3  # a conv's input, its output and one skip connection are alive at once
 CPU_BUDGET = 512 << 20
-WHOLE_IMAGE_BUDGET = 1280 << 20  # a photo runs whole, or in the fewest tiles, up to this (tiles redo their overlaps)
+PHOTO_BUDGET = 1280 << 20  # a photo's tiles, its pixels counted: fewer tiles redo fewer overlaps
+WHOLE_RUN_BUDGET = 4096 << 20  # an image runs whole up to this (x4plus on 640 × 480: 3.8 GB), no seams at all
 HELD_COPIES = 2  # the image's pixels in and out, and as much again for decoding and encoding them
 CUDA_BUDGET_FRACTION = 0.5
 MIN_TILE = 64
@@ -79,21 +87,23 @@ class TilePolicy:
     act_bytes_per_px: int = 0
     budget: int = CPU_BUDGET
     multiple: int = 1
-    whole_budget: int = 0  # a photo's allowance (its pixels counted), though it exceeds ``budget``
+    photo_budget: int = 0  # a photo's tiles (its pixels counted) may exceed ``budget`` up to this
+    whole_budget: int = 0  # and its whole run up to this
 
     @classmethod
     def auto(cls, model, device: str = "cpu", budget: int | None = None) -> TilePolicy:
-        """The budget bounds each tile; on the CPU a photo may run whole, or in larger tiles, above it (up
-        to WHOLE_IMAGE_BUDGET, or a quarter of the free memory): tiling it would cost more time (x4plus on
-        320×240: 2.06× the bare engine call in 2×2 tiles) than the memory it saves, while a scan's tiles
-        stay within ``budget`` as before."""
-        whole = 0
+        """The budget bounds each tile; on the CPU a photo may run in larger tiles (PHOTO_BUDGET), or whole
+        (WHOLE_RUN_BUDGET), both at most a quarter of the available memory: tiling it would cost more time
+        (x4plus on 320×240: 2.06× the bare engine call in 2×2 tiles; on 640×480: 1.21× in 2×2) than the
+        memory it saves, while a scan's tiles stay within ``budget`` as before."""
+        photo = whole = 0
         if budget is None and not device.startswith("cuda"):
             import psutil
 
-            whole = min(WHOLE_IMAGE_BUDGET, psutil.virtual_memory().available // 4)
+            quarter = psutil.virtual_memory().available // 4
+            photo, whole = min(PHOTO_BUDGET, quarter), min(WHOLE_RUN_BUDGET, quarter)
         return cls(None, activation_bytes_per_pixel(model), budget or default_budget(device),
-                   max(1, model.size_multiple), whole)
+                   max(1, model.size_multiple), photo, whole)
 
     def describe(self) -> str:
         return "auto" if self.size is None else str(self.size)
@@ -111,11 +121,12 @@ class TilePolicy:
         return act + band
 
     def _fits(self, tile: int, height: int, width: int, scale: int, channels: int, pad: int) -> bool:
-        """Within ``budget``; or within the whole-image allowance with the image's own pixels counted: a photo
-        (640 × 480 at 4×: 16 MB in and out) gets the allowance, a scan (12 MP: 612 MB) stays within ``budget``."""
+        """Within ``budget``; or within the photo's (whole run's) allowance with the image's own pixels counted:
+        a photo (640 × 480 at 4×: 16 MB in and out) gets it, a scan (12 MP: 612 MB) stays within ``budget``."""
         cost = self.cost(tile, height, width, scale, channels, pad)
         held = HELD_COPIES * height * width * channels * (1 + scale * scale)
-        return cost <= self.budget or cost + held <= self.whole_budget
+        whole = tile_shape(height, width, tile, pad, multiple=self.multiple)[0] == 1
+        return cost <= self.budget or cost + held <= max(self.photo_budget, self.whole_budget if whole else 0)
 
     def for_image(self, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
         """The whole image (0) when it fits; else, of the tiles that fit, those that make the engine run the
