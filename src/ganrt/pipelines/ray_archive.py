@@ -71,7 +71,10 @@ def read_batch(batch: dict, make_runner: Callable) -> dict:
 class EngineActor:
     """One engine, opened once per actor, running the runner's infer stage row by row."""
 
-    def __init__(self, make_runner: Callable, open_engine: Callable):
+    def __init__(self, make_runner: Callable, open_engine: Callable, per_node: int = 1):
+        from ganrt.runtime.memory import share_memory_among
+
+        share_memory_among(per_node)  # the other actors on this node hold photos too
         self.engine = open_engine()
         self.runner = make_runner(self.engine)
 
@@ -134,7 +137,8 @@ class RayArchiveRunner:
         ds = ds.map_batches(read_batch, fn_kwargs={"make_runner": self.make_runner}, batch_size=1,
                             num_cpus=a.task_cpus)
         ds = ds.map_batches(EngineActor, fn_constructor_kwargs={"make_runner": self.make_runner,
-                                                                "open_engine": self.open_engine},
+                                                                "open_engine": self.open_engine,
+                                                                "per_node": a.per_node},
                             compute=ray.data.ActorPoolStrategy(size=a.actors), batch_size=1,
                             num_cpus=a.num_cpus, num_gpus=a.num_gpus)
         return ds.map_batches(write_batch, fn_kwargs={"make_runner": self.make_runner}, batch_size=1,

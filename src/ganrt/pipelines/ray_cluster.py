@@ -42,6 +42,7 @@ class ActorPlan:
     num_gpus: float
     threads: int | None
     task_cpus: float  # what each read/write task reserves
+    per_node: int = 1  # engine actors sharing one node's memory
 
     def describe(self) -> str:
         what = f"{self.num_gpus:g} GPU" if self.num_gpus else f"{self.threads} thread(s)"
@@ -186,7 +187,7 @@ def plan_actors(ray, device: str, requested: int | None) -> ActorPlan:
     per_node = math.ceil(actors / nodes)
     threads = max(1, int(cpus / nodes) // per_node)
     return ActorPlan(actors, num_cpus=min(1.0, cpus / (actors + 1)), num_gpus=0, threads=threads,
-                     task_cpus=_task_cpus(cpus, actors))
+                     task_cpus=_task_cpus(cpus, actors), per_node=per_node)
 
 
 def _task_cpus(cpus: float, actors: int) -> float:

@@ -37,7 +37,10 @@ class SegmentWorker:
     """One engine; restores a segment's frames and writes them (a segment file, or PNG frames)."""
 
     def __init__(self, open_engine: Callable, settings: VideoSettings, size: tuple[int, int], fps_out: float,
-                 work: Path, frames_dir: Path | None):
+                 work: Path, frames_dir: Path | None, per_node: int = 1):
+        from ganrt.runtime.memory import share_memory_among
+
+        share_memory_among(per_node)  # the other workers on this node hold frames too
         self.engine = open_engine()
         self.restore = FrameRestorer(self.engine, settings, size)
         self.settings, self.size, self.fps_out, self.work, self.frames_dir = settings, size, fps_out, work, frames_dir
@@ -80,7 +83,7 @@ class RayVideoRunner(VideoRunner):
         worker = self.ray.remote(SegmentWorker).options(num_cpus=a.num_cpus, num_gpus=a.num_gpus, max_restarts=-1,
                                                         max_task_retries=-1)
         return ActorPool([worker.remote(self.open_engine, self.settings, self.size, self.fps_out, self.work,
-                                        self.frames_dir) for _ in range(a.actors)])
+                                        self.frames_dir, a.per_node) for _ in range(a.actors)])
 
     def _run(self, state: JobState, resumed: bool) -> VideoResult:
         self.result.resumed_segments = len(state.done)

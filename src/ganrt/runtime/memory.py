@@ -32,6 +32,14 @@ WHOLE_RUN_BUDGET = 4096 << 20  # an image runs whole up to this (x4plus on 640 Ã
 HELD_COPIES = 2  # the image's pixels in and out, and as much again for decoding and encoding them
 CUDA_BUDGET_FRACTION = 0.5
 MIN_TILE = 64
+_engines_here = 1  # engines sharing this machine's memory (Ray actors on one node)
+
+
+def share_memory_among(engines: int) -> None:
+    """This process runs one of ``engines`` engines on this machine (a Ray actor among others on its node):
+    the photo and whole-run allowances, set for one engine, are split among them."""
+    global _engines_here
+    _engines_here = max(1, int(engines))
 
 
 @functools.lru_cache(maxsize=16)
@@ -126,7 +134,8 @@ class TilePolicy:
         cost = self.cost(tile, height, width, scale, channels, pad)
         held = HELD_COPIES * height * width * channels * (1 + scale * scale)
         whole = tile_shape(height, width, tile, pad, multiple=self.multiple)[0] == 1
-        return cost <= self.budget or cost + held <= max(self.photo_budget, self.whole_budget if whole else 0)
+        allowance = max(self.photo_budget, self.whole_budget if whole else 0) // _engines_here
+        return cost <= self.budget or cost + held <= allowance
 
     def for_image(self, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
         """The whole image (0) when it fits; else, of the tiles that fit, those that make the engine run the
