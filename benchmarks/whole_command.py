@@ -135,7 +135,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="", help="comma-separated model names (default: all cases); the "
-                        "other models' rows of results/whole_command.json are kept")
+                        "other cases' rows of results/whole_command.json are kept")
     parser.add_argument("--sizes", default="", help="comma-separated WxH (default: every case's size)")
     parser.add_argument("--stage-only", action="store_true", help="only the restore stage against the bare engine")
     args = parser.parse_args()
@@ -171,9 +171,11 @@ def main() -> None:
                          "stage_s": round(stage, 3), "bare_engine_s": round(bare, 3),
                          "stage_over_engine": round(stage / bare, 3), "measured": time.strftime("%Y-%m-%d")})
             print(rows[-1], flush=True)
-    if picked:  # keep the other models' rows of the last full run
+    if picked or sizes:  # keep the last run's rows of the cases not measured now
         last = RESULTS / "whole_command.json"
-        kept = [r for r in json.loads(last.read_text())["rows"] if r["model"] not in picked] if last.exists() else []
+        now = {(r["model"], r["size"]) for r in rows}
+        kept = [r for r in json.loads(last.read_text())["rows"] if (r["model"], r["size"]) not in now] \
+            if last.exists() else []
         for r in kept:
             r.setdefault("measured", "2026-11-22")  # the first run's rows carry no date
         order = [f"{name} {w}x{h}" for name, (h, w) in CASES]
