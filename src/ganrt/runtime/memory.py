@@ -118,23 +118,26 @@ class TilePolicy:
 
     def _parts(self, tile: int, height: int, width: int, scale: int, channels: int, pad: int) -> tuple[int, int]:
         """(activation bytes of one tile, bytes of the tiler's band) for tiles of side ``tile``."""
-        _count, th, tw = tile_shape(height, width, tile, pad, multiple=self.multiple)
+        return self._bytes(tile_shape(height, width, tile, pad, multiple=self.multiple), width, scale, channels, pad)
+
+    def _bytes(self, shape: tuple[int, int, int], width: int, scale: int, channels: int, pad: int) -> tuple[int, int]:
+        """``_parts`` for a planned ``tile_shape``: (activation bytes of one tile, bytes of the tiler's band)."""
+        count, th, tw = shape
         act = self.act_bytes_per_px * th * tw
-        whole = th == height and tw == width
-        band = 0 if whole else (th + pad) * scale * width * scale * channels * 4
+        band = 0 if count == 1 else (th + pad) * scale * width * scale * channels * 4
         return act, band
 
     def cost(self, tile: int, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
         act, band = self._parts(tile, height, width, scale, channels, pad)
         return act + band
 
-    def _fits(self, tile: int, height: int, width: int, scale: int, channels: int, pad: int) -> bool:
-        """Within ``budget``; or within the photo's (whole run's) allowance with the image's own pixels counted:
-        a photo (640 × 480 at 4×: 16 MB in and out) gets it, a scan (12 MP: 612 MB) stays within ``budget``."""
-        cost = self.cost(tile, height, width, scale, channels, pad)
+    def _fits(self, shape: tuple[int, int, int], height: int, width: int, scale: int, channels: int, pad: int) -> bool:
+        """Whether tiles planned as ``shape`` fit: within ``budget``; or within the photo's (whole run's)
+        allowance with the image's own pixels counted: a photo (640 × 480 at 4×: 16 MB in and out) gets it,
+        a scan (12 MP: 612 MB) stays within ``budget``."""
+        cost = sum(self._bytes(shape, width, scale, channels, pad))
         held = HELD_COPIES * height * width * channels * (1 + scale * scale)
-        whole = tile_shape(height, width, tile, pad, multiple=self.multiple)[0] == 1
-        allowance = max(self.photo_budget, self.whole_budget if whole else 0) // _engines_here
+        allowance = max(self.photo_budget, self.whole_budget if shape[0] == 1 else 0) // _engines_here
         return cost <= self.budget or cost + held <= allowance
 
     def for_image(self, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
@@ -142,16 +145,15 @@ class TilePolicy:
         fewest pixels (overlaps included), the larger on a tie."""
         if self.size is not None:
             return self.size
-        if self._fits(0, height, width, scale, channels, pad):
+        if self._fits((1, height, width), height, width, scale, channels, pad):
             return 0
         best, least = 0, None
         for tile in range(max(height, width) // 16 * 16, MIN_TILE - 1, -16):
             tile = max(self.multiple, tile // self.multiple * self.multiple)
-            if not self._fits(tile, height, width, scale, channels, pad):
-                continue
-            count, th, tw = tile_shape(height, width, tile, pad, multiple=self.multiple)
-            if least is None or count * th * tw < least:
-                best, least = tile, count * th * tw
+            shape = tile_shape(height, width, tile, pad, multiple=self.multiple)
+            pixels = shape[0] * shape[1] * shape[2]
+            if self._fits(shape, height, width, scale, channels, pad) and (least is None or pixels < least):
+                best, least = tile, pixels
         return best or max(self.multiple, MIN_TILE // self.multiple * self.multiple)
 
     def for_engine(self, engine, height: int, width: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:

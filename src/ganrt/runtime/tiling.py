@@ -136,7 +136,7 @@ def quantize(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def tile_count(height: int, width: int, tile: int, pad: int = DEFAULT_PAD, border: int = DEFAULT_BORDER) -> int:
     """How many engine tiles one image of height × width takes (for progress bars)."""
-    return len(plan_axis(height, tile, pad, border)) * len(plan_axis(width, tile, pad, border))
+    return tile_shape(height, width, tile, pad, border)[0]
 
 
 def tile_shape(height: int, width: int, tile: int, pad: int = DEFAULT_PAD, border: int = DEFAULT_BORDER,
