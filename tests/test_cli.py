@@ -32,6 +32,23 @@ def test_help_does_not_import_heavy_packages():
     assert mod.returncode == 0 and "restore" in mod.stdout
 
 
+def test_a_command_builds_only_itself():
+    """`ganrt restore …` imports restore's module alone, and parses exactly as the whole app does."""
+    code = ("import sys; from ganrt.cli import main; sys.argv = ['ganrt'] + sys.argv[1:]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print(sorted(m for m in sys.modules if m.endswith('_cmd')), code, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, "restore", "--help"], capture_output=True, text=True)
+    assert out.stderr.strip() == "['ganrt.cli.restore_cmd'] 0", out.stderr
+    assert out.stdout == run("restore", "--help").stdout
+    wrong = subprocess.run([sys.executable, "-c", code, "restore"], capture_output=True, text=True)
+    assert wrong.stderr.splitlines() == ["error: missing argument 'input' (see `ganrt restore --help`)",
+                                         "['ganrt.cli.restore_cmd'] 2"], wrong.stderr
+    unknown = subprocess.run([sys.executable, "-c", code, "restorr"], capture_output=True, text=True)
+    assert "did you mean 'restore'?" in unknown.stderr.lower() and unknown.stderr.strip().endswith(" 2")
+    train = subprocess.run([sys.executable, "-c", code, "train", "--help"], capture_output=True, text=True)
+    assert "esrgan" in train.stdout and "['ganrt.cli.train_cmd'] 0" in train.stderr
+
+
 def test_models_json_lists_the_builtins():
     result = run("models", "--json")
     assert result.exit_code == 0

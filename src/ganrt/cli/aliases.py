@@ -49,13 +49,14 @@ FORMAT_VALUES = {"auto": "same", "jpeg": "jpg", "tif": "tiff"}
 RAY_ADDRESS = re.compile(r"(auto|local|ray://\S+|\[?[\w.:-]+\]?:\d{1,5})")
 
 
-def _command(args: list[str]) -> str | None:
+def command_name(args: list[str]) -> str | None:
+    """The command a command line names: its first word that is not a flag (the root takes no values)."""
     return next((a for a in args if not a.startswith("-")), None)
 
 
 def translate(args: list[str]) -> list[str]:
     """The command line with upstream spellings turned into ganrt's (see the module docstring)."""
-    command = _command(args)
+    command = command_name(args)
     if command not in IMAGE_COMMANDS:
         return args
     out: list[str] = []
