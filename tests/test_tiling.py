@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from conftest import psnr
+from ganrt.runtime import memory
 from ganrt.runtime.registry import create_engine
 from ganrt.runtime.memory import (CPU_BUDGET, PHOTO_BUDGET, WHOLE_RUN_BUDGET, TilePolicy,
                                   activation_bytes_per_pixel, share_memory_among)
@@ -77,6 +80,24 @@ def test_auto_tiles_spend_the_allowance_on_fewer_overlaps(load):
         assert roomy.for_image(480, 640, 4) > 0 and roomy.for_image(3000, 4000, 4) == scan
     finally:
         share_memory_among(1)
+
+
+def test_the_memory_bound_is_read_where_tiles_are_planned(load, monkeypatch):
+    """A policy made on a Ray driver carries the allowances, not the driver's free memory: an actor plans
+    within a quarter of what its own node has available."""
+    policy = pickle.loads(pickle.dumps(TilePolicy.auto(load("RealESRGAN_x4plus"))))
+    assert (policy.photo_budget, policy.whole_budget, policy.bounded) == (PHOTO_BUDGET, WHOLE_RUN_BUDGET, True)
+    here = memory.memory_quarter()
+    assert here > 0
+    read_here = TilePolicy(None, policy.act_bytes_per_px, CPU_BUDGET, 1, min(PHOTO_BUDGET, here),
+                           min(WHOLE_RUN_BUDGET, here))
+    sizes = [(240, 320), (480, 640), (600, 800), (3000, 4000)]
+    assert [policy.for_image(h, w, 4) for h, w in sizes] == [read_here.for_image(h, w, 4) for h, w in sizes]
+    # on a node with 1 GB available (a quarter: 256 MB) only the tile budget is left
+    monkeypatch.setattr(memory, "memory_quarter", lambda: 256 << 20)
+    budget_only = TilePolicy(None, policy.act_bytes_per_px, CPU_BUDGET, 1)
+    assert [policy.for_image(h, w, 4) for h, w in sizes] == [budget_only.for_image(h, w, 4) for h, w in sizes]
+    assert policy.for_image(240, 320, 4) > 0
 
 
 @pytest.mark.parametrize("model", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B"])

@@ -10,7 +10,8 @@ photo's pixels in 3 × 4 tiles of 192, 1.12× in 2 × 2 tiles of 336 × 256).
 What fits: ``budget`` per tile; for a photo, the photo allowance with its own
 pixels counted, so a scan's tiles stay within ``budget``; and a whole run, the
 whole-run allowance. On the CPU both allowances are also bounded by a quarter
-of the available memory.
+of the memory available where the tiles are planned: a policy made on a Ray
+driver and planned in an actor is bounded by the actor's node, not the driver's.
 
 Why a whole run may take more than tiles: tiles cost time beyond their pixels
 (x4plus on 640 × 480, OpenVINO fp32: 2 × 2 tiles ran 1.12× the pixels and took
@@ -33,6 +34,14 @@ HELD_COPIES = 2  # the image's pixels in and out, and as much again for decoding
 CUDA_BUDGET_FRACTION = 0.5
 MIN_TILE = 64
 _engines_here = 1  # engines sharing this machine's memory (Ray actors on one node)
+
+
+@functools.lru_cache(maxsize=1)
+def memory_quarter() -> int:
+    """A quarter of the memory available on this machine, read once per process (a Ray actor reads its node's)."""
+    import psutil
+
+    return psutil.virtual_memory().available // 4
 
 
 def share_memory_among(engines: int) -> None:
@@ -97,21 +106,19 @@ class TilePolicy:
     multiple: int = 1
     photo_budget: int = 0  # a photo's tiles (its pixels counted) may exceed ``budget`` up to this
     whole_budget: int = 0  # and its whole run up to this
+    bounded: bool = False  # both allowances at most a quarter of the memory available where tiles are planned
 
     @classmethod
     def auto(cls, model, device: str = "cpu", budget: int | None = None) -> TilePolicy:
         """The budget bounds each tile; on the CPU a photo may run in larger tiles (PHOTO_BUDGET), or whole
         (WHOLE_RUN_BUDGET), both at most a quarter of the available memory: tiling it would cost more time
         (x4plus on 320×240: 2.06× the bare engine call in 2×2 tiles; on 640×480: 1.21× in 2×2) than the
-        memory it saves, while a scan's tiles stay within ``budget`` as before."""
-        photo = whole = 0
-        if budget is None and not device.startswith("cuda"):
-            import psutil
-
-            quarter = psutil.virtual_memory().available // 4
-            photo, whole = min(PHOTO_BUDGET, quarter), min(WHOLE_RUN_BUDGET, quarter)
+        memory it saves, while a scan's tiles stay within ``budget`` as before. The quarter is read when
+        tiles are planned, on the machine that plans them (``memory_quarter``)."""
+        cpu = budget is None and not device.startswith("cuda")
+        photo, whole = (PHOTO_BUDGET, WHOLE_RUN_BUDGET) if cpu else (0, 0)
         return cls(None, activation_bytes_per_pixel(model), budget or default_budget(device),
-                   max(1, model.size_multiple), photo, whole)
+                   max(1, model.size_multiple), photo, whole, bounded=cpu)
 
     def describe(self) -> str:
         return "auto" if self.size is None else str(self.size)
@@ -137,7 +144,10 @@ class TilePolicy:
         a scan (12 MP: 612 MB) stays within ``budget``."""
         cost = sum(self._bytes(shape, width, scale, channels, pad))
         held = HELD_COPIES * height * width * channels * (1 + scale * scale)
-        allowance = max(self.photo_budget, self.whole_budget if shape[0] == 1 else 0) // _engines_here
+        photo, whole = self.photo_budget, self.whole_budget if shape[0] == 1 else 0
+        if self.bounded:
+            photo, whole = min(photo, memory_quarter()), min(whole, memory_quarter())
+        allowance = max(photo, whole) // _engines_here
         return cost <= self.budget or cost + held <= allowance
 
     def for_image(self, height: int, width: int, scale: int, channels: int = 3, pad: int = DEFAULT_PAD) -> int:
