@@ -31,8 +31,10 @@ class RateBar:
         self._done = 0
 
     def __enter__(self) -> RateBar:
+        if self.quiet:
+            return self  # not even a console: -q runs need no Rich at all
         out = console(stderr=True)
-        if not self.quiet and out.is_terminal:
+        if out.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             columns = [TextColumn(self.label), BarColumn(), MofNCompleteColumn()]
