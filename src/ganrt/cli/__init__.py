@@ -3,7 +3,7 @@ own module and imports torch, onnxruntime and friends inside the command, so `--
 
 ``main`` builds only the command it runs: ``ganrt restore …`` imports ``restore_cmd`` and turns
 its one signature into Click's, instead of importing all eleven command modules and reading
-every signature (about 0.1 s of each single-photo run). ``ganrt``, ``ganrt --help`` and an
+every signature (0.05–0.09 s of each single-photo run). ``ganrt``, ``ganrt --help`` and an
 unknown name get the whole app; so does ``from ganrt.cli import app``.
 
 ``GanrtGroup.main`` is the one place where the exit-code contract is kept for

@@ -146,7 +146,8 @@ class TilePolicy:
         held = HELD_COPIES * height * width * channels * (1 + scale * scale)
         photo, whole = self.photo_budget, self.whole_budget if shape[0] == 1 else 0
         if self.bounded:
-            photo, whole = min(photo, memory_quarter()), min(whole, memory_quarter())
+            quarter = memory_quarter()
+            photo, whole = min(photo, quarter), min(whole, quarter)
         allowance = max(photo, whole) // _engines_here
         return cost <= self.budget or cost + held <= allowance
 
