@@ -75,6 +75,17 @@ def engine_actors() -> list:
     return found
 
 
+def ended(proc) -> str:
+    """Why the moment a test waits for did not come: the job ended first (its exit code and the end of
+    what it printed), or it was still running when the wait ran out."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+        return "the job was still running when the wait ran out"
+    out, err = proc.communicate()
+    return f"the job ended first (exit {proc.returncode}): {str(out)[-1000:]} {str(err)[-2000:]}"
+
+
 def wait_for(condition, seconds: float, proc=None) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -115,8 +126,7 @@ def test_a_killed_actor_is_replaced_and_the_job_finishes_complete(tmp_path, clus
     proc = subprocess.Popen([sys.executable, "-m", "ganrt", "restore", src, dst, *FAST, "-q", "--ray", cluster,
                              "--ray-actors", "2", "--report", tmp_path / "r.json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: len(outputs(dst)) >= 1 and len(engine_actors()) == 2, 180, proc), \
-        "the job ended before an actor could be killed"
+    assert wait_for(lambda: len(outputs(dst)) >= 1 and len(engine_actors()) == 2, 180, proc), ended(proc)
     victim = engine_actors()[0]
     victim.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
@@ -135,7 +145,7 @@ def test_a_killed_driver_is_resumed_by_rerunning_and_each_image_is_written_once(
     cmd = [sys.executable, "-m", "ganrt", "restore", str(src), str(dst), *FAST, "-q", "--ray", cluster,
            "--ray-actors", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert wait_for(lambda: len(outputs(dst)) >= 3, 180, proc), "the job ended before the driver could be killed"
+    assert wait_for(lambda: len(outputs(dst)) >= 3, 180, proc), ended(proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert wait_for(lambda: not engine_actors(), 60), "the killed driver's actors outlived it"
@@ -215,7 +225,7 @@ def test_sigterm_under_ray_stops_cleanly_with_143(tmp_path, cluster):
     dst = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "ganrt", "restore", str(src), str(dst), *FAST, "--ray", cluster,
                              "--ray-actors", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: len(outputs(dst)) >= 2, 180, proc), "the job ended before it could be stopped"
+    assert wait_for(lambda: len(outputs(dst)) >= 2, 180, proc), ended(proc)
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err
