@@ -119,3 +119,104 @@ def test_overflow_analysis_blocks_measured_nodes(tmp_path, load, photos):
     assert set(meta["ganrt.fp32_nodes"].split(",")) == set(blocked)
     got = session(safe).run(None, {"input": x})[0]
     assert np.isfinite(got).all() and psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= 40
+
+
+class FourierUnit:
+    """LaMa's spectral transform, small: rfftn, a 1×1 convolution over (real, imaginary), irfftn."""
+
+    def __new__(cls, norm: str, dims: tuple[int, ...]):
+        import torch
+
+        class _Unit(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                torch.manual_seed(1)
+                self.conv = torch.nn.Conv2d(6, 6, 1)
+
+            def forward(self, x):
+                f = torch.fft.rfftn(x, dim=dims, norm=norm)
+                re, im = self.conv(torch.cat((f.real, f.imag), 1)).chunk(2, 1)
+                return torch.fft.irfftn(torch.complex(re, im), s=x.shape[-len(dims):], dim=dims, norm=norm)
+
+        return _Unit().eval()
+
+
+@pytest.mark.parametrize("dims", [(-2, -1), (1, 2, 3)])
+@pytest.mark.parametrize("norm", ["ortho", "backward", "forward"])
+def test_ffts_export_as_dft_nodes_that_match_torch_at_every_size(norm, dims, photos):
+    """The TorchScript exporter writes rfftn/irfftn as ONNX DFT nodes (LaMa in 5 s, not torch.export's 70 s);
+    odd and even sizes, batches and every norm give torch's result."""
+    import io
+
+    import torch
+
+    from ganrt.export.onnx_fft import fft_as_dft
+
+    unit = FourierUnit(norm, dims)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    buf = io.BytesIO()
+    with fft_as_dft(17):
+        torch.onnx.export(unit, (torch.rand(1, 3, 40, 56),), buf, opset_version=17, dynamo=False,
+                          input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": axes, "output": axes})
+    proto = onnx.load_from_string(buf.getvalue())
+    assert sum(n.op_type == "DFT" for n in proto.graph.node) == 2 * len(dims)
+    s = session(buf.getvalue())
+    pictures = [p.transpose(2, 0, 1)[None].astype(np.float32) / 255 for p in photos.values()]
+    for x in (pictures[0][..., :40, :56], pictures[1], np.concatenate([pictures[0][..., :33, :47]] * 2)):
+        with torch.inference_mode():
+            want = unit(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        got = s.run(None, {"input": np.ascontiguousarray(x)})[0]
+        assert got.shape == want.shape == x.shape
+        assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max()), (norm, dims, x.shape)  # float32 FFT rounding; a pixel level is 4e-3
+
+
+@pytest.mark.parametrize("size", ["grown", "shrunk", "fixed", "none"])
+def test_irfftn_crops_and_pads_to_its_s_as_torch_does(size, photos):
+    """irfftn's ``s`` (traced from the input's size, or constant) crops or zero-pads the spectrum on every
+    axis; with no ``s`` the last axis comes back even."""
+    import io
+
+    import torch
+
+    from ganrt.export.onnx_fft import fft_as_dft
+
+    class Resized(torch.nn.Module):
+        def forward(self, x):
+            f = torch.fft.rfftn(x, dim=(-2, -1))
+            h, w = x.shape[-2:]
+            s = {"grown": (h + 3, w + 6), "shrunk": (h - 2, w - 5), "fixed": (20, 9), "none": None}[size]
+            return torch.fft.irfftn(torch.complex(f.real * 1.1, f.imag - 0.1), s=s, dim=(-2, -1))
+
+    axes = {0: "batch", 2: "height", 3: "width"}
+    buf = io.BytesIO()
+    with fft_as_dft(17):
+        torch.onnx.export(Resized(), (torch.rand(1, 3, 16, 12),), buf, opset_version=17, dynamo=False,
+                          input_names=["input"], output_names=["output"], dynamic_axes={"input": axes, "output": axes})
+    s = session(buf.getvalue())
+    for picture in photos.values():
+        x = np.ascontiguousarray(picture.transpose(2, 0, 1)[None, :, :31, :45], dtype=np.float32) / 255
+        with torch.inference_mode():
+            want = Resized()(torch.from_numpy(x)).numpy()
+        got = s.run(None, {"input": x})[0]
+        assert got.shape == want.shape and np.abs(got - want).max() <= 1e-4, size
+
+
+def test_complex_ops_outside_an_fft_are_refused_and_the_exporter_is_left_as_it_was():
+    """`real` of a real tensor is not one of rfftn's results: the TorchScript export refuses (ganrt then
+    tries the dynamo exporter), and after the block the exporter knows no FFT again."""
+    import io
+
+    import torch
+
+    from ganrt.export.onnx_fft import fft_as_dft
+
+    class RealPart(torch.nn.Module):
+        def forward(self, x):
+            return torch.view_as_real(torch.complex(x, x * 2)).sum(-1) + torch.real(x)
+
+    with fft_as_dft(17), pytest.raises(Exception):
+        torch.onnx.export(RealPart(), (torch.rand(1, 3, 8, 8),), io.BytesIO(), opset_version=17, dynamo=False)
+    with pytest.raises(Exception, match="fft_rfftn"):
+        torch.onnx.export(FourierUnit("ortho", (-2, -1)), (torch.rand(1, 3, 8, 8),), io.BytesIO(),
+                          opset_version=17, dynamo=False)

@@ -4,6 +4,7 @@ inpainting models through the engines; the archive pipeline's resume, reports an
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +164,10 @@ def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path)
 
 def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     """A LaMa of the real architecture (random weights: no registry ships LaMa) loads through spandrel,
-    exports to ONNX (FFT convolutions as DFT nodes) for ONNX Runtime, converts from PyTorch for OpenVINO
-    (whose ONNX frontend has no DFT), and repairs through torch, ONNX Runtime and OpenVINO alike."""
+    exports to ONNX through the TorchScript exporter (FFT convolutions as DFT nodes) for ONNX Runtime,
+    converts from PyTorch for OpenVINO (whose ONNX frontend fails on that graph), and repairs through
+    torch, ONNX Runtime and OpenVINO alike."""
+    import onnx
     import torch
     from spandrel.architectures.LaMa.__arch.LaMa import LaMa
 
@@ -193,6 +196,9 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
         outs[backend] = np.asarray(Image.open(out / "cat.png")).astype(np.int16)
         assert np.array_equal(outs[backend][hole == 0], img[hole == 0])
     assert np.abs(outs["torch"] - outs["onnxruntime"]).max() <= 1  # ONNX Runtime ran the exported graph
+    exported = [onnx.load(str(p)) for p in (Path(os.environ["GANRT_CACHE"]) / "onnx").glob("big-lama-random-*.onnx")]
+    assert [{p.key: p.value for p in m.metadata_props}["ganrt.exporter"] for m in exported] == ["torchscript"]
+    assert sum(n.op_type == "DFT" for n in exported[0].graph.node) == 144  # 36 Fourier units, 4 DFTs each
     assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # OpenVINO ran the model converted from PyTorch
     assert not np.array_equal(outs["torch"], img)
 
