@@ -202,3 +202,39 @@ def test_rgba_to_jpeg_switches_to_png(archive, tmp_path):
     # a rerun knows the PNG it wrote instead, and skips it
     again = restore(src, dst, "--format", "jpg", "--report", tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["restored"] == 0 and again.exit_code == 1
+
+
+def test_job_states_of_two_machines_merge_row_by_row_and_the_newer_row_wins(tmp_path):
+    """What a remote OUTPUT's state copy relies on: merging another machine's state adds the rows this one
+    lacks and replaces the older of two rows for one image; a dry run merges into memory, writing nothing."""
+    import time
+
+    from ganrt.pipelines.archive_walk import Task
+    from ganrt.pipelines.jobstate import DB_NAME, JobState
+
+    def task(root: Path, name: str) -> Task:
+        return Task(tmp_path / "in" / name, name, root / f"{name}.png", 100, 7)
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    with JobState(there) as other:
+        other.mark_done(task(there, "a"), "fp", there / "a.png")
+        other.mark_started(task(there, "b"), "fp")
+    time.sleep(0.01)
+    with JobState(here) as state:
+        state.mark_done(task(here, "b"), "fp", here / "b.png")  # newer than the other machine's "started"
+        state.mark_failed(task(here, "c"), "fp", "torn")
+    time.sleep(0.01)
+    with JobState(there) as other:
+        other.mark_done(task(there, "c"), "fp", there / "c.png")  # newer than this machine's failure
+    copy = tmp_path / "copy.sqlite"
+    with JobState(there) as other:
+        other.snapshot(copy)
+    with JobState(here, readonly=True) as look:
+        assert look.merge_from(copy) == 2  # a added, c replaced
+        assert {r: look.lookup(r).status for r in "abc"} == {"a": "done", "b": "done", "c": "done"}
+    with JobState(here, readonly=True) as look:  # the dry run wrote nothing
+        assert look.lookup("a") is None and look.lookup("c").status == "failed"
+    with JobState(here) as state:
+        assert state.merge_from(copy) == 2 and state.merge_from(copy) == 0
+        assert state.lookup("b").status == "done" and state.lookup("c").output == "c.png"
+    assert sorted(p.name for p in here.iterdir() if p.name.startswith(DB_NAME)) == [DB_NAME]

@@ -48,8 +48,10 @@ def decoded(data: bytes) -> np.ndarray:
 
 
 def remote_files(fs, url: str) -> dict[str, dict]:
+    """The files under ``url`` but the job state's copy."""
     root = url.removeprefix("s3://")
-    return {k[len(root) + 1:]: v for k, v in fs.find(root, detail=True).items()}
+    return {k[len(root) + 1:]: v for k, v in fs.find(root, detail=True).items()
+            if not k.endswith("/.ganrt-state.sqlite")}
 
 
 def without_timings(report: dict) -> dict:
@@ -90,9 +92,20 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     for rel, path in expected.items():
         assert np.abs(decoded((tmp_path / "down" / rel).read_bytes()) - decoded(path.read_bytes())).max() <= 1
 
-    from ganrt.pipelines.remote_folder import Mirror
+    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Mirror
 
-    shutil.rmtree(Mirror.of(f"{url}/restored", "outputs").local)  # the job state is gone: outputs are the user's
+    stand_in = Mirror.of(f"{url}/restored", "outputs").local
+    shutil.rmtree(stand_in)  # another machine: no job state of its own, only the copy in the OUTPUT
+    moved = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg",
+                  "--report", tmp_path / "moved.json", "-q")
+    assert moved.returncode == 1, moved.stderr
+    report = json.loads((tmp_path / "moved.json").read_text())
+    assert (report["skipped_done"], report["restored"]) == (4, 0)
+    assert {k: v["LastModified"] for k, v in remote_files(fs, f"{url}/restored").items()} == \
+        {k: v["LastModified"] for k, v in made.items()}
+
+    shutil.rmtree(stand_in)
+    fs.rm(f"{url.removeprefix('s3://')}/restored/{STATE_COPY_NAME}")  # no job state anywhere: outputs are the user's
     lost = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg", "-q")
     assert lost.returncode == 1
     assert f"failed: astronaut_77x131.jpg: {url}/restored/astronaut_77x131.jpg already exists and was not written by this job; " \
@@ -164,3 +177,45 @@ def test_repair_between_s3_folders_writes_the_photos_and_masks_of_a_local_run(tm
     assert sorted(made) == sorted(expected) and sum(".mask." in rel for rel in made) == 4
     for rel, path in expected.items():
         assert np.abs(decoded(fs.cat(f"{url.removeprefix('s3://')}/fixed/{rel}")) - decoded(path.read_bytes())).max() <= 1
+
+
+def test_a_store_without_whole_file_uploads_gets_whole_files_and_no_dead_uploads(tmp_path, photos):
+    """A store whose uploads can be seen half-done (ftp, sftp, webdav…; here fsspec's `local://`) gets
+    each output under a temporary name, then moved: no temporary name is left, the outputs are a
+    local run's. A rerun from another machine resumes from the job state's copy in the store, deletes
+    what a killed upload left (an old temporary name) but not an upload that may still be running (a
+    fresh one)."""
+    import os
+    import time
+
+    from ganrt.fsutil import TMP_MARK
+    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Mirror
+
+    src = make_archive(tmp_path / "in", photos)
+    store = tmp_path / "store"
+    assert ganrt("restore", src, tmp_path / "local", *FAST, "-q").returncode == 1  # the torn JPEG
+    first = ganrt("restore", src, f"local://{store}", *FAST, "-q")
+    assert first.returncode == 1, first.stderr
+    want = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
+            if not p.name.startswith(".")}
+    got = {p.relative_to(store).as_posix(): p for p in store.rglob("*") if p.is_file()}
+    assert sorted(got) == sorted([*want, STATE_COPY_NAME])  # nothing under a temporary name
+    for rel, path in want.items():
+        assert np.abs(decoded(got[rel].read_bytes()) - decoded(path.read_bytes())).max() <= 1, rel
+
+    dead = store / "roll 1" / f".cutout.1a2b3c4d{TMP_MARK}-4194304.png"  # killed between put and move
+    dead.write_bytes(b"\x89PNG half")
+    an_hour_ago = time.time() - 3600
+    os.utime(dead, (an_hour_ago, an_hour_ago))
+    running = store / f".astronaut_77x131.5e6f7a8b{TMP_MARK}-4194305.jpg"  # another machine's, in flight
+    running.write_bytes(b"\xff\xd8 half")
+    written = {rel: got[rel].stat().st_mtime_ns for rel in want}
+    shutil.rmtree(Mirror.of(f"local://{store}", "outputs").local)  # rerun on another machine
+    plan = ganrt("restore", src, f"local://{store}", *FAST, "--dry-run")
+    assert plan.returncode == 0 and "4 already done, 1 to restore, 0 cannot be" in plan.stdout, plan.stdout
+    again = ganrt("restore", src, f"local://{store}", *FAST, "--report", tmp_path / "again.json", "-q")
+    assert again.returncode == 1, again.stderr
+    report = json.loads((tmp_path / "again.json").read_text())
+    assert (report["skipped_done"], report["restored"]) == (4, 0)
+    assert not dead.exists() and running.exists()
+    assert {rel: (store / rel).stat().st_mtime_ns for rel in want} == written

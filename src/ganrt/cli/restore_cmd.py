@@ -247,7 +247,8 @@ def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device,
 
 def discover_folder(src: Path | str, dst: Path | str, fmt: str, suffix: str):
     """The folder job's Discovery and a function opening its job state, for local folders and fsspec
-    URLs alike (a remote OUTPUT's state lives in ganrt's cache and sees the outputs through a listing)."""
+    URLs alike (a remote OUTPUT's state lives in ganrt's cache, sees the outputs through a listing,
+    takes in the copy the OUTPUT holds and keeps that copy up to date)."""
     from functools import partial
 
     from ganrt.errors import UsageError
@@ -266,7 +267,18 @@ def discover_folder(src: Path | str, dst: Path | str, fmt: str, suffix: str):
 
     def open_state(readonly: bool = False) -> JobState:
         state = JobState(discovery.dst_root, readonly=readonly)
+        if listing is None:  # a remote INPUT into a local OUTPUT: the state is the OUTPUT's own
+            return state
         state.remote = listing
+        copy = remote_folder.StateCopy(listing)
+        try:
+            copy.merge_into(state)
+        except BaseException:
+            state.close()
+            raise
+        if not readonly:
+            state.copy = copy
+            listing.remove_dead_temps()
         return state
 
     return discovery, open_state

@@ -88,15 +88,15 @@ class JobState:
         self.root = output_dir.resolve()  # outputs are located by absolute path (see archive_walk)
         self.readonly = readonly
         self.remote = None  # a remote OUTPUT's Listing (set by the command): where its outputs are seen
+        self.copy = None  # a remote OUTPUT's StateCopy (set by the command): kept up to date from here
         self._lock = None
         path = output_dir / DB_NAME
         try:
-            if readonly:
-                uri = f"{path.resolve().as_uri()}?mode=ro" if path.is_file() else "file::memory:"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-                if not path.is_file():
-                    self._db.executescript(SCHEMA)
-                self._db.execute("SELECT COUNT(*) FROM images").fetchone()
+            if readonly:  # a private copy in memory: what a merge adds to it is not written anywhere
+                self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                self._db.executescript(SCHEMA)
+                if path.is_file():
+                    self.merge_from(path)
                 return
             output_dir.mkdir(parents=True, exist_ok=True)
             self._lock = open(output_dir / LOCK_NAME, "a")  # noqa: SIM115 - held for the run
@@ -116,7 +116,41 @@ class JobState:
             raise UsageError(f"the job state {path} is damaged ({exc}); move it away to start afresh "
                              "(outputs of earlier runs will then need --overwrite to be redone)") from None
 
+    def merge_from(self, path: Path) -> int:
+        """Add the rows of another copy of this job's state (another machine's run), keeping the newer
+        row where both have one. Returns how many rows it added or replaced."""
+        other = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = other.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason, updated "
+                                 "FROM images")
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
+                    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
+                    "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
+                    "output=excluded.output, reason=excluded.reason, updated=excluded.updated "
+                    "WHERE excluded.updated > images.updated", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
+        finally:
+            other.close()
+
+    def snapshot(self, path: Path) -> None:
+        """A consistent copy of the state, as one SQLite file at ``path``."""
+        target = sqlite3.connect(path)
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+
     def close(self) -> None:
+        if self.copy is not None and not self.readonly:
+            self.copy.push(self)
         self._db.close()
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
@@ -196,6 +230,8 @@ class JobState:
             (state_key(task.rel), task.size, task.mtime_ns, fingerprint, status,
              self._out(output) if output is not None else None, reason, time.time()),
         )
+        if self.copy is not None and not self._db.in_transaction:
+            self.copy.changed(self)
 
     def mark_started(self, task: Task, fingerprint: str) -> None:
         self._put(task, fingerprint, "started", task.dst, None)
@@ -210,6 +246,8 @@ class JobState:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        if self.copy is not None:
+            self.copy.changed(self)
 
     def mark_done(self, task: Task, fingerprint: str, output: Path) -> None:
         self._put(task, fingerprint, "done", output, None)

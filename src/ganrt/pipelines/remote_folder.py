@@ -9,7 +9,12 @@ work on stand-in paths exactly as on a local folder; the few places that touch f
 - the read stage fetches each image into a temporary local file (``fetched``); the write stage writes
   into a temporary local folder and uploads what it wrote (``uploading``): straight to the final name
   on object stores, whose uploads appear whole or not at all, elsewhere to a temporary name then moved;
-- the job state of a remote OUTPUT lives on the driver, in ganrt's cache, keyed by the OUTPUT's URL.
+- the job state of a remote OUTPUT lives on the driver, in ganrt's cache, keyed by the OUTPUT's URL,
+  and a copy of it in the OUTPUT itself (``StateCopy``: pushed every few minutes and at the end, merged
+  in when a run opens the state), so that a rerun from another machine resumes instead of refusing
+  the outputs as someone else's;
+- a run that holds the job state removes the temporary names dead uploads left in the OUTPUT
+  (``Listing.remove_dead_temps``).
 
 Both stages run wherever the runner runs (this process, or Ray's workers, which reach the storage
 with their own credentials). ``file://`` URLs are plain local paths.
@@ -20,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -34,6 +41,11 @@ from ganrt.errors import UsageError
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Object stores: an upload is visible whole or not at all, so it goes straight to its final name.
 ATOMIC_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "memory"}
+STATE_COPY_NAME = ".ganrt-state.sqlite"  # the job state's copy in a remote OUTPUT (a name walks skip)
+STATE_PUSH_EVERY_S = 300.0  # a driver killed outright loses at most this much of the copy's news
+DEAD_TEMP_AGE_S = 300.0  # a temporary name this old (by the store's clock) is a dead upload's
+
+log = logging.getLogger(__name__)
 
 
 def is_url(text: str) -> bool:
@@ -185,6 +197,84 @@ class Listing:
         if found is None or found.get("type") == "directory":
             return None
         return _seconds(found) or 0.0
+
+    def remove_dead_temps(self, now: float | None = None) -> int:
+        """Delete the temporary names that uploads killed between their put and their move left (on
+        stores without whole-file uploads); call it holding the job state. One younger than
+        ``DEAD_TEMP_AGE_S`` may be another machine's upload in flight and is left. Returns the count."""
+        from ganrt.fsutil import is_temp_name
+
+        fs, root = filesystem(self.mirror.url)
+        cutoff = (time.time() if now is None else now) - DEAD_TEMP_AGE_S
+        removed = 0
+        for rel, info in list(self.entries.items()):
+            stamp = _seconds(info)
+            if info.get("type") == "directory" or not is_temp_name(rel.rsplit("/", 1)[-1]) or \
+                    (stamp is not None and stamp > cutoff):
+                continue
+            try:
+                fs.rm_file(f"{root}/{rel}")
+            except Exception:  # noqa: BLE001 - gone already, or not ours to delete: left as it was
+                continue
+            del self.entries[rel]
+            removed += 1
+        return removed
+
+
+class StateCopy:
+    """The job state's copy in a remote OUTPUT: merged into the driver's state when a run opens it,
+    pushed back every ``STATE_PUSH_EVERY_S`` while it changes and when it closes."""
+
+    def __init__(self, listing: Listing):
+        self.listing = listing
+        self.url = f"{listing.mirror.url}/{STATE_COPY_NAME}"
+        self._pushed_at = time.monotonic()
+        self._dirty = False
+
+    def merge_into(self, state) -> int:
+        """Merge the copy the OUTPUT holds (if any) into ``state``; returns the rows it brought."""
+        if self.listing.entries.get(STATE_COPY_NAME) is None:
+            return 0
+        fs, path = filesystem(self.url)
+        folder = Path(tempfile.mkdtemp(prefix="ganrt-state-"))
+        try:
+            local = folder / STATE_COPY_NAME
+            try:
+                fs.get_file(path, str(local))
+            except OSError as exc:
+                raise UsageError(f"cannot fetch the job state copy {self.url}: {exc}") from None
+            import sqlite3
+
+            try:
+                return state.merge_from(local)
+            except sqlite3.DatabaseError as exc:
+                raise UsageError(f"the job state copy {self.url} is damaged ({exc}); delete it to start afresh "
+                                 "(outputs of earlier runs will then need --overwrite to be redone)") from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def changed(self, state) -> None:
+        self._dirty = True
+        if time.monotonic() - self._pushed_at >= STATE_PUSH_EVERY_S:
+            self.push(state)
+
+    def push(self, state) -> None:
+        """Upload a snapshot of ``state`` (whole or not at all); a failure is a warning, not the run's end:
+        the driver's own state still has everything."""
+        if not self._dirty:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="ganrt-state-"))
+        try:
+            local = folder / STATE_COPY_NAME
+            state.snapshot(local)
+            upload(local, self.url)
+            self._dirty = False
+        except Exception as exc:  # noqa: BLE001 - network, permissions: the next push tries again
+            log.warning("could not save the job state copy to %s (%s); this machine's copy has it all",
+                        self.url, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+        finally:
+            self._pushed_at = time.monotonic()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the walk -------------------------------------------------------------------------------------
