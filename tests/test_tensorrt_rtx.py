@@ -141,3 +141,30 @@ def test_the_tensorrt_backend_needs_a_gpu_and_says_so(load):
         pytest.skip("this machine has a GPU")
     with pytest.raises(BackendUnavailableError, match="no CUDA GPU here"):
         create_engine(load("realesr-animevideov3"), backend="tensorrt")
+
+
+def test_an_operator_tensorrt_lacks_ends_in_one_short_line_and_tensorrt_prints_nothing(tmp_path, capfd):
+    """LaMa's FFTs (ONNX DFT) have no TensorRT layer: the build fails in one line that names the operator,
+    how many nodes and the first one, not 144 copies of the parser's message; TensorRT's own log goes to
+    ganrt's log instead of the terminal."""
+    import torch
+
+    from ganrt.errors import EngineBuildError
+    from ganrt.export.onnx_fft import fft_as_dft
+
+    class Spectral(torch.nn.Module):
+        def forward(self, x):
+            f = torch.fft.rfftn(x, dim=(-2, -1), norm="ortho")
+            return torch.fft.irfftn(torch.complex(f.real * 2, f.imag), s=x.shape[-2:], dim=(-2, -1), norm="ortho")
+
+    path = tmp_path / "spectral.onnx"
+    with fft_as_dft(17):
+        torch.onnx.export(Spectral(), (torch.rand(1, 3, 32, 32),), str(path), opset_version=17, dynamo=False,
+                          input_names=["input"], output_names=["output"])
+    capfd.readouterr()
+    with pytest.raises(EngineBuildError) as failed:
+        engine_from_onnx(path, PROFILE, BuildOptions("fp32", flavour="rtx", targets=("sm89",)))
+    message = str(failed.value)
+    assert "could not parse spectral.onnx: DFT: no TensorRT layer or plugin for this operator (4 nodes, first " in message
+    assert message.count("DFT") == 2 and len(message) < 300, message
+    assert "[TRT]" not in "".join(capfd.readouterr())

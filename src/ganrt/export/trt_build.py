@@ -86,9 +86,27 @@ def parse_network(flavour: Flavour, onnx_path: Path, *, strongly_typed: bool = T
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, flavour.logger())
     if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise EngineBuildError(f"{flavour.description} could not parse {onnx_path.name}: {errors}")
+        errors = [parser.get_error(i) for i in range(parser.num_errors)]
+        raise EngineBuildError(f"{flavour.description} {trt.__version__} could not parse {onnx_path.name}: "
+                               f"{parse_errors(errors)}")
     return builder, network, parser
+
+
+def parse_errors(errors, most: int = 3) -> str:
+    """The parser's errors in a few words: one entry per operator and reason, with how many nodes and
+    the first one's name (a LaMa graph fails on 144 DFT nodes for one reason)."""
+    kinds: dict[tuple[str, str], list[str]] = {}
+    for error in errors:
+        operator = getattr(error, "node_operator", lambda: "")() or "graph"
+        reason = " ".join(str(error.desc()).split())[:200]
+        if "Plugin not found" in reason:  # the importer's last resort for an operator it has no layer for
+            reason = "no TensorRT layer or plugin for this operator"
+        kinds.setdefault((operator, reason), []).append(getattr(error, "node_name", lambda: "")() or "?")
+    parts = [f"{operator}: {reason} ({len(names)} node{'s' if len(names) > 1 else ''}, first {names[0]})"
+             for (operator, reason), names in list(kinds.items())[:most]]
+    if len(kinds) > most:
+        parts.append(f"and {len(kinds) - most} more kinds of error")
+    return "; ".join(parts)
 
 
 def engine_from_onnx(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions, *,
@@ -121,8 +139,8 @@ def engine_from_onnx(onnx_path: Path, profiles: tuple[Profile, ...], options: Bu
         config.progress_monitor = _progress_monitor(trt, report)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
-        raise EngineBuildError(f"{flavour.description} failed to build an engine from {onnx_path.name} "
-                               "(see its log above)")
+        said = "; ".join(flavour.logger().errors) or "it gave no reason"
+        raise EngineBuildError(f"{flavour.description} failed to build an engine from {onnx_path.name}: {said}")
     return bytes(serialized), bytes(config.get_timing_cache().serialize()) if cache is not None else b""
 
 

@@ -78,9 +78,31 @@ FLAVOURS: dict[str, Flavour] = {
 
 @functools.lru_cache(maxsize=None)
 def _logger(module: str):
-    """One logger per flavour and process (TensorRT keeps the first one it is given)."""
+    """One logger per flavour and process (TensorRT keeps the first one it is given). It relays
+    TensorRT's messages to the ``ganrt.tensorrt`` log instead of printing them: warnings as warnings,
+    errors at debug level and kept (``errors``) for the one line the failure ends in."""
+    import collections
+    import logging
+
     trt = importlib.import_module(module)
-    return trt.Logger(trt.Logger.WARNING)
+    relay = logging.getLogger("ganrt.tensorrt")
+    severity = trt.ILogger.Severity
+
+    class Relay(trt.ILogger):
+        def __init__(self):
+            trt.ILogger.__init__(self)
+            self.errors: collections.deque[str] = collections.deque(maxlen=3)
+
+        def log(self, level, message):
+            if level in (severity.ERROR, severity.INTERNAL_ERROR):
+                self.errors.append(" ".join(str(message).split()))
+                relay.debug("%s", message)
+            elif level == severity.WARNING:
+                relay.warning("%s", message)
+            else:
+                relay.debug("%s", message)
+
+    return Relay()
 
 
 def sm_name(capability: str) -> str:
