@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +35,21 @@ def ganrt_cache(tmp_path_factory):
         os.environ.pop("GANRT_CACHE", None)
     else:
         os.environ["GANRT_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def random_gfpgan(tmp_path_factory) -> Path:
+    """A GFPGANv1.4 file of the real architecture with seeded random weights (no registry ships GFPGAN)."""
+    import torch
+    from safetensors.torch import save_file
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(0)
+    net = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                 fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
+    path = tmp_path_factory.mktemp("faces") / "GFPGANv1.4-random.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -220,3 +220,19 @@ def test_complex_ops_outside_an_fft_are_refused_and_the_exporter_is_left_as_it_w
     with pytest.raises(Exception, match="fft_rfftn"):
         torch.onnx.export(FourierUnit("ortho", (-2, -1)), (torch.rand(1, 3, 8, 8),), io.BytesIO(),
                           opset_version=17, dynamo=False)
+
+
+def test_calibration_pictures_come_at_a_face_networks_own_size():
+    """A face network takes faces of its own size only (512² for GFPGAN): its fp16 calibration feeds the
+    photos and harsh pictures at that size; other kinds get them as they are (64²)."""
+    from dataclasses import replace
+
+    from ganrt.data import calibration_inputs
+    from ganrt.runtime.base import ModelSpec
+
+    face = ModelSpec("GFPGAN", 1, 3, 3, min_size=512, kind_name="face-restoration")
+    cases = calibration_inputs(face)
+    assert len(cases) == 9 and all(len(c) == 1 and c[0].shape == (1, 3, 512, 512) for c in cases)
+    assert all(c[0].dtype == np.float32 and 0 <= c[0].min() and c[0].max() <= 1 for c in cases)
+    assert cases[0][0].std() > 0.05  # a photo, not a flat field
+    assert {c[0].shape for c in calibration_inputs(replace(face, kind_name="super-resolution"))} == {(1, 3, 64, 64)}

@@ -203,23 +203,15 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     assert not np.array_equal(outs["torch"], img)
 
 
-def test_a_face_model_restores_the_detected_face_on_every_cpu_backend_and_nothing_else(tmp_path, damaged):
+def test_a_face_model_restores_the_detected_face_on_every_cpu_backend_and_nothing_else(tmp_path, damaged,
+                                                                                        random_gfpgan):
     """A GFPGAN of the real architecture (random weights: no registry ships GFPGAN) loads through
     spandrel, exports to ONNX and runs on torch, ONNX Runtime and OpenVINO with parity; the face found
     on the astronaut photo is restored and pasted back feathered, every pixel outside its window is
     Telea's repair, bit for bit."""
-    import torch
-    from safetensors.torch import save_file
-    from spandrel.architectures.GFPGAN import GFPGAN
-
     from ganrt.pipelines.faces import detect_faces, face_window
 
-    torch.manual_seed(0)
-    net = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
-                 fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True)
-    path = tmp_path / "GFPGANv1.4-random.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
-    del net
+    path = random_gfpgan
     folder, _truth = damaged
     src = tmp_path / "portrait.png"
     Image.open(folder / "astronaut.png").crop((100, 0, 400, 300)).save(src)  # her face, scratched

@@ -168,3 +168,22 @@ def test_an_operator_tensorrt_lacks_ends_in_one_short_line_and_tensorrt_prints_n
     assert "could not parse spectral.onnx: DFT: no TensorRT layer or plugin for this operator (4 nodes, first " in message
     assert message.count("DFT") == 2 and len(message) < 300, message
     assert "[TRT]" not in "".join(capfd.readouterr())
+
+
+def test_a_face_network_builds_for_its_one_size_and_refuses_others(tmp_path, random_gfpgan):
+    """GFPGAN takes 512×512 faces only: its engine is built for that size (the usual range of photo sizes
+    cannot build), and asking for another size is a usage error."""
+    engines = tmp_path / "engines"
+    result = cli("build", random_gfpgan, "--target", "sm89", "--precision", "fp32", "--json", "--cache-dir", engines)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["profiles"] == [{"min": [1, 3, 512, 512], "opt": [1, 3, 512, 512], "max": [1, 3, 512, 512]}]
+    assert summary["bytes"] > 100_000_000  # 512² in, the whole network's fp32 weights inside
+    from ganrt.runtime.base import ModelSpec
+    from ganrt.runtime.trt_backend import default_profile
+
+    face = ModelSpec("GFPGAN", 1, 3, 3, min_size=512, kind_name="face-restoration")
+    assert default_profile(face).as_dict() == summary["profiles"][0]  # what `repair --face-model -b tensorrt` builds
+    wrong = cli("build", random_gfpgan, "--target", "sm89", "--precision", "fp32", "--shape", "256x256",
+                "--cache-dir", engines)
+    assert wrong.exit_code == 2 and "takes 512x512 images only" in wrong.output

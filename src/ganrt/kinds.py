@@ -47,6 +47,11 @@ class Kind:
     exporters: tuple[str, ...] = ("torchscript", "dynamo")  # the ONNX exporters to try, in order
     openvino_from: str = "onnx"  # what OpenVINO converts: the ONNX graph, or the PyTorch module ("torch")
 
+    @property
+    def one_size(self) -> bool:
+        """Images in, but no dynamic axis: the network takes one input size, its own ``min_size``."""
+        return self.spatial and not any(self.axes)
+
     def example(self, spec, n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
         """Inputs of the right shapes for tracing and probing: random images, masks or noise."""
         rng = np.random.default_rng(seed)

@@ -70,7 +70,12 @@ def build(
     chosen = choose_flavour(flavour, capability)  # fail fast, before any export work
     targets = parse_targets(target, chosen, capability)
     start = time.perf_counter()
-    onnx_path, name, channels = _graph_for(model, GRAPH_PRECISION[precision])
+    onnx_path, name, channels, one_size = _graph_for(model, GRAPH_PRECISION[precision])
+    if one_size:  # a face network: its own size only
+        if (shape or min_hw or opt_hw or max_hw) and set(hws) != {(one_size, one_size)}:
+            raise UsageError(f"{name} takes {one_size}x{one_size} images only; leave out --shape, --min, --opt "
+                             "and --max")
+        shape, hws = f"{one_size}x{one_size}", ((one_size, one_size),) * 3
     profile = (Profile.static(hws[0], batch=batch, channels=channels) if shape
                else Profile.from_hw(*hws, batch=batch, channels=channels))
     say = (lambda msg: None) if quiet or as_json else (lambda msg: console(stderr=True).print(
@@ -97,9 +102,11 @@ def build(
                         markup=False)
 
 
-def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int]:
-    """(ONNX path, name, input channels): an .onnx file as given, or the model's cached export."""
+def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int, int | None]:
+    """(ONNX path, name, input channels, the one input size of a network that takes no other, else
+    None): an .onnx file as given, or the model's cached export."""
     from ganrt.errors import UsageError
+    from ganrt.kinds import get_kind
 
     if model.lower().endswith(".onnx"):
         import onnx
@@ -113,9 +120,12 @@ def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int]:
             raise UsageError(f"{path.name} is a {meta['ganrt.precision']} graph; this engine needs a "
                              f"{graph_precision} one (ganrt export --precision {graph_precision})")
         dims = proto.graph.input[0].type.tensor_type.shape.dim
-        return path, meta.get("ganrt.model", path.stem), dims[1].dim_value or 3
+        one_size = int(meta.get("ganrt.min_size", 0)) if get_kind(meta.get("ganrt.kind", "super-resolution")).one_size \
+            else None
+        return path, meta.get("ganrt.model", path.stem), dims[1].dim_value or 3, one_size
     from ganrt.export.onnx_cache import cached_onnx
     from ganrt.models import load_model
 
     loaded = load_model(model)
-    return cached_onnx(loaded, graph_precision), loaded.name, loaded.in_channels
+    one_size = loaded.min_size if get_kind(loaded.kind).one_size else None
+    return cached_onnx(loaded, graph_precision), loaded.name, loaded.in_channels, one_size

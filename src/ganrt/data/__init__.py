@@ -69,6 +69,8 @@ def calibration_inputs(spec, *, harsh: bool = True) -> list[list[np.ndarray]]:
         return cases
     images = calibration_batch(spec.in_channels)
     images = images if harsh else images[: len(calibration_photos())]
+    if kind.one_size:  # face networks: the pictures at the network's own size
+        images = [_resized(x, spec.min_size) for x in images]
     if kind.name == "inpainting":
         out = []
         for i, x in enumerate(images):
@@ -79,3 +81,12 @@ def calibration_inputs(spec, *, harsh: bool = True) -> list[list[np.ndarray]]:
             out.append([x, mask])
         return out
     return [[x] for x in images]
+
+
+def _resized(x: np.ndarray, size: int) -> np.ndarray:
+    """An NCHW float image (one) resized to size × size, values kept in 0..1."""
+    import cv2
+
+    hwc = cv2.resize(x[0].transpose(1, 2, 0), (size, size), interpolation=cv2.INTER_CUBIC)
+    hwc = hwc.reshape(size, size, -1)  # cv2 drops a single channel's axis
+    return np.ascontiguousarray(np.clip(hwc, 0, 1).transpose(2, 0, 1)[None], dtype=np.float32)

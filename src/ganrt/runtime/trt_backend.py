@@ -33,8 +33,12 @@ from ganrt.runtime.base import Engine, ModelSpec
 log = logging.getLogger(__name__)
 
 
-def default_profile(channels: int = 3, batch: int = 1) -> Profile:
-    return Profile.from_hw(DEFAULT_MIN_HW, DEFAULT_OPT_HW, DEFAULT_MAX_HW, batch=batch, channels=channels)
+def default_profile(spec: ModelSpec, batch: int = 1) -> Profile:
+    """The profile an engine is built with when none is asked: the usual range of image sizes, or the
+    network's one size (a face network takes faces of its own size only)."""
+    if spec.kind.one_size:
+        return Profile.static((spec.min_size, spec.min_size), batch=batch, channels=spec.in_channels)
+    return Profile.from_hw(DEFAULT_MIN_HW, DEFAULT_OPT_HW, DEFAULT_MAX_HW, batch=batch, channels=spec.in_channels)
 
 
 def with_stream_copies(groups: list[Profile], streams: int) -> tuple[Profile, ...]:
@@ -137,7 +141,7 @@ class TrtEngine(Engine):
         _gpu, capability = gpu_identity(device)
         chosen = choose_flavour(flavour, capability)
         targets = parse_targets(None, chosen, capability)  # raises, naming what to use, where it cannot run
-        groups = profiles or [default_profile(model.in_channels)]
+        groups = profiles or [default_profile(ModelSpec.of(model))]
         onnx_path = cached_onnx(model, GRAPH_PRECISION[precision])
         options = BuildOptions(precision=precision, opt_level=opt_level, workspace_mib=workspace_mib,
                                device=device, flavour=chosen.name,
