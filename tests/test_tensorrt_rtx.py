@@ -143,6 +143,7 @@ def test_the_tensorrt_backend_needs_a_gpu_and_says_so(load):
         create_engine(load("realesr-animevideov3"), backend="tensorrt")
 
 
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export")
 def test_an_operator_tensorrt_lacks_ends_in_one_short_line_and_tensorrt_prints_nothing(tmp_path, capfd):
     """LaMa's FFTs (ONNX DFT) have no TensorRT layer: the build fails in one line that names the operator,
     how many nodes and the first one, not 144 copies of the parser's message; TensorRT's own log goes to
