@@ -240,3 +240,17 @@ def test_calibration_pictures_come_at_a_face_networks_own_size():
     assert all(c[0].dtype == np.float32 and 0 <= c[0].min() and c[0].max() <= 1 for c in cases)
     assert cases[0][0].std() > 0.05  # a photo, not a flat field
     assert {c[0].shape for c in calibration_inputs(replace(face, kind_name="super-resolution"))} == {(1, 3, 64, 64)}
+
+
+def test_a_face_network_exports_at_its_own_size(tmp_path, random_gfpgan):
+    """`ganrt export` of a GFPGAN: a graph of 512×512 faces, checked against torch on a photo resized to
+    that size (odd-size crops of 64² photos made it fail inside GFPGAN), and another --shape refused."""
+    out = tmp_path / "gfpgan.onnx"
+    result = runner.invoke(app, ["export", str(random_gfpgan), "-o", str(out), "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert "parity 1x3x512x512: " in result.output and "→ ok" in result.output
+    assert "static 512x512, batch 1" in result.output
+    dims = [d.dim_value for d in onnx.load(str(out), load_external_data=False).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 512, 512]
+    wrong = runner.invoke(app, ["export", str(random_gfpgan), "-o", str(tmp_path / "x.onnx"), "--shape", "256x256"])
+    assert wrong.exit_code == 2 and "takes 512x512 images only" in wrong.output

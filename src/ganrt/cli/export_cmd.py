@@ -61,6 +61,8 @@ def export(
     spec = ModelSpec.of(loaded)
     if hw and not spec.kind.spatial:
         raise UsageError(f"--shape applies to image models; {loaded.name} makes {loaded.image_size}² images")
+    if hw and spec.kind.one_size and hw != (spec.min_size, spec.min_size):
+        raise UsageError(f"{loaded.name} takes {spec.min_size}x{spec.min_size} images only; leave out --shape")
     start = time.perf_counter()
     inputs = parity_inputs(spec, hw, fixed_batch)
     with tempfile.TemporaryDirectory(prefix="ganrt-export-") as tmp:
@@ -84,6 +86,10 @@ def export(
                 limit = f"max abs ≤ {FP32_MAX_ABS:g}" if precision == "fp32" else f"PSNR ≥ {FP16_MIN_PSNR:g} dB, no NaN/Inf"
                 raise ExportError(f"{loaded.name} {precision} export fails its parity check ({limit}); nothing written")
     if not quiet:
-        console().print(f"wrote {output} ({output.stat().st_size / 2**20:.1f} MB, {precision}, opset {opset}, "
-                        f"{'static ' + shape if hw else 'dynamic H×W' if spec.kind.spatial else f'{loaded.image_size}² images'}, "
-                        f"batch {batch}) in {time.perf_counter() - start:.1f} s")
+        if spec.kind.one_size:
+            sizes = f"static {spec.min_size}x{spec.min_size}, batch {fixed_batch or 1}"
+        else:
+            sizes = (f"{'static ' + shape if hw else 'dynamic H×W' if spec.kind.spatial else f'{loaded.image_size}² images'}, "
+                     f"batch {batch}")
+        console().print(f"wrote {output} ({output.stat().st_size / 2**20:.1f} MB, {precision}, opset {opset}, {sizes}) "
+                        f"in {time.perf_counter() - start:.1f} s")

@@ -59,9 +59,13 @@ def parity_inputs(spec, shape: tuple[int, int] | None, batch: int | None) -> lis
                 for n in ([batch] if batch else GENERATOR_BATCHES)]
     cases = []
     m, lo = max(1, spec.size_multiple), spec.min_size
-    sizes = [shape] if shape else [tuple(-(-max(v, lo) // m) * m for v in odd) for odd in ODD_SIZES]
+    if kind.one_size:  # a face network: one case, a photo resized to the network's own size
+        sizes, resize = [(lo, lo)], True
+    else:
+        sizes = [shape] if shape else [tuple(-(-max(v, lo) // m) * m for v in odd) for odd in ODD_SIZES]
+        resize = shape is not None
     for i, size in enumerate(sizes):  # odd sizes, rounded up to what the network takes (LaMa: 8)
-        x = _photo_batch(size, batch or 1, spec.in_channels, i, resize=shape is not None)
+        x = _photo_batch(size, batch or 1, spec.in_channels, i, resize=resize)
         if kind.name == "inpainting":
             mask = np.zeros((x.shape[0], 1, *x.shape[2:]), np.float32)
             mask[..., size[0] // 3: size[0] // 2, size[1] // 4: size[1] // 2] = 1.0
