@@ -87,6 +87,19 @@ def test_bench_usage_errors():
     assert result.exit_code == 2
 
 
+def test_a_face_network_is_measured_at_its_own_size(tmp_path, random_gfpgan):
+    """GFPGAN takes 512² faces only: bench measures it there (the default 720x1280 failed), and another
+    --size is a usage error."""
+    out = tmp_path / "bench.json"
+    result = runner.invoke(app, ["bench", "--model", str(random_gfpgan), "--backend", "torch", "--precision", "fp32",
+                                 "--warmup-ms", "0", "--duration-s", "0", "--iterations", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["status"] == "ok" and row["shape"] == "512x512" and row["psnr_db"] >= 60
+    wrong = runner.invoke(app, ["bench", "--model", str(random_gfpgan), "--size", "256x256"])
+    assert wrong.exit_code == 2 and "takes 512x512 images only" in wrong.output
+
+
 def test_gpu_check_script_runs_end_to_end_on_cpu(tmp_path):
     """The GPU check script, in its CPU smoke mode, so it cannot rot where no GPU is lent."""
     import subprocess

@@ -17,7 +17,7 @@ def bench(
     model: Annotated[str, typer.Option("--model", "-m", help="Built-in model name, model file, or a `ganrt train` run folder.")] = "realesr-animevideov3",
     backend: Annotated[list[str] | None, typer.Option("--backend", "-b", help="Repeatable; default: every backend available here.")] = None,
     precision: Annotated[list[str] | None, typer.Option("--precision", "-p", help="Repeatable; default: each backend's default.")] = None,
-    size: Annotated[list[str] | None, typer.Option("--size", help="Repeatable HxW (default: 256x256 and 720x1280).")] = None,
+    size: Annotated[list[str] | None, typer.Option("--size", help="Repeatable HxW (default: 256x256 and 720x1280; a face network's own size).")] = None,
     batch: Annotated[list[int] | None, typer.Option("--batch", help="Repeatable batch size (default 1).")] = None,
     device: Annotated[str, typer.Option("--device", "-d", help="auto, cpu or cuda.")] = "auto",
     warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="Warm-up time per combination.")] = 200.0,
@@ -51,8 +51,15 @@ def bench(
     batches = batch or [1]
     dev = resolve_device(device)
     loaded = load_model(model)
+    from ganrt.kinds import get_kind
+
     if loaded.kind == "generation":  # a generator's size is its own; batches are what vary
         sizes = [(loaded.image_size, loaded.image_size)]
+    elif get_kind(loaded.kind).one_size:  # so is a face network's (GFPGAN: 512²)
+        own = (loaded.min_size, loaded.min_size)
+        if size and set(sizes) != {own}:
+            raise UsageError(f"{loaded.name} takes {own[0]}x{own[1]} images only; leave out --size")
+        sizes = [own]
     combos = combos_for(loaded, dev, sizes, batches, streams, backends=backend, precisions=precision)
     runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
     rows = []
