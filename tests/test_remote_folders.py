@@ -219,3 +219,38 @@ def test_a_store_without_whole_file_uploads_gets_whole_files_and_no_dead_uploads
     assert (report["skipped_done"], report["restored"]) == (4, 0)
     assert not dead.exists() and running.exists()
     assert {rel: (store / rel).stat().st_mtime_ns for rel in want} == written
+
+
+def test_a_rerun_sends_the_copy_what_a_killed_run_here_did_not(tmp_path):
+    """A run killed before its last push leaves rows only on this machine; the next run here finds the
+    copy behind and pushes it again, even with nothing new to do."""
+    from ganrt.pipelines.archive_walk import Task
+    from ganrt.pipelines.jobstate import JobState
+    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Listing, Mirror, StateCopy
+
+    store = tmp_path / "store"
+    store.mkdir()
+    mirror = Mirror.of(f"local://{store}", "outputs")
+
+    def task(name: str) -> Task:
+        return Task(tmp_path / name, name, mirror.local / f"{name}.png", 1, 1)
+
+    def opened() -> JobState:
+        state = JobState(mirror.local)
+        copy = StateCopy(Listing.of(mirror))
+        copy.merge_into(state)
+        state.copy = copy
+        return state
+
+    with opened() as state:
+        state.mark_done(task("a"), "fp", task("a").dst)
+    with JobState(mirror.local) as state:  # killed before it pushed: the copy never hears of b
+        state.mark_done(task("b"), "fp", task("b").dst)
+    seen = JobState(tmp_path / "elsewhere", readonly=True)
+    seen.merge_from(store / STATE_COPY_NAME)
+    assert seen.lookup("a") is not None and seen.lookup("b") is None
+    with opened():
+        pass  # nothing to do but open and close
+    seen = JobState(tmp_path / "elsewhere", readonly=True)
+    seen.merge_from(store / STATE_COPY_NAME)
+    assert seen.lookup("b").status == "done"

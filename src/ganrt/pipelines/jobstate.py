@@ -80,6 +80,20 @@ class Row:
     updated: float = 0.0
 
 
+def _newest(db) -> tuple[int, float]:
+    count, latest = db.execute("SELECT COUNT(*), MAX(updated) FROM images").fetchone()
+    return count, latest or 0.0
+
+
+def newest_in(path: Path) -> tuple[int, float]:
+    """(row count, the latest update) of the job state file at ``path``."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _newest(db)
+    finally:
+        db.close()
+
+
 class JobState:
     def __init__(self, output_dir: Path, *, readonly: bool = False):
         """Open (creating) the job state of ``output_dir`` and lock it for this run.
@@ -115,6 +129,10 @@ class JobState:
                 self._lock.close()
             raise UsageError(f"the job state {path} is damaged ({exc}); move it away to start afresh "
                              "(outputs of earlier runs will then need --overwrite to be redone)") from None
+
+    def newest(self) -> tuple[int, float]:
+        """(row count, the latest update) of this state."""
+        return _newest(self._db)
 
     def merge_from(self, path: Path) -> int:
         """Add the rows of another copy of this job's state (another machine's run), keeping the newer

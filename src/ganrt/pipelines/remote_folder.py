@@ -245,11 +245,17 @@ class StateCopy:
                 raise UsageError(f"cannot fetch the job state copy {self.url}: {exc}") from None
             import sqlite3
 
+            from ganrt.pipelines.jobstate import newest_in
+
             try:
-                return state.merge_from(local)
+                copied = newest_in(local)
+                brought = state.merge_from(local)
             except sqlite3.DatabaseError as exc:
                 raise UsageError(f"the job state copy {self.url} is damaged ({exc}); delete it to start afresh "
                                  "(outputs of earlier runs will then need --overwrite to be redone)") from None
+            if state.newest() != copied:  # this machine knows what the copy does not
+                self._dirty = True  # (a run killed here before its last push): the next push sends it
+            return brought
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
