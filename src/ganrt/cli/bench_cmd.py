@@ -35,7 +35,7 @@ def bench(
     from ganrt.bench.report import reasons, rich_table, write_csv, write_json, write_plot
     from ganrt.bench.runner import Bench, Method, combos_for
     from ganrt.cli.progress import RateBar
-    from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice
+    from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice, check_own_size
     from ganrt.errors import UsageError
     from ganrt.export.trt_profiles import parse_hw
     from ganrt.models import load_model
@@ -56,10 +56,8 @@ def bench(
     if loaded.kind == "generation":  # a generator's size is its own; batches are what vary
         sizes = [(loaded.image_size, loaded.image_size)]
     elif get_kind(loaded.kind).one_size:  # so is a face network's (GFPGAN: 512²)
-        own = (loaded.min_size, loaded.min_size)
-        if size and set(sizes) != {own}:
-            raise UsageError(f"{loaded.name} takes {own[0]}x{own[1]} images only; leave out --size")
-        sizes = [own]
+        check_own_size(loaded.name, loaded.min_size, sizes if size else [], "--size")
+        sizes = [(loaded.min_size, loaded.min_size)]
     combos = combos_for(loaded, dev, sizes, batches, streams, backends=backend, precisions=precision)
     runner = Bench(loaded, Method(warmup_ms, duration_s, iterations), threads=threads)
     rows = []

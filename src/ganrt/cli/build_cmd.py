@@ -35,8 +35,9 @@ def build(
     setup_logging(quiet or as_json)
     import json
     import time
+    from functools import partial
 
-    from ganrt.cli.common import check_choice, check_device
+    from ganrt.cli.common import check_choice, check_device, check_own_size
     from ganrt.errors import UsageError
     from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine
     from ganrt.export.trt_flavours import choose_flavour, parse_targets
@@ -70,11 +71,10 @@ def build(
     chosen = choose_flavour(flavour, capability)  # fail fast, before any export work
     targets = parse_targets(target, chosen, capability)
     start = time.perf_counter()
-    onnx_path, name, channels, one_size = _graph_for(model, GRAPH_PRECISION[precision])
+    asked = list(hws) if shape or min_hw or opt_hw or max_hw else []
+    onnx_path, name, channels, one_size = _graph_for(model, GRAPH_PRECISION[precision], partial(
+        check_own_size, asked=asked, flags="--shape, --min, --opt and --max"))
     if one_size:  # a face network: its own size only
-        if (shape or min_hw or opt_hw or max_hw) and set(hws) != {(one_size, one_size)}:
-            raise UsageError(f"{name} takes {one_size}x{one_size} images only; leave out --shape, --min, --opt "
-                             "and --max")
         shape, hws = f"{one_size}x{one_size}", ((one_size, one_size),) * 3
     profile = (Profile.static(hws[0], batch=batch, channels=channels) if shape
                else Profile.from_hw(*hws, batch=batch, channels=channels))
@@ -102,9 +102,10 @@ def build(
                         markup=False)
 
 
-def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int, int | None]:
+def _graph_for(model: str, graph_precision: str, check_own_size) -> tuple[Path, str, int, int | None]:
     """(ONNX path, name, input channels, the one input size of a network that takes no other, else
-    None): an .onnx file as given, or the model's cached export."""
+    None): an .onnx file as given, or the model's cached export. ``check_own_size(name, size)`` sees a
+    one-size network before any export work."""
     from ganrt.errors import UsageError
     from ganrt.kinds import get_kind
 
@@ -120,12 +121,17 @@ def _graph_for(model: str, graph_precision: str) -> tuple[Path, str, int, int | 
             raise UsageError(f"{path.name} is a {meta['ganrt.precision']} graph; this engine needs a "
                              f"{graph_precision} one (ganrt export --precision {graph_precision})")
         dims = proto.graph.input[0].type.tensor_type.shape.dim
+        name = meta.get("ganrt.model", path.stem)
         one_size = int(meta.get("ganrt.min_size", 0)) if get_kind(meta.get("ganrt.kind", "super-resolution")).one_size \
             else None
-        return path, meta.get("ganrt.model", path.stem), dims[1].dim_value or 3, one_size
+        if one_size:
+            check_own_size(name, one_size)
+        return path, name, dims[1].dim_value or 3, one_size
     from ganrt.export.onnx_cache import cached_onnx
     from ganrt.models import load_model
 
     loaded = load_model(model)
     one_size = loaded.min_size if get_kind(loaded.kind).one_size else None
+    if one_size:
+        check_own_size(loaded.name, one_size)
     return cached_onnx(loaded, graph_precision), loaded.name, loaded.in_channels, one_size

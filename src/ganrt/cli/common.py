@@ -165,6 +165,12 @@ def check_threads(value: int | None) -> int | None:
     return value
 
 
+def check_own_size(name: str, size: int, asked: list[tuple[int, int]], flags: str) -> None:
+    """A network of one input size (a face network) was asked for ``asked`` sizes: only its own will do."""
+    if asked and set(asked) != {(size, size)}:
+        raise UsageError(f"{name} takes {size}x{size} images only; leave out {flags}")
+
+
 def check_positive(value: float | None, flag_name: str, *, most: float | None = None) -> None:
     """A finite number greater than 0 (and at most ``most``), or None."""
     if value is None:

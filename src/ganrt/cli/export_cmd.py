@@ -28,7 +28,7 @@ def export(
     import tempfile
     import time
 
-    from ganrt.cli.common import check_choice
+    from ganrt.cli.common import check_choice, check_own_size
     from ganrt.errors import ExportError, UsageError
     from ganrt.export.onnx_export import onnx_from_model
     from ganrt.export.parity import FP16_MIN_PSNR, FP32_MAX_ABS, check_parity, parity_inputs
@@ -61,8 +61,8 @@ def export(
     spec = ModelSpec.of(loaded)
     if hw and not spec.kind.spatial:
         raise UsageError(f"--shape applies to image models; {loaded.name} makes {loaded.image_size}² images")
-    if hw and spec.kind.one_size and hw != (spec.min_size, spec.min_size):
-        raise UsageError(f"{loaded.name} takes {spec.min_size}x{spec.min_size} images only; leave out --shape")
+    if spec.kind.one_size:
+        check_own_size(loaded.name, spec.min_size, [hw] if hw else [], "--shape")
     start = time.perf_counter()
     inputs = parity_inputs(spec, hw, fixed_batch)
     with tempfile.TemporaryDirectory(prefix="ganrt-export-") as tmp:
