@@ -80,6 +80,17 @@ class Row:
     updated: float = 0.0
 
 
+# one row per input: insert it, or replace the one there (``merge_from`` adds a condition)
+UPSERT = ("INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
+          "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
+          "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
+          "output=excluded.output, reason=excluded.reason, updated=excluded.updated")
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
 def _newest(db) -> tuple[int, float]:
     count, latest = db.execute("SELECT COUNT(*), MAX(updated) FROM images").fetchone()
     return count, latest or 0.0
@@ -87,7 +98,7 @@ def _newest(db) -> tuple[int, float]:
 
 def newest_in(path: Path) -> tuple[int, float]:
     """(row count, the latest update) of the job state file at ``path``."""
-    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    db = _read_only(path)
     try:
         return _newest(db)
     finally:
@@ -137,19 +148,14 @@ class JobState:
     def merge_from(self, path: Path) -> int:
         """Add the rows of another copy of this job's state (another machine's run), keeping the newer
         row where both have one. Returns how many rows it added or replaced."""
-        other = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        other = _read_only(path)
         try:
             rows = other.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason, updated "
                                  "FROM images")
             before = self._db.total_changes
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(
-                    "INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
-                    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
-                    "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
-                    "output=excluded.output, reason=excluded.reason, updated=excluded.updated "
-                    "WHERE excluded.updated > images.updated", rows)
+                self._db.executemany(UPSERT + " WHERE excluded.updated > images.updated", rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -241,10 +247,7 @@ class JobState:
 
     def _put(self, task: Task, fingerprint: str, status: str, output: Path | None, reason: str | None) -> None:
         self._db.execute(
-            "INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
-            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
-            "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
-            "output=excluded.output, reason=excluded.reason, updated=excluded.updated",
+            UPSERT,
             (state_key(task.rel), task.size, task.mtime_ns, fingerprint, status,
              self._out(output) if output is not None else None, reason, time.time()),
         )
