@@ -238,3 +238,41 @@ def test_job_states_of_two_machines_merge_row_by_row_and_the_newer_row_wins(tmp_
         assert state.merge_from(copy) == 2 and state.merge_from(copy) == 0
         assert state.lookup("b").status == "done" and state.lookup("c").output == "c.png"
     assert sorted(p.name for p in here.iterdir() if p.name.startswith(DB_NAME)) == [DB_NAME]
+
+
+def test_a_failure_recorded_before_seeing_the_other_machines_state_does_not_take_its_outputs(tmp_path):
+    """Machine A writes x and y (y's run killed after the write, before its record) and is killed before
+    it pushes its state; machine B, not knowing them, records both as "exists, not written by this job".
+    Merged either way, the job keeps A's outputs: x done, y started (adopted once its output is seen)."""
+    import time
+
+    from ganrt.pipelines.archive_walk import Task
+    from ganrt.pipelines.jobstate import JobState
+
+    def task(root: Path, name: str, size: int = 100) -> Task:
+        return Task(tmp_path / "in" / name, name, root / f"{name}.png", size, 7)
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    with JobState(a) as state:
+        state.mark_done(task(a, "x"), "fp", a / "x.png")
+        state.mark_started(task(a, "y"), "fp")
+        state.mark_done(task(a, "z"), "fp", a / "z.png")  # z's input then changes: a true new failure
+    time.sleep(0.01)
+    with JobState(b) as state:
+        for name in "xy":
+            state.mark_failed(task(b, name), "fp", f"{name}.png already exists and was not written by this job")
+        state.mark_failed(task(b, "z", size=101), "fp", "torn")
+    copy_a, copy_b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    for root, copy in ((a, copy_a), (b, copy_b)):
+        with JobState(root) as state:
+            state.snapshot(copy)
+
+    with JobState(a) as state:  # A's rerun merges B's copy: its own rows stand, z's newer failure wins
+        assert state.merge_from(copy_b) == 1
+        assert [state.lookup(n).status for n in "xyz"] == ["done", "started", "failed"]
+        assert state.owns(a / "x.png") and state.owns(a / "y.png") and state.owns(a / "z.png")
+    with JobState(b) as state:  # B's rerun merges A's copy: A's outputs replace B's refusals
+        assert state.merge_from(copy_a) == 2
+        assert [state.lookup(n).status for n in "xyz"] == ["done", "started", "failed"]
+        assert state.owns(b / "x.png") and state.owns(b / "y.png") and not state.owns(b / "z.png")
+        assert state.lookup("x").output == "x.png" and state.lookup("z").reason == "torn"

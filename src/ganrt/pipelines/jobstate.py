@@ -80,11 +80,29 @@ class Row:
     updated: float = 0.0
 
 
-# one row per input: insert it, or replace the one there (``merge_from`` adds a condition)
-UPSERT = ("INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
-          "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
-          "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
-          "output=excluded.output, reason=excluded.reason, updated=excluded.updated")
+def _upsert(output: str = "excluded.output") -> str:
+    """One row per input: insert it, or replace the one there (setting its output to ``output``)."""
+    return ("INSERT INTO images(rel, size, mtime_ns, fingerprint, status, output, reason, updated) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(rel) DO UPDATE SET size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, status=excluded.status, "
+            f"output={output}, reason=excluded.reason, updated=excluded.updated")
+
+
+UPSERT = _upsert()
+
+# A merge keeps the newer row, except between a failure and a row that records this job's output (done,
+# or started with its output named) for one input with the same settings: the row with the output wins,
+# whatever its age. A machine that had not yet seen another's state records that machine's outputs as
+# failures ("exists, not written by this job"); such a failure must not take the outputs from the job.
+# A replacing row that names no output keeps the one recorded.
+_SAME_INPUT = ("excluded.size = images.size AND excluded.mtime_ns = images.mtime_ns "
+               "AND excluded.fingerprint = images.fingerprint")
+_FAILURE_AGAINST_OUTPUT = (f"{_SAME_INPUT} AND ((excluded.status = 'failed' AND images.status IN ('done', 'started') "
+                           "AND images.output IS NOT NULL) OR (images.status = 'failed' "
+                           "AND excluded.status IN ('done', 'started') AND excluded.output IS NOT NULL))")
+MERGE = (_upsert("COALESCE(excluded.output, images.output)")
+         + f" WHERE CASE WHEN {_FAILURE_AGAINST_OUTPUT} THEN excluded.status != 'failed' "
+         "ELSE excluded.updated > images.updated END")
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -147,7 +165,8 @@ class JobState:
 
     def merge_from(self, path: Path) -> int:
         """Add the rows of another copy of this job's state (another machine's run), keeping the newer
-        row where both have one. Returns how many rows it added or replaced."""
+        row where both have one, except that a row recording this job's output beats a failure of the
+        same input and settings (see ``MERGE``). Returns how many rows it added or replaced."""
         other = _read_only(path)
         try:
             rows = other.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason, updated "
@@ -155,7 +174,7 @@ class JobState:
             before = self._db.total_changes
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(UPSERT + " WHERE excluded.updated > images.updated", rows)
+                self._db.executemany(MERGE, rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
