@@ -44,7 +44,7 @@ ANSWERS = {
     "-x": "ganrt has no TTA mode; drop -x",
     "--tta": "ganrt has no TTA mode; drop --tta",
 }
-FORMAT_VALUES = {"auto": "same", "jpeg": "jpg", "tif": "tiff"}
+FORMAT_VALUES = {"auto": "same", "jpeg": "jpg", "tif": "tiff", "jpeg2000": "jp2"}
 # what may follow --ray as its ADDRESS; anything else (an input path, another flag) is not one
 RAY_ADDRESS = re.compile(r"(auto|local|ray://\S+|\[?[\w.:-]+\]?:\d{1,5})")
 

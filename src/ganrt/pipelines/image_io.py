@@ -11,7 +11,9 @@ target folder renamed into place when complete. PNG, JPEG and BMP are encoded
 by OpenCV straight from the array (no copy of a large output), with EXIF and
 ICC inserted afterwards (``ganrt.pipelines.metadata``); grayscale with alpha
 as a gray+alpha PNG of our own; TIFF by tifffile (ICC kept, 16-bit kept; EXIF
-is not written to TIFF); WebP by Pillow. OpenCV is never handed a path it
+is not written to TIFF); WebP by Pillow. JPEG 2000 is written losslessly, by Pillow (8-bit, 16-bit
+gray) or OpenCV (16-bit colour), its ICC profile and bit depth handled by ``jp2_boxes``, which
+neither library reads; EXIF is not written to it. OpenCV is never handed a path it
 cannot take (a folder name that is not UTF-8): it encodes to memory instead.
 
 An ICC profile is only carried over when it describes the output's colour
@@ -22,6 +24,7 @@ managed viewer show wrong colours.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +35,10 @@ from ganrt.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
 EXIF_ORIENTATION = 0x0112
-FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "jp2": ".jp2"}
 
 
 @dataclass
@@ -162,6 +165,14 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         raise
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
+        bits = 16
+        if img.format == "JPEG2000":  # Pillow decodes deep colour to 8 bits and reads no ICC profile
+            from ganrt.pipelines import jp2_boxes
+
+            bits = jp2_boxes.bit_depth(path) or 8
+            sixteen = bits > 8
+            if bits > 16:
+                raise ImageReadError(f"JPEG 2000 with {bits} bits per sample is not supported (16 at most)")
         frames = getattr(img, "n_frames", 1)
         if frames > 1:
             log.warning("%s holds %d pages/frames; only the first is restored", path.name, frames)
@@ -171,12 +182,17 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
         icc = img.info.get("icc_profile")
+        if img.format == "JPEG2000":
+            icc = jp2_boxes.icc_profile(path)
         try:
             img.load()  # full decode: raises on truncated or corrupt data
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
-        if sixteen:
-            pixels, alpha = _decode_16bit(path, gray=gray)
+        if sixteen and img.format == "JPEG2000" and img.mode == "LA":  # OpenCV takes no 2-channel JP2
+            log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
+            pixels, alpha = _pil_to_arrays(img)
+        elif sixteen:
+            pixels, alpha = _decode_16bit(path, gray=gray, bits=bits)
         else:
             pixels, alpha = _pil_to_arrays(img)
     if orientation in range(2, 9):
@@ -246,15 +262,35 @@ def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(arr), None
 
 
-def _decode_16bit(path: Path, *, gray: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA)."""
+@contextmanager
+def quiet_opencv():
+    """OpenCV's own log silenced (its JPEG 2000 codec warns on every file with an ICC profile, and prints
+    errors that ganrt turns into its own one-line reasons)."""
+    import cv2
+
+    logging_ = cv2.utils.logging
+    before = logging_.getLogLevel()
+    logging_.setLogLevel(logging_.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_.setLogLevel(before)
+
+
+def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA);
+    ``bits``: the samples' precision, stretched to the full 16-bit range when less (12-bit JPEG 2000)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    with quiet_opencv():
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None:
         raise ImageReadError("cannot decode 16-bit image data")
-    if arr.dtype != np.uint16:
+    if arr.dtype == np.uint16 and 8 < bits < 16:
+        top = (1 << bits) - 1
+        arr = ((np.minimum(arr, top).astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
+    elif arr.dtype != np.uint16:
         arr = arr.astype(np.uint16) * 257 if arr.dtype == np.uint8 else np.clip(arr, 0, 65535).astype(np.uint16)
     if arr.ndim == 2:
         return arr, None
@@ -277,11 +313,11 @@ def output_suffix(src: Path, fmt: str) -> str:
 
 
 def holds_alpha(suffix: str) -> bool:
-    return suffix in (".png", ".webp", ".tif", ".tiff")
+    return suffix in (".png", ".webp", ".tif", ".tiff", ".jp2")
 
 
 def holds_16bit(suffix: str) -> bool:
-    return suffix in (".png", ".tif", ".tiff")
+    return suffix in (".png", ".tif", ".tiff", ".jp2")
 
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
@@ -306,6 +342,8 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):
                 _write_tiff(tmp, pixels, alpha, icc=icc)
+            elif suffix == ".jp2":
+                _write_jp2(tmp, pixels, alpha, icc=icc)
             elif suffix == ".webp":
                 _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
@@ -399,6 +437,37 @@ def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:
     if icc:
         kw["extratags"] = [(34675, "B", len(icc), icc, True)]
     tifffile.imwrite(tmp, arr, **kw)
+
+
+def _write_jp2(tmp: Path, pixels, alpha, *, icc) -> None:
+    """Lossless JPEG 2000: Pillow for 8-bit and 16-bit gray, OpenCV for 16-bit colour or gray+alpha (Pillow
+    has no such modes); then the ICC profile, which neither writes, goes into the header."""
+    from PIL import Image
+
+    from ganrt.pipelines import jp2_boxes
+
+    if pixels.dtype == np.uint8 or (alpha is None and pixels.ndim == 2):
+        if alpha is not None:
+            img = Image.fromarray(np.dstack([pixels, alpha]), "RGBA" if pixels.ndim == 3 else "LA")
+        else:
+            img = Image.fromarray(pixels)  # RGB, L or I;16
+        img.save(tmp, format="JPEG2000")  # reversible wavelet, one layer at full rate: lossless
+    else:
+        import cv2
+
+        arr = pixels[..., ::-1] if pixels.ndim == 3 else pixels
+        arr = np.ascontiguousarray(arr if alpha is None else np.dstack([arr, alpha]))
+        if min(arr.shape[:2]) < 32:
+            raise ImageWriteError("OpenCV writes 16-bit colour JPEG 2000 from 32 px a side; this image is "
+                                  f"{arr.shape[1]}x{arr.shape[0]}: use --format png or tiff")
+        if not cv2_path_ok(tmp):
+            raise ImageWriteError("OpenCV writes 16-bit colour JPEG 2000 only to UTF-8 paths; use --format tiff")
+        with quiet_opencv():
+            written = cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])  # lossless
+        if not written:
+            raise ImageWriteError("OpenCV could not encode a 16-bit JPEG 2000 file")
+    if icc:
+        tmp.write_bytes(jp2_boxes.with_icc(tmp.read_bytes(), icc))
 
 
 def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, options: dict) -> None:

@@ -1,0 +1,131 @@
+"""What Pillow and OpenCV leave out of a JPEG 2000 file: its bit depth and its ICC profile.
+
+A JP2 file is a sequence of boxes (ISO/IEC 15444-1, annex I): a 4-byte big-endian
+length (1: an 8-byte length follows the type; 0: to the end of the file), a
+4-byte type, the contents. The header superbox ``jp2h`` holds ``ihdr`` (size,
+component count, bits per component), ``bpcc`` (bits per component, when they
+differ) and ``colr`` (an enumerated colour space, or an ICC profile). A raw
+codestream (``.j2k``) starts with the SOC and SIZ markers instead.
+
+Pillow decodes JPEG 2000 colour images to 8 bits and reads no ICC profile;
+OpenCV keeps 16 bits but returns 12-bit samples unscaled. These few readers
+and one writer fill those gaps; the pixels stay with the libraries.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+SOC_SIZ = b"\xff\x4f\xff\x51"
+HEADER_BYTES = 1 << 16  # enough for a raw codestream's SIZ marker
+METHOD_ENUMERATED, METHOD_RESTRICTED_ICC, METHOD_ANY_ICC = 1, 2, 3
+
+
+def boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, contents start, contents end, box start) of each box in ``data[start:end]``; stops at a
+    box that runs past the end (a damaged file); the codestream box may."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        head = 8
+        if length == 1:
+            if pos + 16 > end:
+                return
+            length, head = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+        elif length == 0:
+            length = end - pos
+        if length < head or pos + length > end and kind != b"jp2c":
+            return
+        yield kind.decode("latin-1"), pos + head, min(pos + length, end), pos
+        pos += length
+
+
+def _header_box(data: bytes):
+    for kind, start, stop, at in boxes(data):
+        if kind == "jp2h":
+            return start, stop, at
+    return None
+
+
+def _header_of(path: Path) -> tuple[bytes, bytes]:
+    """(the file's first bytes, the contents of its ``jp2h`` box or b""), reading box headers only."""
+    with open(path, "rb") as fh:
+        first = fh.read(16)
+        pos = 0
+        while True:
+            fh.seek(pos)
+            head = fh.read(16)
+            if len(head) < 8:
+                return first, b""
+            length, kind = struct.unpack(">I4s", head[:8])
+            size = 8
+            if length == 1 and len(head) == 16:
+                length, size = struct.unpack(">Q", head[8:16])[0], 16
+            if kind == b"jp2h":
+                fh.seek(pos + size)
+                return first, fh.read(max(0, length - size))
+            if length < size:  # 0 (to the end) or broken: no header box follows
+                return first, b""
+            pos += length
+
+
+def bit_depth(path: Path) -> int:
+    """The largest bits per sample of any component (8 for an ordinary file); 0 when unknown."""
+    first, header = _header_of(path)
+    if first.startswith(SOC_SIZ):  # raw codestream: SOC SIZ Lsiz Rsiz, 8 × 4-byte sizes and offsets, Csiz
+        with open(path, "rb") as fh:
+            data = fh.read(HEADER_BYTES)
+        if len(data) < 42:
+            return 0
+        count = struct.unpack(">H", data[40:42])[0]  # Csiz, then Ssiz XRsiz YRsiz per component
+        depths = [(data[42 + 3 * i] & 0x7F) + 1 for i in range(count) if 42 + 3 * i < len(data)]
+        return max(depths, default=0)
+    per_component: list[int] = []
+    for kind, start, stop, _ in boxes(header):
+        if kind == "ihdr" and stop - start >= 14:
+            bpc = header[start + 10]
+            if bpc != 0xFF:
+                return (bpc & 0x7F) + 1
+        elif kind == "bpcc":
+            per_component = [(b & 0x7F) + 1 for b in header[start:stop]]
+    return max(per_component, default=0)
+
+
+def icc_profile(path: Path) -> bytes | None:
+    """The ICC profile a JP2 file's ``colr`` box carries, or None (an enumerated colour space, or none)."""
+    _, header = _header_of(path)
+    for kind, start, stop, _ in boxes(header):
+        if kind == "colr" and stop - start > 3 and header[start] in (METHOD_RESTRICTED_ICC, METHOD_ANY_ICC):
+            return bytes(header[start + 3:stop]) or None
+    return None
+
+
+def _box(kind: bytes, contents: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(contents), kind) + contents
+
+
+def with_icc(data: bytes, icc: bytes) -> bytes:
+    """A JP2 file (``data``) whose ``colr`` box carries ``icc`` in place of what it said before.
+
+    Written as a restricted ICC profile (method 2), the form JP2 readers take; the box keeps its place
+    in the header, after ``ihdr`` (and ``bpcc``), as the standard orders them."""
+    header = _header_box(data)
+    if header is None:
+        raise ValueError("not a JP2 file (no header box)")
+    start, stop, at = header
+    colr = _box(b"colr", bytes([METHOD_RESTRICTED_ICC, 0, 0]) + icc)
+    children, placed = [], False
+    for kind, c_start, c_stop, c_at in boxes(data, start, stop):
+        if kind == "colr":
+            if not placed:
+                children.append(colr)
+                placed = True
+            continue
+        children.append(data[c_at:c_stop])
+    if not placed:
+        keep = 2 if len(children) > 1 and children[1][4:8] == b"bpcc" else 1
+        children.insert(keep, colr)
+    new_header = _box(b"jp2h", b"".join(children))
+    return data[:at] + new_header + data[stop:]
