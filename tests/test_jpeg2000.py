@@ -7,11 +7,13 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from archive_builder import SRGB_ICC
 from ganrt.cli import app
+from ganrt.errors import ImageReadError
 from ganrt.pipelines import jp2_boxes
 from ganrt.pipelines.image_io import _decode_16bit, read_image, write_image
 
@@ -47,6 +49,12 @@ def test_every_layout_round_trips_losslessly_with_its_icc_profile(tmp_path, phot
         assert jp2_boxes.bit_depth(path) == 8 * pixels.itemsize, name
         other = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # another reader takes the rewritten header
         assert other is not None and other.shape[:2] == pixels.shape[:2], name
+    # damaged masters are failures with a reason, whichever library decodes them
+    for name in ("rgb8", "rgb16"):
+        whole = (tmp_path / f"{name}.jp2").read_bytes()
+        (tmp_path / f"cut-{name}.jp2").write_bytes(whole[: len(whole) * 2 // 3])
+        with pytest.raises(ImageReadError, match="corrupt or truncated"):
+            read_image(tmp_path / f"cut-{name}.jp2")
     # a bare codestream's depth comes from its SIZ marker
     Image.fromarray(deep(gray)).save(tmp_path / "raw.j2k")
     assert jp2_boxes.bit_depth(tmp_path / "raw.j2k") == 16

@@ -184,10 +184,13 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         icc = img.info.get("icc_profile")
         if img.format == "JPEG2000":
             icc = jp2_boxes.icc_profile(path)
-        try:
-            img.load()  # full decode: raises on truncated or corrupt data
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
+        # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
+        opencv_only = sixteen and img.format == "JPEG2000" and img.mode != "LA"
+        if not opencv_only:
+            try:
+                img.load()  # full decode: raises on truncated or corrupt data
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
         if sixteen and img.format == "JPEG2000" and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
@@ -286,7 +289,7 @@ def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np
     with quiet_opencv():
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None:
-        raise ImageReadError("cannot decode 16-bit image data")
+        raise ImageReadError("corrupt or truncated 16-bit image data (OpenCV could not decode it)")
     if arr.dtype == np.uint16 and 8 < bits < 16:
         top = (1 << bits) - 1
         arr = ((np.minimum(arr, top).astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
