@@ -421,10 +421,13 @@ def cv2_write(path: Path, arr: np.ndarray, params: list[int]) -> None:
 
 
 def cv2_read(path: Path, flags: int):
-    """``cv2.imread`` for any path (decoded from the bytes read by Python); None when undecodable."""
+    """``cv2.imread`` for any path (decoded from the bytes read by Python); None when undecodable (the
+    caller says why, in one line: OpenCV's own log is silenced)."""
     import cv2
 
-    return cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+    data = np.fromfile(path, dtype=np.uint8)
+    with quiet_opencv():
+        return cv2.imdecode(data, flags)
 
 
 def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:
