@@ -112,6 +112,32 @@ def one_line_error(result):
     return lines[0]
 
 
+def test_the_sources_colour_tags_reach_the_output_and_a_deep_source_is_named(tmp_path):
+    """Matrix, primaries and transfer are written into the output as the source has them (ffmpeg's own
+    -color_primaries / -color_trc options had left the last two "unknown"), PQ HDR included; a 10-bit
+    source, restored on 8-bit frames, says so in one warning rather than silently flattening."""
+    def tagged(path: Path, pix_fmt: str, params: str) -> Path:
+        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc2=size=48x32:rate=10:duration=1", "-c:v", "libx264", "-pix_fmt", pix_fmt,
+                        "-x264-params", params, str(path)], check=True)
+        return path
+
+    sdr = tagged(tmp_path / "sdr.mp4", "yuv420p", "colorprim=bt709:transfer=bt709:colormatrix=bt709")
+    hdr = tagged(tmp_path / "hdr.mp4", "yuv420p10le", "colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc")
+    source = probe(hdr)
+    assert (source.pix_fmt, source.bits, source.colorspace, source.primaries, source.transfer) == \
+        ("yuv420p10le", 10, "bt2020nc", "bt2020", "smpte2084")
+    assert run_video(sdr, tmp_path / "sdr-up.mp4").exit_code == 0
+    out = probe(tmp_path / "sdr-up.mp4")
+    assert (out.bits, out.colorspace, out.primaries, out.transfer) == (8, "bt709", "bt709", "bt709")
+    result = runner.invoke(app, ["video", str(hdr), str(tmp_path / "hdr-up.mp4"), *FAST[:-1]])
+    assert result.exit_code == 0, result.output
+    assert "hdr.mp4 is 10-bit video (yuv420p10le)" in result.output and "PQ HDR transfer kept" in result.output
+    out = probe(tmp_path / "hdr-up.mp4")
+    assert (out.colorspace, out.primaries, out.transfer) == ("bt2020nc", "bt2020", "smpte2084")
+    assert count_video_packets(tmp_path / "hdr-up.mp4") == 10
+
+
 def test_bad_input_is_one_clear_line(tmp_path):
     out = tmp_path / "out.mp4"
     assert "not found" in one_line_error(run_video(tmp_path / "missing.mp4", out))

@@ -65,6 +65,7 @@ def video(
         raise UsageError("ganrt video reads and writes local (or NFS) files: fetch the video first "
                          "(fsspec URLs are for image folders)")
     input, output = Path(input), Path(output) if output is not None else None
+    import logging
     import time
     from dataclasses import replace
 
@@ -104,7 +105,13 @@ def video(
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end)
     if source.media is not None and source.media.colorspace and output is not None:
-        encode = replace(encode, colorspace=source.media.colorspace)
+        encode = replace(encode, colorspace=source.media.colorspace, primaries=source.media.primaries,
+                         transfer=source.media.transfer)
+    if source.media is not None and source.media.bits > 8:
+        hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(source.media.transfer or "")
+        logging.getLogger("ganrt").warning("%s is %d-bit video (%s); ganrt video works on 8-bit frames, so the output is 8-bit%s",
+                    input.name, source.media.bits, source.media.pix_fmt,
+                    f", its {hdr} HDR transfer kept as a tag, not tone-mapped" if hdr and output is not None else "")
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt video")
     outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,

@@ -25,7 +25,21 @@ _TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
 _STREAM_DURATION = re.compile(r"^\s+DURATION\s*:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
-_COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)")
+# "(tv, bt709, progressive)": one name for matrix, primaries and transfer alike;
+# "(tv, bt2020nc/bt2020/smpte2084)": matrix/primaries/transfer
+_COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)(?:/([\w-]+)/([\w-]+))?")
+_PIX_FMT = re.compile(r"Video: [^,]*, ((?:yuvj?a?|gbra?p|gray|nv|p0|rgba?|bgra?|x2rgb|x2bgr|ya)[0-9a-z]*)\b")
+_DEEP = re.compile(r"(?:p|gray|ya)(9|10|12|14|16)(?:le|be)|^p0(10|12|16)|^(?:rgba?|bgra?)(48|64)|^x2(?:rgb|bgr)(10)")
+
+
+def pixel_bits(pix_fmt: str | None) -> int:
+    """Bits per sample of an ffmpeg pixel format name (yuv420p10le: 10; rgb48le: 16); 8 when shallower
+    or unknown."""
+    found = _DEEP.search(pix_fmt or "")
+    if found is None:
+        return 8
+    value = int(next(g for g in found.groups() if g))
+    return 16 if value in (48, 64) else value
 
 
 def ff_path(path: str | os.PathLike) -> str:
@@ -79,8 +93,16 @@ class MediaInfo:
     video_duration: float | None = None  # the video stream's own duration, where the container says it
     width: int | None = None
     height: int | None = None
-    colorspace: str | None = None
+    colorspace: str | None = None  # the YUV matrix (bt709, bt2020nc, …)
     color_range: str | None = None
+    primaries: str | None = None  # as ffmpeg names them, when the file says
+    transfer: str | None = None  # bt709, smpte2084 (PQ), arib-std-b67 (HLG), …
+    pix_fmt: str | None = None  # the decoded pixel format (yuv420p, yuv420p10le, …)
+
+    @property
+    def bits(self) -> int:
+        """Bits per sample of the video (8 unless its pixel format says more)."""
+        return pixel_bits(self.pix_fmt)
 
     def of_kind(self, kind: str) -> list[StreamInfo]:
         return [s for s in self.streams if s.kind == kind]
@@ -135,6 +157,12 @@ def probe(path: Path) -> MediaInfo:
                     info.width, info.height = int(size.group(1)), int(size.group(2))
                 if (color := _COLOR.search(line)) is not None:
                     info.color_range, info.colorspace = color.group(1), color.group(2)
+                    if color.group(3) is None:  # one name: ffmpeg found the three names equal
+                        info.primaries = info.transfer = color.group(2)
+                    else:
+                        info.primaries, info.transfer = (v if v != "unknown" else None for v in color.group(3, 4))
+                if (pix := _PIX_FMT.search(line)) is not None:
+                    info.pix_fmt = pix.group(1)
     if (rot := _ROTATION.search(text)) is not None:
         info.rotation = float(rot.group(1))
     if (dur := _DURATION.search(text)) is not None:

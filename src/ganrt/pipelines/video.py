@@ -1,6 +1,6 @@
 """Upscale a video: decode → infer → encode in three stages joined by bounded queues, resumable by segment.
 
-- The decoder thread reads frames with OpenCV and skips (without inference)
+- The decoder thread reads frames through ffmpeg and skips (without inference)
   the frames of segments an earlier run finished.
 - The main thread batches frames into the engine (``batch``); on CUDA the
   integer↔float conversion and the clamp happen on the device.

@@ -39,6 +39,8 @@ class EncodeSettings:
     preset: str | None = "medium"
     pix_fmt: str | None = None  # default per codec, see ``pixel_format``
     colorspace: str | None = None  # tag and matrix of the source (bt709, smpte170m, …), when known
+    primaries: str | None = None  # the source's, when it says; else the usual ones for ``colorspace``
+    transfer: str | None = None  # the source's (smpte2084 for PQ, arib-std-b67 for HLG), or as above
 
     def pixel_format(self) -> str | None:
         if self.pix_fmt:
@@ -56,9 +58,13 @@ class EncodeSettings:
         if (pix := self.pixel_format()) is not None:
             args += ["-pix_fmt", pix]
         if self.colorspace and (pix or "").startswith("yuv"):
-            args += ["-vf", f"scale=out_color_matrix={_matrix(self.colorspace)}",
-                     "-colorspace", self.colorspace, "-color_primaries", _primaries(self.colorspace),
-                     "-color_trc", _transfer(self.colorspace)]
+            # the tags go on the frames (setparams): ffmpeg's -color_primaries and -color_trc output
+            # options left both "unknown" in the file, which players then guess
+            primaries = self.primaries or _primaries(self.colorspace)
+            transfer = self.transfer or _transfer(self.colorspace)
+            args += ["-vf", f"scale=out_color_matrix={_matrix(self.colorspace)},setparams=colorspace="
+                     f"{self.colorspace}:color_primaries={primaries}:color_trc={transfer}",
+                     "-colorspace", self.colorspace, "-color_primaries", primaries, "-color_trc", transfer]
         if self.codec == "libx265":
             args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
         return args
