@@ -109,9 +109,10 @@ def video(
                          transfer=source.media.transfer)
     if source.media is not None and source.media.bits > 8:
         hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(source.media.transfer or "")
-        logging.getLogger("ganrt").warning("%s is %d-bit video (%s); ganrt video works on 8-bit frames, so the output is 8-bit%s",
-                    input.name, source.media.bits, source.media.pix_fmt,
-                    f", its {hdr} HDR transfer kept as a tag, not tone-mapped" if hdr and output is not None else "")
+        kept = f", its {hdr} HDR transfer kept as a tag, not tone-mapped" if hdr and output is not None else ""
+        logging.getLogger("ganrt").warning("%s is %d-bit video (%s); ganrt video works on 8-bit frames, so the "
+                                           "output is 8-bit%s", input.name, source.media.bits,
+                                           source.media.pix_fmt, kept)
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt video")
     outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,

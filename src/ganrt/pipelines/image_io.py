@@ -165,8 +165,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         raise
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
-        bits = 16
-        if img.format == "JPEG2000":  # Pillow decodes deep colour to 8 bits and reads no ICC profile
+        bits, jp2 = 16, img.format == "JPEG2000"
+        if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile
             from ganrt.pipelines import jp2_boxes
 
             bits = jp2_boxes.bit_depth(path) or 8
@@ -182,16 +182,16 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
         icc = img.info.get("icc_profile")
-        if img.format == "JPEG2000":
+        if jp2:
             icc = jp2_boxes.icc_profile(path)
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
-        opencv_only = sixteen and img.format == "JPEG2000" and img.mode != "LA"
+        opencv_only = sixteen and jp2 and img.mode != "LA"
         if not opencv_only:
             try:
                 img.load()  # full decode: raises on truncated or corrupt data
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
-        if sixteen and img.format == "JPEG2000" and img.mode == "LA":  # OpenCV takes no 2-channel JP2
+        if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
         elif sixteen:

@@ -58,13 +58,12 @@ class EncodeSettings:
         if (pix := self.pixel_format()) is not None:
             args += ["-pix_fmt", pix]
         if self.colorspace and (pix or "").startswith("yuv"):
-            # the tags go on the frames (setparams): ffmpeg's -color_primaries and -color_trc output
-            # options left both "unknown" in the file, which players then guess
+            # the tags go on the frames (setparams), which the encoder takes them from: ffmpeg's
+            # -color_primaries and -color_trc output options left both "unknown" in the file
             primaries = self.primaries or _primaries(self.colorspace)
             transfer = self.transfer or _transfer(self.colorspace)
             args += ["-vf", f"scale=out_color_matrix={_matrix(self.colorspace)},setparams=colorspace="
-                     f"{self.colorspace}:color_primaries={primaries}:color_trc={transfer}",
-                     "-colorspace", self.colorspace, "-color_primaries", primaries, "-color_trc", transfer]
+                     f"{self.colorspace}:color_primaries={primaries}:color_trc={transfer}"]
         if self.codec == "libx265":
             args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
         return args
