@@ -46,7 +46,7 @@ def test_every_layout_round_trips_losslessly_with_its_icc_profile(tmp_path, phot
         assert back.pixels.dtype == pixels.dtype and np.array_equal(back.pixels, pixels), name
         assert (back.alpha is None) == (a is None) and (a is None or np.array_equal(back.alpha, a)), name
         assert back.icc == icc, name
-        assert jp2_boxes.bit_depth(path) == 8 * pixels.itemsize, name
+        assert jp2_boxes.header_facts(path) == (8 * pixels.itemsize, icc), name
         other = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # another reader takes the rewritten header
         assert other is not None and other.shape[:2] == pixels.shape[:2], name
     # damaged masters are failures with a reason, whichever library decodes them
@@ -57,7 +57,7 @@ def test_every_layout_round_trips_losslessly_with_its_icc_profile(tmp_path, phot
             read_image(tmp_path / f"cut-{name}.jp2")
     # a bare codestream's depth comes from its SIZ marker
     Image.fromarray(deep(gray)).save(tmp_path / "raw.j2k")
-    assert jp2_boxes.bit_depth(tmp_path / "raw.j2k") == 16
+    assert jp2_boxes.header_facts(tmp_path / "raw.j2k") == (16, None)
 
 
 def test_12_bit_samples_are_stretched_to_16_bits(tmp_path):

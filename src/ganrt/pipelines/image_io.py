@@ -169,7 +169,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile
             from ganrt.pipelines import jp2_boxes
 
-            bits = jp2_boxes.bit_depth(path) or 8
+            bits, jp2_icc = jp2_boxes.header_facts(path)
+            bits = bits or 8
             sixteen = bits > 8
             if bits > 16:
                 raise ImageReadError(f"JPEG 2000 with {bits} bits per sample is not supported (16 at most)")
@@ -181,9 +182,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
-        icc = img.info.get("icc_profile")
-        if jp2:
-            icc = jp2_boxes.icc_profile(path)
+        icc = jp2_icc if jp2 else img.info.get("icc_profile")
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
         opencv_only = sixteen and jp2 and img.mode != "LA"
         if not opencv_only:

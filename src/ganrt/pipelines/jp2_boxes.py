@@ -19,7 +19,16 @@ from pathlib import Path
 
 SOC_SIZ = b"\xff\x4f\xff\x51"
 HEADER_BYTES = 1 << 16  # enough for a raw codestream's SIZ marker
-METHOD_ENUMERATED, METHOD_RESTRICTED_ICC, METHOD_ANY_ICC = 1, 2, 3
+METHOD_RESTRICTED_ICC, METHOD_ANY_ICC = 2, 3  # colr methods that carry a profile (1: an enumerated space)
+
+
+def _box_head(head: bytes) -> tuple[int, bytes, int]:
+    """(length, type, header size) of the box whose first bytes are ``head`` (8 or 16 of them); length 0
+    means "to the end of the file"."""
+    length, kind = struct.unpack(">I4s", head[:8])
+    if length == 1 and len(head) >= 16:
+        return struct.unpack(">Q", head[8:16])[0], kind, 16
+    return length, kind, 8
 
 
 def boxes(data: bytes, start: int = 0, end: int | None = None):
@@ -28,13 +37,8 @@ def boxes(data: bytes, start: int = 0, end: int | None = None):
     end = len(data) if end is None else end
     pos = start
     while pos + 8 <= end:
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        head = 8
-        if length == 1:
-            if pos + 16 > end:
-                return
-            length, head = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
-        elif length == 0:
+        length, kind, head = _box_head(data[pos:min(pos + 16, end)])
+        if length == 0:
             length = end - pos
         if length < head or pos + length > end and kind != b"jp2c":
             return
@@ -49,57 +53,45 @@ def _header_box(data: bytes):
     return None
 
 
-def _header_of(path: Path) -> tuple[bytes, bytes]:
-    """(the file's first bytes, the contents of its ``jp2h`` box or b""), reading box headers only."""
+def _header_of(fh) -> bytes:
+    """The contents of the open file's ``jp2h`` box (b"" when it has none), reading box headers only."""
+    pos = 0
+    while True:
+        fh.seek(pos)
+        head = fh.read(16)
+        if len(head) < 8:
+            return b""
+        length, kind, size = _box_head(head)
+        if kind == b"jp2h":
+            fh.seek(pos + size)
+            return fh.read(max(0, length - size))
+        if length < size:  # 0 (to the end) or broken: no header box follows
+            return b""
+        pos += length
+
+
+def header_facts(path: Path) -> tuple[int, bytes | None]:
+    """(the largest bits per sample of any component, 0 when unknown; the ICC profile the ``colr`` box
+    carries, or None for an enumerated colour space), from one pass over the file's headers."""
     with open(path, "rb") as fh:
-        first = fh.read(16)
-        pos = 0
-        while True:
-            fh.seek(pos)
-            head = fh.read(16)
-            if len(head) < 8:
-                return first, b""
-            length, kind = struct.unpack(">I4s", head[:8])
-            size = 8
-            if length == 1 and len(head) == 16:
-                length, size = struct.unpack(">Q", head[8:16])[0], 16
-            if kind == b"jp2h":
-                fh.seek(pos + size)
-                return first, fh.read(max(0, length - size))
-            if length < size:  # 0 (to the end) or broken: no header box follows
-                return first, b""
-            pos += length
-
-
-def bit_depth(path: Path) -> int:
-    """The largest bits per sample of any component (8 for an ordinary file); 0 when unknown."""
-    first, header = _header_of(path)
-    if first.startswith(SOC_SIZ):  # raw codestream: SOC SIZ Lsiz Rsiz, 8 × 4-byte sizes and offsets, Csiz
-        with open(path, "rb") as fh:
-            data = fh.read(HEADER_BYTES)
-        if len(data) < 42:
-            return 0
-        count = struct.unpack(">H", data[40:42])[0]  # Csiz, then Ssiz XRsiz YRsiz per component
-        depths = [(data[42 + 3 * i] & 0x7F) + 1 for i in range(count) if 42 + 3 * i < len(data)]
-        return max(depths, default=0)
-    per_component: list[int] = []
+        first = fh.read(HEADER_BYTES)
+        if first.startswith(SOC_SIZ):  # raw codestream: SOC SIZ Lsiz Rsiz, 8 × 4-byte sizes and offsets, Csiz
+            if len(first) < 42:
+                return 0, None
+            count = struct.unpack(">H", first[40:42])[0]  # Csiz, then Ssiz XRsiz YRsiz per component
+            depths = [(first[42 + 3 * i] & 0x7F) + 1 for i in range(count) if 42 + 3 * i < len(first)]
+            return max(depths, default=0), None
+        header = _header_of(fh)
+    bits, per_component, icc = 0, [], None
     for kind, start, stop, _ in boxes(header):
-        if kind == "ihdr" and stop - start >= 14:
-            bpc = header[start + 10]
-            if bpc != 0xFF:
-                return (bpc & 0x7F) + 1
+        if kind == "ihdr" and stop - start >= 14 and header[start + 10] != 0xFF:
+            bits = (header[start + 10] & 0x7F) + 1
         elif kind == "bpcc":
             per_component = [(b & 0x7F) + 1 for b in header[start:stop]]
-    return max(per_component, default=0)
-
-
-def icc_profile(path: Path) -> bytes | None:
-    """The ICC profile a JP2 file's ``colr`` box carries, or None (an enumerated colour space, or none)."""
-    _, header = _header_of(path)
-    for kind, start, stop, _ in boxes(header):
-        if kind == "colr" and stop - start > 3 and header[start] in (METHOD_RESTRICTED_ICC, METHOD_ANY_ICC):
-            return bytes(header[start + 3:stop]) or None
-    return None
+        elif kind == "colr" and icc is None and stop - start > 3 \
+                and header[start] in (METHOD_RESTRICTED_ICC, METHOD_ANY_ICC):
+            icc = bytes(header[start + 3:stop]) or None
+    return bits or max(per_component, default=0), icc
 
 
 def _box(kind: bytes, contents: bytes) -> bytes:
