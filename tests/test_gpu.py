@@ -32,6 +32,15 @@ def test_pixel_conversion_round_trip_on_cpu(photos):
     assert 0.0 <= np.nanmin(out) and np.nanmax(out) <= 1.0
 
 
+def test_sixteen_bit_tiles_reach_a_half_precision_engine_finite(photos):
+    """fp16 ends at 65504: 16-bit pixels are scaled before they are narrowed, or white becomes inf."""
+    tiles = (photos["chelsea_45x59"][None].astype(np.uint16) * 257)
+    tiles[0, 0, 0] = 65535
+    x, _ = upload(tiles, 65535.0, "cpu", torch.float16)
+    assert x.dtype == torch.float16 and torch.isfinite(x).all()
+    np.testing.assert_allclose(x[0].float().numpy().transpose(1, 2, 0), tiles[0] / 65535.0, atol=1e-3)
+
+
 @needs_cuda
 @pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])

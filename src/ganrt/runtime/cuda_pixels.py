@@ -15,9 +15,11 @@ def upload(tiles: np.ndarray, maxval: float, device, dtype, *, multiple: int = 1
     raw = torch.from_numpy(np.ascontiguousarray(tiles))
     if torch.device(device).type == "cuda":
         raw = raw.pin_memory()  # page-locked: the copy runs asynchronously at full PCIe speed
-    x = raw.to(device, non_blocking=True).permute(0, 3, 1, 2).to(dtype)
+    # 16-bit pixels are scaled in float32 first: fp16 tops out at 65504, so 65535 would become inf
+    x = raw.to(device, non_blocking=True).permute(0, 3, 1, 2).to(torch.float32 if maxval > 2048 else dtype)
     if maxval != 1.0:
         x = x.div_(maxval)
+    x = x.to(dtype)
     th, tw = -(-max(h, min_size) // multiple) * multiple, -(-max(w, min_size) // multiple) * multiple
     if (th, tw) != (h, w):
         x = torch.nn.functional.pad(x, (0, tw - w, 0, th - h), mode="replicate")
