@@ -44,7 +44,7 @@ def video(
     codec: Annotated[str, typer.Option("--codec", help="Video encoder: libx264, libx265, ffv1, libvpx-vp9, …")] = "libx264",
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
     preset: Annotated[str, typer.Option("--preset", help="Encoder speed preset (x264/x265/svt-av1).")] = "medium",
-    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p; bgr0 for ffv1).")] = None,
+    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p, yuv420p10le for a 10-bit or deeper source; bgr0 or gbrp16le for ffv1).")] = None,
     fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; 25 for frame folders).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
@@ -65,7 +65,6 @@ def video(
         raise UsageError("ganrt video reads and writes local (or NFS) files: fetch the video first "
                          "(fsspec URLs are for image folders)")
     input, output = Path(input), Path(output) if output is not None else None
-    import logging
     import time
     from dataclasses import replace
 
@@ -92,27 +91,23 @@ def video(
     t_start, t_end = parse_time(start, "--start") or 0.0, parse_time(end, "--end")
     if t_end is not None and t_end <= t_start:
         raise UsageError("--end must be after --start")
-    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
     plan = OutputPlan(inputs=(input,), input_root=input if input.is_dir() else None, overwrite=overwrite)
     if output is not None:
         if output.suffix.lower() not in MUXER:
             raise UsageError(f"OUTPUT must end in one of {', '.join(MUXER)}")
         plan.claim(output, "OUTPUT")
         _check_writable(output.parent)
-        check_encoder(codec, MUXER[output.suffix.lower()], encode.pixel_format())
     else:
         _plan_frames(plan, frames_dir, overwrite)
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end)
+    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits)
     if source.media is not None and source.media.colorspace and output is not None:
         encode = replace(encode, colorspace=source.media.colorspace, primaries=source.media.primaries,
                          transfer=source.media.transfer)
-    if source.media is not None and source.media.bits > 8:
-        hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(source.media.transfer or "")
-        kept = f", its {hdr} HDR transfer kept as a tag, not tone-mapped" if hdr and output is not None else ""
-        logging.getLogger("ganrt").warning("%s is %d-bit video (%s); ganrt video works on 8-bit frames, so the "
-                                           "output is 8-bit%s", input.name, source.media.bits,
-                                           source.media.pix_fmt, kept)
+    if output is not None:
+        check_encoder(codec, MUXER[output.suffix.lower()], encode.pixel_format())
+        _warn_if_flattened(input.name, source, encode.pixel_format())
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt video")
     outscale = outscale if outscale is not None else choice.model.default_outscale
     settings = VideoSettings(outscale=outscale, tile=choice.tile, batch=batch, fps=fps,
@@ -123,6 +118,7 @@ def video(
         "model": choice.model.name, "weights": choice.model.checksum, "precision": choice.precision,
         "outscale": outscale, "tile": choice.tile.describe(), "fps": fps, "start": t_start, "end": t_end,
         "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None, "decoder": "ffmpeg-cfr",
+        **({"bits": source.bits} if source.bits > 8 else {}),  # 8-bit jobs keep the fingerprint they had
     })
     began = time.perf_counter()
     with RateBar("upscaling", None, quiet) as bar:
@@ -159,6 +155,19 @@ def video(
             f"{result.restored} restored in {time.perf_counter() - began:.1f} s ({result.fps:.2f} frames/s"
             + (f", {result.resumed_segments} segment(s) resumed" if result.resumed_segments else "")
             + f"); stages {stages} frames/s, bound by {result.bottleneck()}", markup=False)
+
+
+def _warn_if_flattened(name: str, source, pix_fmt: str | None) -> None:
+    """One warning when a deep source is written in an 8-bit pixel format (the user's --pix-fmt, or all
+    the codec has); deep frames are restored at 16 bits and written at the output format's depth."""
+    import logging
+
+    from ganrt.pipelines.ffmpeg import pixel_bits
+
+    if source.bits > 8 and pixel_bits(pix_fmt) == 8:
+        what = f"{source.bits}-bit video ({source.media.pix_fmt})" if source.media is not None else "16-bit frames"
+        logging.getLogger("ganrt").warning("%s is %s, but the output pixel format %s holds 8 bits; give a deeper "
+                                           "--pix-fmt (yuv420p10le) to keep them", name, what, pix_fmt)
 
 
 def _plan_frames(plan, frames_dir: Path, overwrite: bool) -> None:

@@ -41,11 +41,20 @@ class EncodeSettings:
     colorspace: str | None = None  # tag and matrix of the source (bt709, smpte170m, …), when known
     primaries: str | None = None  # the source's, when it says; else the usual ones for ``colorspace``
     transfer: str | None = None  # the source's (smpte2084 for PQ, arib-std-b67 for HLG), or as above
+    source_bits: int = 8  # above 8 the frames are 16-bit RGB, and the default output format is deep too
 
     def pixel_format(self) -> str | None:
         if self.pix_fmt:
             return self.pix_fmt
-        return {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24"}.get(self.codec, "yuv420p")
+        if self.source_bits > 8:  # 10-bit where the codec has it; lossless ffv1 and png keep all 16
+            return DEEP_PIX_FMT.get(self.codec, "yuv420p10le")
+        return {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24", "prores_ks": "yuv422p10le"}.get(self.codec,
+                                                                                                   "yuv420p")
+
+    @property
+    def input_pix_fmt(self) -> str:
+        """How frames are piped into ffmpeg: 8-bit RGB, or 16-bit RGB for a deep source."""
+        return "rgb48le" if self.source_bits > 8 else "rgb24"
 
     def codec_args(self) -> list[str]:
         args = ["-c:v", self.codec]
@@ -67,6 +76,9 @@ class EncodeSettings:
         if self.codec == "libx265":
             args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
         return args
+
+
+DEEP_PIX_FMT = {"ffv1": "gbrp16le", "png": "rgb48be", "libx264rgb": "rgb24", "prores_ks": "yuv422p10le"}
 
 
 def _matrix(cs: str) -> str:
@@ -178,20 +190,24 @@ def segment_path(work: Path, segment: int) -> Path:
 
 
 class SegmentEncoder:
-    """One segment: raw RGB frames piped into ffmpeg, encoded into a temporary file, renamed when complete."""
+    """One segment: raw RGB frames (8- or 16-bit, as ``enc.input_pix_fmt``) piped into ffmpeg, encoded into a
+    temporary file, renamed when complete."""
 
     def __init__(self, work: Path, segment: int, width: int, height: int, fps: float, enc: EncodeSettings):
         self.final = segment_path(work, segment)
         self.tmp = new_temp_path(self.final)
         self.log = self.tmp.with_name(self.tmp.name + ".log")
         self.frames = 0
+        self.dtype = np.dtype("<u2" if enc.input_pix_fmt == "rgb48le" else np.uint8)
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
+               "-f", "rawvideo", "-pix_fmt", enc.input_pix_fmt, "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
                "-i", "pipe:0", *enc.codec_args(), "-an", "-f", "matroska", ff_path(self.tmp)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._log_fh)
 
     def write(self, frame: np.ndarray) -> None:
+        if frame.dtype != self.dtype:
+            raise VideoError(f"a {frame.dtype} frame reached an encoder of {self.dtype} frames")
         try:
             self.proc.stdin.write(memoryview(np.ascontiguousarray(frame)))
         except BrokenPipeError:
@@ -225,7 +241,7 @@ class SegmentEncoder:
 
 
 class FramesWriter:
-    """Numbered PNG frames (``frame_000001.png`` …), each written atomically."""
+    """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically."""
 
     def __init__(self, folder: Path):
         self.folder = folder

@@ -8,6 +8,11 @@ it cannot decode, and each error is counted); and the frames decoded are
 checked against the frames the container holds, so a source that stops early
 fails loudly instead of giving a short video. ``start``/``end`` select the
 frames with start ≤ t < end, and the same times trim the audio.
+
+Frames keep the source's depth: 8-bit video and frames come out as uint8 RGB;
+deeper video (10-bit yuv420p10le, 12-bit, …) is decoded to 16-bit RGB and
+16-bit frame folders are read as they are, so nothing is flattened to 8 bits
+on its way through the model.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 DEFAULT_FOLDER_FPS = 25.0
 MISSING_FRAMES_TOLERATED = 2  # frames a decoder may legitimately drop at a damaged end
+FRAME_FLAGS = 2 | 1  # cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR: 16-bit frames stay 16-bit, every frame is BGR
 
 
 @dataclass
@@ -45,6 +51,11 @@ class FrameSource:
     start: float = 0.0
     end: float | None = None
     media: MediaInfo | None = None  # what ffmpeg reported of a video file (None for a frame folder)
+    bits: int = 8  # bits per sample of the source; above 8, frames are uint16
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint16 if self.bits > 8 else np.uint8)
 
     @property
     def is_video_file(self) -> bool:
@@ -58,7 +69,7 @@ class FrameSource:
         return t >= self.start - 1e-9 and (self.end is None or t < self.end - 1e-9)
 
     def frames(self) -> Iterator[np.ndarray]:
-        """RGB uint8 frames of the selected range, in order."""
+        """RGB frames of the selected range, in order (``dtype``: uint8, or uint16 for a deep source)."""
         raise NotImplementedError
 
 
@@ -77,11 +88,12 @@ class VideoFileSource(FrameSource):
     def frames(self) -> Iterator[np.ndarray]:
         self._counter = threading.Thread(target=self._count_packets, daemon=True, name="ganrt-count")
         self._counter.start()
-        size = self.width * self.height * 3
+        deep = self.bits > 8
+        size = self.width * self.height * 3 * (2 if deep else 1)
         limit = ["-t", f"{self.end:.6f}"] if self.end is not None else []
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", ff_path(self.path),
                "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "cfr", "-r", f"{self.fps:.10g}", *limit,
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+               "-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "pipe:1"]
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=size)
             index = 0
@@ -94,7 +106,8 @@ class VideoFileSource(FrameSource):
                         raise VideoError(f"ffmpeg returned a partial frame from {self.path.name} "
                                          f"({len(data)} of {size} bytes): frame size mismatch")
                     if self.in_range(index):
-                        yield np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)
+                        pixels = np.frombuffer(data, "<u2" if deep else np.uint8)
+                        yield pixels.reshape(self.height, self.width, 3).astype(self.dtype, copy=False)
                     index += 1
             finally:
                 if proc.poll() is None:
@@ -137,13 +150,22 @@ class FolderSource(FrameSource):
         for index, path in enumerate(self.files):
             if not self.in_range(index):
                 continue
-            frame = cv2_read(path, cv2.IMREAD_COLOR)
+            frame = cv2_read(path, FRAME_FLAGS)
             if frame is None:
                 raise VideoError(f"frame {path.name} cannot be read")
             if frame.shape[:2] != (self.height, self.width):
                 raise VideoError(f"frame {path.name} is {frame.shape[1]}x{frame.shape[0]}, "
                                  f"the first frame is {self.width}x{self.height}")
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            yield cv2.cvtColor(_to_depth(frame, self.dtype), cv2.COLOR_BGR2RGB)
+
+
+def _to_depth(frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A frame of a folder at the folder's depth (its first frame's): 8 → 16 bits exactly, 16 → 8 rounded."""
+    if frame.dtype == dtype:
+        return frame
+    if dtype == np.uint16:
+        return frame.astype(np.uint16) * np.uint16(257)
+    return np.rint(frame / 257.0).astype(np.uint8)
 
 
 def _natural_key(path: Path):
@@ -176,12 +198,12 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         files = frame_files(path)
         if not files:
             raise VideoError(f"{path} holds no image frames")
-        first = cv2_read(files[0], cv2.IMREAD_COLOR)
+        first = cv2_read(files[0], FRAME_FLAGS)
         if first is None:
             raise VideoError(f"frame {files[0].name} cannot be read")
         rate = fps or DEFAULT_FOLDER_FPS
         return FolderSource(path, rate, first.shape[1], first.shape[0], _range_count(len(files), rate, start, end),
-                            start, end, files=files)
+                            start, end, bits=16 if first.dtype == np.uint16 else 8, files=files)
     if not path.is_file():
         raise UsageError(f"input {path} is not a regular file")
     info = probe(path)
@@ -195,4 +217,4 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         raise UsageError(f"{path.name} does not declare a frame rate; give one with --fps")
     total = round(info.duration * rate) if info.duration else None
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
-                           media=info)
+                           media=info, bits=info.bits)
