@@ -23,7 +23,7 @@ SRT = "1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:02,5
 
 
 def make_video(path: Path, *, seconds: float, fps: float = 10, size: str = "48x32", audio: bool = True,
-               subtitles: bool = False, codec: str = "libx264") -> Path:
+               subtitles: bool = False, codec: str = "libx264", pix_fmt: str = "yuv420p") -> Path:
     args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
     maps = ["-map", "0:v"]
@@ -35,7 +35,7 @@ def make_video(path: Path, *, seconds: float, fps: float = 10, size: str = "48x3
         srt.write_text(SRT)
         args += ["-i", str(srt)]
         maps += ["-map", f"{2 if audio else 1}:s"]
-    codecs = ["-c:v", codec, "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else [])
+    codecs = ["-c:v", codec, "-pix_fmt", pix_fmt] + (["-c:a", "aac"] if audio else [])
     codecs += ["-c:s", "srt"] if subtitles else []
     subprocess.run([*args, *maps, *codecs, str(path)], check=True)
     return path
