@@ -425,8 +425,13 @@ def test_failed_video_runs_leave_no_work_folder_and_runs_do_not_share_one(tmp_pa
 
     src = make_video(tmp_path / "clip.mkv", seconds=1, size="32x24")
     out = tmp_path / "out.mkv"
-    result = cli("video", src, out, "--codec", "libx264", "--pix-fmt", "yuv444p10le", "--crf", "-5", *FAST)
-    assert result.exit_code != 0
+    refused = cli("video", src, out, "--codec", "libx264", "--crf", "-5", *FAST)  # before any work
+    assert "refuses these settings: Value -5" in one_line_error(refused, 2)
+    frames = tmp_path / "frames"  # a frame folder whose fifth frame is of another size: fails mid-run
+    frames.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((24, 32 if i != 4 else 30, 3), 30 * i, np.uint8)).save(frames / f"{i:03d}.png")
+    assert "frame 004.png is 30x24" in one_line_error(cli("video", frames, out, *FAST), 1)
     assert not (tmp_path / ".out.mkv.ganrt-work").exists() and not out.exists()
     state, _ = JobState.open(tmp_path / ".out.mkv.ganrt-work", "x", 40)  # another run holds the output
     try:

@@ -76,6 +76,9 @@ def test_relative_paths(tmp_path, monkeypatch):
     result = run_video("clip.mkv", "up.mkv")
     assert result.exit_code == 0, result.output
     assert count_video_packets(tmp_path / "up.mkv") == 10
+    # svt-av1 with its own default preset (x264's "medium" is no svt-av1 preset)
+    assert run_video("clip.mkv", "av1.mkv", "--codec", "libsvtav1").exit_code == 0
+    assert probe(tmp_path / "av1.mkv").streams[0].codec == "av1"
 
 
 def test_mp4_outscale_and_range(tmp_path):
@@ -198,6 +201,9 @@ def test_bad_input_is_one_clear_line(tmp_path):
     assert "no video stream" in one_line_error(run_video(audio_only, out))
     src = make_video(tmp_path / "clip.mkv", seconds=1)
     assert "no 'libx999' video encoder" in one_line_error(run_video(src, out, "--codec", "libx999"))
+    assert "Possible presets: ultrafast" in one_line_error(run_video(src, out, "--preset", "fastest"))
+    assert 'preset" option value "slow"' in one_line_error(run_video(src, out, "--codec", "libsvtav1", "--preset",
+                                                                     "slow"))
     locked = tmp_path / "locked"
     locked.write_text("a file, so nothing can be written under it")
     assert "cannot write" in one_line_error(run_video(src, locked / "out.mp4"))

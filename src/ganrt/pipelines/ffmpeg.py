@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganrt.errors import VideoError
+from ganrt.errors import UsageError, VideoError
 
 _STREAM = re.compile(r"Stream #0:(\d+)(?:\[\w+\])?(?:\((\w+)\))?: (Video|Audio|Subtitle|Data|Attachment): (\w+)")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -183,16 +183,36 @@ def encoders() -> dict[str, str]:
     return names
 
 
-def check_encoder(codec: str, container: str, pix_fmt: str | None) -> None:
-    """Fail early, with one clear line, when this ffmpeg cannot encode ``codec`` into ``container``."""
+def check_encoder(codec: str, container: str, codec_args: list[str]) -> None:
+    """Fail early, with one clear line, when this ffmpeg cannot encode ``codec`` into ``container`` with
+    ``codec_args`` (the encoder, its pixel format and options, as the segments will be encoded): one
+    frame is encoded before any work starts."""
     if encoders().get(codec) != "V":
         common = [n for n in ("libx264", "libx265", "ffv1", "libvpx-vp9", "libaom-av1", "libsvtav1", "prores_ks")
                   if encoders().get(n) == "V"]
         raise VideoError(f"this ffmpeg has no {codec!r} video encoder; use one of {', '.join(common)}")
-    args = ["-f", "lavfi", "-i", "color=c=gray:size=64x64:rate=1:duration=1", "-frames:v", "1", "-c:v", codec]
-    if pix_fmt:
-        args += ["-pix_fmt", pix_fmt]
-    run([*args, "-f", container, "-y", "/dev/null"], what=f"encoding {codec} into {container}", timeout=60)
+    args = ["-f", "lavfi", "-i", "color=c=gray:size=64x64:rate=1:duration=1", "-frames:v", "1", *codec_args]
+    proc = run([*args, "-f", container, "-y", "/dev/null"], what=f"encoding {codec} into {container}", timeout=60,
+               check=False)
+    if proc.returncode != 0:
+        reason = refused_setting(proc.stderr)
+        if reason is not None:
+            raise UsageError(f"--codec {codec} refuses these settings: {reason}")
+        raise VideoError(f"encoding {codec} into {container} failed: {last_error_line(proc.stderr)}")
+
+
+_REFUSED = re.compile(r"invalid preset|Error setting (?:option|preset)|Unable to parse|out of range", re.IGNORECASE)
+
+
+def refused_setting(stderr: str) -> str | None:
+    """The line where ffmpeg (or the encoder) says which option value it refused, with the values it
+    would take when it lists them; None when the failure is of another kind."""
+    lines = [re.sub(r"^(?:\[[^]]*\]\s*|\w+ \[error\]:\s*)+", "", ln).strip() for ln in stderr.splitlines()]
+    reason = next((ln for ln in lines if _REFUSED.search(ln)), None)
+    if reason is None:
+        return None
+    choices = next((ln for ln in lines if ln.startswith("Possible presets")), None)
+    return reason.rstrip(".") + (f" ({choices})" if choices else "")
 
 
 def count_video_packets(path: Path) -> int:

@@ -36,7 +36,7 @@ FRAME_NAME = re.compile(r"frame_(\d{6,})\.png$")
 class EncodeSettings:
     codec: str = "libx264"
     crf: int | None = 18
-    preset: str | None = "medium"
+    preset: str | None = None  # default: "medium" for x264/x265, the encoder's own for svt-av1
     pix_fmt: str | None = None  # default per codec, see ``pixel_format``
     colorspace: str | None = None  # tag and matrix of the source (bt709, smpte170m, …), when known
     primaries: str | None = None  # the source's, when it says; else the usual ones for ``colorspace``
@@ -62,8 +62,9 @@ class EncodeSettings:
             args += ["-crf", str(self.crf)]
             if self.codec == "libvpx-vp9":
                 args += ["-b:v", "0"]
-        if self.preset and self.codec in ("libx264", "libx265", "libsvtav1"):
-            args += ["-preset", self.preset]
+        preset = self.preset or DEFAULT_PRESET.get(self.codec)
+        if preset and self.codec in ("libx264", "libx265", "libsvtav1"):
+            args += ["-preset", preset]
         if (pix := self.pixel_format()) is not None:
             args += ["-pix_fmt", pix]
         if self.colorspace and (pix or "").startswith("yuv"):
@@ -78,6 +79,7 @@ class EncodeSettings:
         return args
 
 
+DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium"}  # svt-av1 takes numbers (0-13), not names
 DEEP_PIX_FMT = {"ffv1": "gbrp16le", "png": "rgb48be", "libx264rgb": "rgb24", "prores_ks": "yuv422p10le"}
 
 
