@@ -200,7 +200,7 @@ class SegmentEncoder:
         self.tmp = new_temp_path(self.final)
         self.log = self.tmp.with_name(self.tmp.name + ".log")
         self.frames = 0
-        self.dtype = np.dtype("<u2" if enc.input_pix_fmt == "rgb48le" else np.uint8)
+        self.dtype = np.dtype(np.uint16 if enc.source_bits > 8 else np.uint8)
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", enc.input_pix_fmt, "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
