@@ -59,7 +59,7 @@ def test_export_every_builtin(model, precision, tmp_path, harsh_photos, load):
         import torch
 
         s = session(out)
-        for x in harsh_photos[:4] if model == "RealESRGAN_x4plus" else harsh_photos:
+        for x in harsh_photos[:2] if model == "RealESRGAN_x4plus" else harsh_photos:  # overexposed, high contrast
             got = s.run(None, {"input": x})[0]
             assert np.isfinite(got).all()
             with torch.inference_mode():

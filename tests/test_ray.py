@@ -114,8 +114,8 @@ def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_
     assert sorted(want) == sorted(got) and len(want) == 6
     for rel in want:
         assert np.abs(pixels(want[rel]) - pixels(got[rel])).max() <= 1, rel
-    again = ganrt("restore", src, tmp_path / "ray", *FAST, "-q", "--ray", "--ray-actors", "2")
-    assert again.returncode == 1  # the torn file still fails; nothing else is redone
+    again = ganrt("restore", src, tmp_path / "ray", *FAST, "-q", "--ray", cluster, "--ray-actors", "2")
+    assert again.returncode == 1  # the torn file still fails; nothing else is redone (on the cluster, this time)
     assert {rel: p.stat().st_mtime_ns for rel, p in outputs(tmp_path / "ray").items()} == \
         {rel: p.stat().st_mtime_ns for rel, p in got.items()}
 
