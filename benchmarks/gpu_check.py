@@ -6,7 +6,7 @@ On a CUDA machine:
      ``ganrt.bench.runner``: parity against the fp32 CPU torch reference on a real photo, and
      timings at 720p input (warm-up, CUDA events for GPU time, percentiles), with the fraction of
      the measured fp16 matmul peak that the model's FLOPs reach;
-  4. the video and archive pipelines end to end against engine-only.
+  3. the video (8-bit, and 10-bit through the 16-bit path) and archive pipelines end to end against engine-only.
 It prints a short table last and writes everything to $OUT/gpu_check.json (or --out).
 
     python benchmarks/gpu_check.py [--out DIR] [--models realesr-animevideov3,RealESRGAN_x4plus]
@@ -86,6 +86,7 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
 
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.archive_walk import discover
+    from ganrt.pipelines.ffmpeg import probe
     from ganrt.pipelines.jobstate import JobState
     from ganrt.pipelines.restore import RestoreSettings
     from ganrt.pipelines.video import VideoRunner, VideoSettings
@@ -108,6 +109,14 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
         out["video_ratio"] = out["video_end_to_end_fps"] / out["video_engine_only_fps"]
         out["video_bound_by"] = result.bottleneck()
         out["video_stage_fps"] = {k: v.fps for k, v in result.stages.items()}
+        deep = Path(tmp) / "clip10.mkv"  # 10-bit: 16-bit frames through the device upload, written 10-bit
+        make_video(deep, f"{size[1]}x{size[0]}", seconds, 24, pix_fmt="yuv420p10le")
+        runner = VideoRunner(engine, open_source(deep), VideoSettings(batch=2), output=Path(tmp) / "up10.mkv",
+                             frames_dir=None, fingerprint="gpu-check-10")
+        t0 = time.perf_counter()
+        result = runner.run()
+        out["video10_end_to_end_fps"] = result.frames / (time.perf_counter() - t0)
+        out["video10_pix_fmt"] = probe(Path(tmp) / "up10.mkv").pix_fmt
         import cv2
 
         photos = Path(tmp) / "photos"
@@ -162,7 +171,8 @@ def main() -> None:
     p = report["pipelines"]
     if "video_ratio" in p:
         print(f"video end-to-end {p['video_end_to_end_fps']:.1f} fps vs engine-only {p['video_engine_only_fps']:.1f} "
-              f"(ratio {p['video_ratio']:.2f}, bound by {p['video_bound_by']}); archive {p['archive_images_per_s']:.2f} img/s")
+              f"(ratio {p['video_ratio']:.2f}, bound by {p['video_bound_by']}); 10-bit {p['video10_end_to_end_fps']:.1f} fps "
+              f"({p['video10_pix_fmt']}); archive {p['archive_images_per_s']:.2f} img/s")
 
 
 if __name__ == "__main__":

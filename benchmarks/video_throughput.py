@@ -31,11 +31,11 @@ from ganrt.runtime.registry import create_engine
 from ganrt.runtime.tiling import upscale
 
 
-def make_video(path: Path, size: str, seconds: float, fps: int) -> None:
+def make_video(path: Path, size: str, seconds: float, fps: int, pix_fmt: str = "yuv420p") -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                     "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}",
                     "-f", "lavfi", "-i", f"sine=duration={seconds}",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)], check=True)
+                    "-c:v", "libx264", "-pix_fmt", pix_fmt, "-c:a", "aac", str(path)], check=True)
 
 
 def engine_only_fps(engine, frames: list[np.ndarray], batch: int) -> float:

@@ -113,3 +113,4 @@ def test_gpu_check_script_runs_end_to_end_on_cpu(tmp_path):
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert {r["status"] for r in report["rows"]} == {"ok"}
     assert report["pipelines"]["video_end_to_end_fps"] > 0 and report["pipelines"]["archive_failed"] == 0
+    assert report["pipelines"]["video10_end_to_end_fps"] > 0 and report["pipelines"]["video10_pix_fmt"] == "yuv420p10le"

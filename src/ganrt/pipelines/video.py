@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +151,8 @@ class VideoRunner:
                  frames_dir: Path | None, fingerprint: str,
                  on_progress: Callable[[VideoResult, int | None], None] | None = None, scale: int | None = None):
         """``engine`` None (the engine runs elsewhere, under ``--ray``) needs the model's ``scale``."""
+        if settings.encode.source_bits != source.bits:  # the frames' depth decides how they are piped
+            settings = replace(settings, encode=replace(settings.encode, source_bits=source.bits))
         self.engine, self.source, self.settings = engine, source, settings
         self.output, self.frames_dir = output, frames_dir
         self.fps_out = settings.fps or source.fps
