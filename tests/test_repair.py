@@ -169,6 +169,7 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     converts from PyTorch for OpenVINO (whose ONNX frontend fails on that graph), and repairs through
     torch, ONNX Runtime and OpenVINO alike."""
     import onnx
+    import onnxruntime as ort
     import torch
     from spandrel.architectures.LaMa.__arch.LaMa import LaMa
 
@@ -200,6 +201,14 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     exported = [onnx.load(str(p)) for p in (Path(os.environ["GANRT_CACHE"]) / "onnx").glob("big-lama-random-*.onnx")]
     assert [{p.key: p.value for p in m.metadata_props}["ganrt.exporter"] for m in exported] == ["torchscript"]
     assert sum(n.op_type == "DFT" for n in exported[0].graph.node) == 144  # 36 Fourier units, 4 DFTs each
+    from ganrt.export.dft_matmul import dft_as_matmul  # what TensorRT, which has no DFT, is given instead
+
+    feeds = {"input": np.random.default_rng(1).random((1, 3, 64, 72), np.float32),
+             "mask": np.zeros((1, 1, 64, 72), np.float32)}
+    feeds["mask"][..., 20:40, 10:50] = 1
+    dft, products = (ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+                     for m in (exported[0], dft_as_matmul(exported[0])))
+    assert np.abs(dft - products).max() < 1e-5
     assert np.abs(outs["torch"] - outs["openvino"]).max() <= 1  # OpenVINO ran the model converted from PyTorch
     assert not np.array_equal(outs["torch"], img)
 

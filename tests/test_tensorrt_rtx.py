@@ -143,32 +143,72 @@ def test_the_tensorrt_backend_needs_a_gpu_and_says_so(load):
         create_engine(load("realesr-animevideov3"), backend="tensorrt")
 
 
-@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export")
 def test_an_operator_tensorrt_lacks_ends_in_one_short_line_and_tensorrt_prints_nothing(tmp_path, capfd):
-    """LaMa's FFTs (ONNX DFT) have no TensorRT layer: the build fails in one line that names the operator,
-    how many nodes and the first one, not 144 copies of the parser's message; TensorRT's own log goes to
+    """An operator TensorRT has no layer for (Det) fails the parse in one line that names it, how many
+    nodes and the first one, not one copy of the parser's message per node; TensorRT's own log goes to
     ganrt's log instead of the terminal."""
-    import torch
+    import onnx
+    from onnx import TensorProto, helper
 
     from ganrt.errors import EngineBuildError
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, 3, 3])
+    outs = [helper.make_tensor_value_info(f"det{i}", TensorProto.FLOAT, [2]) for i in range(4)]
+    graph = helper.make_graph([helper.make_node("Det", ["input"], [f"det{i}"], name=f"det{i}") for i in range(4)],
+                              "dets", [x], outs)
+    path = tmp_path / "dets.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    capfd.readouterr()
+    with pytest.raises(EngineBuildError) as failed:
+        parse_network(RTX, path)
+    message = str(failed.value)
+    assert "could not parse dets.onnx: Det: no TensorRT layer or plugin for this operator (4 nodes, first det0)" \
+        in message, message
+    assert message.count("Det") == 1 and len(message) < 300, message
+    assert "[TRT]" not in "".join(capfd.readouterr())
+
+
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export")
+def test_fft_convolutions_build_as_matrix_products(tmp_path):
+    """LaMa's FFT convolutions export as ONNX DFT nodes, for which TensorRT has no layer: TensorRT gets
+    them as matrix products instead (``export.dft_matmul``), which compute what the DFTs do (checked in
+    ONNX Runtime at odd sizes, batch 2) and build into an engine for an inpainting profile."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from ganrt.export.dft_matmul import dft_as_matmul, has_dft
+    from ganrt.export.onnx_export import set_metadata
     from ganrt.export.onnx_fft import fft_as_dft
 
-    class Spectral(torch.nn.Module):
-        def forward(self, x):
-            f = torch.fft.rfftn(x, dim=(-2, -1), norm="ortho")
+    class Spectral(torch.nn.Module):  # a Fourier unit's transforms: rfftn, a change of the spectrum, irfftn
+        def forward(self, x, mask):
+            f = torch.fft.rfftn(x * (1 - mask), dim=(-2, -1), norm="ortho")
             return torch.fft.irfftn(torch.complex(f.real * 2, f.imag), s=x.shape[-2:], dim=(-2, -1), norm="ortho")
 
     path = tmp_path / "spectral.onnx"
+    axes = {0: "batch", 2: "height", 3: "width"}
     with fft_as_dft(17):
-        torch.onnx.export(Spectral(), (torch.rand(1, 3, 32, 32),), str(path), opset_version=17, dynamo=False,
-                          input_names=["input"], output_names=["output"])
-    capfd.readouterr()
-    with pytest.raises(EngineBuildError) as failed:
-        engine_from_onnx(path, PROFILE, BuildOptions("fp32", flavour="rtx", targets=("sm89",)))
-    message = str(failed.value)
-    assert "could not parse spectral.onnx: DFT: no TensorRT layer or plugin for this operator (4 nodes, first " in message
-    assert message.count("DFT") == 2 and len(message) < 300, message
-    assert "[TRT]" not in "".join(capfd.readouterr())
+        torch.onnx.export(Spectral(), (torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)), str(path), opset_version=17,
+                          dynamo=False, input_names=["input", "mask"], output_names=["output"],
+                          dynamic_axes={"input": axes, "mask": axes, "output": axes})
+    proto = onnx.load(str(path))
+    rewritten = dft_as_matmul(proto)
+    assert sum(n.op_type == "DFT" for n in proto.graph.node) == 4 and not has_dft(rewritten)
+    dft, products = (ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                     for m in (proto, rewritten))
+    for h, w in ((32, 32), (17, 23), (40, 9)):
+        feeds = {"input": np.random.default_rng(h).random((2, 3, h, w), np.float32),
+                 "mask": np.zeros((2, 1, h, w), np.float32)}
+        want = Spectral()(*map(torch.from_numpy, feeds.values())).numpy()
+        assert np.abs(products.run(None, feeds)[0] - want).max() < 1e-5
+        assert np.abs(dft.run(None, feeds)[0] - want).max() < 1e-4
+    set_metadata(proto, {"ganrt.model": "spectral", "ganrt.kind": "inpainting", "ganrt.scale": "1",
+                         "ganrt.in_channels": "3", "ganrt.out_channels": "3", "ganrt.size_multiple": "8",
+                         "ganrt.min_size": "16", "ganrt.value_range": "0,1", "ganrt.precision": "fp32"})
+    onnx.save(proto, str(path))
+    data, _ = engine_from_onnx(path, PROFILE, BuildOptions("fp32", flavour="rtx", targets=("sm89",)))
+    assert len(data) > 1000
 
 
 def test_a_face_network_builds_for_its_one_size_and_refuses_others(tmp_path, random_gfpgan):

@@ -85,21 +85,41 @@ def parse_network(flavour: Flavour, onnx_path: Path, *, strongly_typed: bool = T
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, flavour.logger())
-    if not parser.parse_from_file(str(onnx_path)):
+    if not parser.parse(_tensorrt_graph(onnx_path), str(onnx_path)):
         errors = [parser.get_error(i) for i in range(parser.num_errors)]
         raise EngineBuildError(f"{flavour.description} {trt.__version__} could not parse {onnx_path.name}: "
                                f"{parse_errors(errors)}")
     return builder, network, parser
 
 
+def _tensorrt_graph(onnx_path: Path) -> bytes:
+    """The graph as TensorRT parses it: its DFT nodes (LaMa's FFT convolutions; TensorRT has no DFT
+    layer) as matrix products (``export.dft_matmul``); any other graph as it is."""
+    import onnx
+
+    from ganrt.export.dft_matmul import dft_as_matmul, has_dft
+
+    data = onnx_path.read_bytes()
+    if b"DFT" not in data:
+        return data
+    proto = onnx.load_from_string(data)
+    if not has_dft(proto):
+        return data
+    try:
+        return dft_as_matmul(proto).SerializeToString()
+    except NotImplementedError as exc:
+        raise EngineBuildError(f"{onnx_path.name} holds DFT nodes TensorRT cannot be given as matrix products: "
+                               f"{exc}") from None
+
+
 def parse_errors(errors, most: int = 3) -> str:
     """The parser's errors in a few words: one entry per operator and reason, with how many nodes and
-    the first one's name (a LaMa graph fails on 144 DFT nodes for one reason)."""
+    the first one's name (a graph may fail on a hundred nodes of one operator for one reason)."""
     kinds: dict[tuple[str, str], list[str]] = {}
     for error in errors:
         operator = getattr(error, "node_operator", lambda: "")() or "graph"
         reason = " ".join(str(error.desc()).split())[:200]
-        if "Plugin not found" in reason:  # the importer's last resort for an operator it has no layer for
+        if "Plugin not found" in reason or reason == "false":  # the importer has no layer for the operator
             reason = "no TensorRT layer or plugin for this operator"
         kinds.setdefault((operator, reason), []).append(getattr(error, "node_name", lambda: "")() or "?")
     parts = [f"{operator}: {reason} ({len(names)} node{'s' if len(names) > 1 else ''}, first {names[0]})"
