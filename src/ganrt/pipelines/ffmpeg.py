@@ -42,6 +42,13 @@ def pixel_bits(pix_fmt: str | None) -> int:
     return 16 if value in (48, 64) else value
 
 
+def frame_dtype(bits: int):
+    """The type of decoded frames for a source of ``bits`` per sample: uint8, or uint16 above 8."""
+    import numpy as np
+
+    return np.dtype(np.uint16 if bits > 8 else np.uint8)
+
+
 def ff_path(path: str | os.PathLike) -> str:
     """A path as ffmpeg must be given it: always a file, whatever characters its name holds."""
     return "file:" + os.path.abspath(path)

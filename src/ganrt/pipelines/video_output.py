@@ -25,7 +25,7 @@ import numpy as np
 
 from ganrt.errors import UsageError, VideoError
 from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path, remove_stale_temps
-from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, last_error_line
+from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, frame_dtype, last_error_line
 
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
@@ -48,8 +48,7 @@ class EncodeSettings:
             return self.pix_fmt
         if self.source_bits > 8:  # 10-bit where the codec has it; lossless ffv1 and png keep all 16
             return DEEP_PIX_FMT.get(self.codec, "yuv420p10le")
-        return {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24", "prores_ks": "yuv422p10le"}.get(self.codec,
-                                                                                                   "yuv420p")
+        return PIX_FMT.get(self.codec, "yuv420p")
 
     @property
     def input_pix_fmt(self) -> str:
@@ -80,6 +79,7 @@ class EncodeSettings:
 
 
 DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium"}  # svt-av1 takes numbers (0-13), not names
+PIX_FMT = {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24", "prores_ks": "yuv422p10le"}  # else yuv420p
 DEEP_PIX_FMT = {"ffv1": "gbrp16le", "png": "rgb48be", "libx264rgb": "rgb24", "prores_ks": "yuv422p10le"}
 
 
@@ -200,7 +200,7 @@ class SegmentEncoder:
         self.tmp = new_temp_path(self.final)
         self.log = self.tmp.with_name(self.tmp.name + ".log")
         self.frames = 0
-        self.dtype = np.dtype(np.uint16 if enc.source_bits > 8 else np.uint8)
+        self.dtype = frame_dtype(enc.source_bits)
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", enc.input_pix_fmt, "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",

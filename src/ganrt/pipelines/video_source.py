@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import UsageError, VideoError
-from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, probe
+from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, frame_dtype, probe
 from ganrt.pipelines.image_io import IMAGE_SUFFIXES, cv2_read
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class FrameSource:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(np.uint16 if self.bits > 8 else np.uint8)
+        return frame_dtype(self.bits)
 
     @property
     def is_video_file(self) -> bool:
