@@ -138,6 +138,15 @@ def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
     out = probe(tmp_path / "hdr-up.mp4")
     assert (out.pix_fmt, out.colorspace, out.primaries, out.transfer) == \
         ("yuv420p10le", "bt2020nc", "bt2020", "smpte2084")
+    twelve = tmp_path / "twelve.mkv"  # 12 bits stay 12 where the codec has them (x265), 10 where not (x264);
+    # 64x48: this x265 aborts on 48x32 at 10 and 12 bits
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=64x48:rate=10:duration=0.5", "-c:v", "libx265", "-pix_fmt", "yuv420p12le",
+                    "-x265-params", "log-level=error", str(twelve)], check=True)
+    assert probe(twelve).bits == 12
+    for codec, want in (("libx265", "yuv420p12le"), ("libx264", "yuv420p10le")):
+        assert run_video(twelve, tmp_path / f"{codec}.mkv", "--codec", codec).exit_code == 0
+        assert probe(tmp_path / f"{codec}.mkv").pix_fmt == want
     assert count_video_packets(tmp_path / "hdr-up.mp4") == 10
 
 

@@ -44,7 +44,7 @@ def video(
     codec: Annotated[str, typer.Option("--codec", help="Video encoder: libx264, libx265, ffv1, libvpx-vp9, …")] = "libx264",
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
     preset: Annotated[str | None, typer.Option("--preset", help="Encoder speed preset: x264/x265 by name (default medium), svt-av1 by number (0-13).")] = None,
-    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p, yuv420p10le for a 10-bit or deeper source; bgr0 or gbrp16le for ffv1).")] = None,
+    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p; yuv420p10le for a 10-bit or deeper source, yuv420p12le for 12-bit with x265/vp9/av1; bgr0 or gbrp16le for ffv1).")] = None,
     fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; 25 for frame folders).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,

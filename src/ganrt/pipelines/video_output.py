@@ -46,7 +46,9 @@ class EncodeSettings:
     def pixel_format(self) -> str | None:
         if self.pix_fmt:
             return self.pix_fmt
-        if self.source_bits > 8:  # 10-bit where the codec has it; lossless ffv1 and png keep all 16
+        if self.source_bits > 8:  # 10- or 12-bit as the codec has them; lossless ffv1 and png keep all 16
+            if self.source_bits >= 12 and self.codec in TWELVE_BIT:
+                return "yuv420p12le"
             return DEEP_PIX_FMT.get(self.codec, "yuv420p10le")
         return PIX_FMT.get(self.codec, "yuv420p")
 
@@ -80,6 +82,7 @@ class EncodeSettings:
 
 DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium"}  # svt-av1 takes numbers (0-13), not names
 PIX_FMT = {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24", "prores_ks": "yuv422p10le"}  # else yuv420p
+TWELVE_BIT = ("libx265", "libvpx-vp9", "libaom-av1")  # the encoders with yuv420p12le (x264 and svt-av1 stop at 10)
 DEEP_PIX_FMT = {"ffv1": "gbrp16le", "png": "rgb48be", "libx264rgb": "rgb24", "prores_ks": "yuv422p10le"}
 
 
