@@ -34,8 +34,8 @@ def has_dft(proto) -> bool:
 def dft_as_matmul(proto):
     """A copy of ``proto`` with every DFT node replaced by matrix products (see the module docstring)."""
     model = onnx.shape_inference.infer_shapes(proto)
-    last_dims = _last_dims(model)
-    ranks = _ranks(model)
+    dims = _inferred_dims(model)
+    ranks = _ranks(model, dims)
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     nodes = []
@@ -43,7 +43,7 @@ def dft_as_matmul(proto):
         if node.op_type != "DFT":
             nodes.append(node)
             continue
-        pairs = last_dims.get(node.input[0])  # 1 real, 2 complex, None: not inferred (padded to 2)
+        pairs = (dims.get(node.input[0]) or [None])[-1]  # 1 real, 2 complex, None: not inferred (padded to 2)
         if ranks.get(node.input[0]) is None:
             raise NotImplementedError(f"the rank of DFT input {node.input[0]} is not known")
         nodes.extend(_Rewrite(node, f"{node.name or 'dft'}__mm{i}", pairs, ranks[node.input[0]]).nodes())
@@ -53,12 +53,11 @@ def dft_as_matmul(proto):
     return out
 
 
-def _last_dims(model) -> dict[str, int | None]:
-    dims = {}
-    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
-        shape = value.type.tensor_type.shape.dim
-        dims[value.name] = shape[-1].dim_value if shape and shape[-1].HasField("dim_value") else None
-    return dims
+def _inferred_dims(model) -> dict[str, list[int | None]]:
+    """The dimensions shape inference found for each value that has a shape (None: not a number)."""
+    return {value.name: [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+            for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]
+            if value.type.tensor_type.HasField("shape")}
 
 
 _SAME_AS_FIRST = {"DFT", "Concat", "Slice", "Pad", "Transpose", "Conv", "ConvTranspose", "Resize", "Split",
@@ -67,7 +66,7 @@ _BROADCAST = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "Neg", "Relu", "S
               "Sqrt", "Abs", "Exp", "Log", "Where", "Erf", "Clip", "MatMul", "Sin", "Cos", "Floor", "Round", "Mod"}
 
 
-def _ranks(model) -> dict[str, int | None]:
+def _ranks(model, dims: dict[str, list[int | None]]) -> dict[str, int | None]:
     """The rank of every value: from shape inference, and where it stops (a DFT with a ``dft_length``
     input, then everything after it), carried on through the ops whose output rank follows from their
     inputs' (DFT keeps its input's)."""
@@ -76,9 +75,7 @@ def _ranks(model) -> dict[str, int | None]:
                                     for t in model.graph.initializer if t.data_type == 7}
     for t in model.graph.initializer:
         ranks[t.name] = len(t.dims)
-    for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
-        if value.type.tensor_type.HasField("shape"):
-            ranks[value.name] = len(value.type.tensor_type.shape.dim)
+    ranks.update({name: len(shape) for name, shape in dims.items()})
     for node in model.graph.node:
         if node.op_type == "Constant":
             tensor = next((a.t for a in node.attribute if a.name == "value"), None)
@@ -143,14 +140,10 @@ class _Rewrite:
         if self.length is not None:  # crop or zero-pad the axis to dft_length
             n = self._op("Reshape", [self._op("Cast", [self.length], to=7), self._const([1])])
             x = self._op("Slice", [x, self._const([0]), n, self._const([self.axis])])
-            grow = self._op("Max", [self._op("Sub", [n, size]), self._const([0])])
-            zeros_before = self._const([0] * (self.rank + self.axis))
-            zeros_after = self._const([0] * (self.rank - self.axis - 1))
-            x = self._op("Pad", [x, self._op("Concat", [zeros_before, grow, zeros_after], axis=0)])
+            x = self._pad_end(x, self.axis, self._op("Max", [self._op("Sub", [n, size]), self._const([0])]))
         if self.pairs is None:  # a real (…, 1) input gets a zero imaginary part: (…, 2) either way
             pairs = self._op("Gather", [self._op("Shape", [x]), self._const([-1])], axis=0)
-            grow = self._op("Sub", [self._const([2]), pairs])
-            x = self._op("Pad", [x, self._op("Concat", [self._const([0] * (2 * self.rank - 1)), grow], axis=0)])
+            x = self._pad_end(x, self.rank - 1, self._op("Sub", [self._const([2]), pairs]))
         bins = self._op("Add", [self._op("Div", [n, self._const([2])]), self._const([1])]) if self.onesided else n
         cos, sin = self._matrices(n, bins, like=x)
         moved = [d for d in range(self.rank - 1) if d != self.axis] + [self.axis]
@@ -168,6 +161,11 @@ class _Rewrite:
         parts = [self._op("Unsqueeze", [self._op("Transpose", [v], perm=back), last]) for v in (out_re, out_im)]
         self._out.append(helper.make_node("Concat", parts, list(self.node.output), name=f"{self.prefix}_out", axis=-1))
         return self._out
+
+    def _pad_end(self, x: str, axis: int, grow: str) -> str:
+        """``x`` zero-padded by ``grow`` (a [1] tensor) at the end of ``axis``."""
+        after = [self._const([0] * (self.rank - axis - 1))] if axis < self.rank - 1 else []
+        return self._op("Pad", [x, self._op("Concat", [self._const([0] * (self.rank + axis)), grow, *after], axis=0)])
 
     def _matrices(self, n: str, bins: str, like: str) -> tuple[str, str]:
         """(cos θ, ∓sin θ) as [n, bins] matrices of ``like``'s type, θ = 2π (k·m mod n) / n."""

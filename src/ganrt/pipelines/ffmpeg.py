@@ -49,6 +49,12 @@ def frame_dtype(bits: int):
     return np.dtype(np.uint16 if bits > 8 else np.uint8)
 
 
+def raw_rgb(bits: int) -> str:
+    """The raw format frames of ``frame_dtype(bits)`` travel to and from ffmpeg in: rgb24, or rgb48le
+    (little-endian 16-bit) above 8 bits."""
+    return "rgb48le" if bits > 8 else "rgb24"
+
+
 def ff_path(path: str | os.PathLike) -> str:
     """A path as ffmpeg must be given it: always a file, whatever characters its name holds."""
     return "file:" + os.path.abspath(path)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ganrt.errors import UsageError, VideoError
 from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path, remove_stale_temps
-from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, frame_dtype, last_error_line
+from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, frame_dtype, last_error_line, raw_rgb
 
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
@@ -55,7 +55,7 @@ class EncodeSettings:
     @property
     def input_pix_fmt(self) -> str:
         """How frames are piped into ffmpeg: 8-bit RGB, or 16-bit RGB for a deep source."""
-        return "rgb48le" if self.source_bits > 8 else "rgb24"
+        return raw_rgb(self.source_bits)
 
     def codec_args(self) -> list[str]:
         args = ["-c:v", self.codec]

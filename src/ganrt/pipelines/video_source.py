@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import UsageError, VideoError
-from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, frame_dtype, probe
+from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, frame_dtype, probe, raw_rgb
 from ganrt.pipelines.image_io import IMAGE_SUFFIXES, cv2_read
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,12 @@ class VideoFileSource(FrameSource):
     def frames(self) -> Iterator[np.ndarray]:
         self._counter = threading.Thread(target=self._count_packets, daemon=True, name="ganrt-count")
         self._counter.start()
-        deep = self.bits > 8
-        size = self.width * self.height * 3 * (2 if deep else 1)
+        raw = self.dtype.newbyteorder("<")  # as ffmpeg writes raw_rgb(bits)
+        size = self.width * self.height * 3 * raw.itemsize
         limit = ["-t", f"{self.end:.6f}"] if self.end is not None else []
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", ff_path(self.path),
                "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "cfr", "-r", f"{self.fps:.10g}", *limit,
-               "-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "pipe:1"]
+               "-f", "rawvideo", "-pix_fmt", raw_rgb(self.bits), "pipe:1"]
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=size)
             index = 0
@@ -106,7 +106,7 @@ class VideoFileSource(FrameSource):
                         raise VideoError(f"ffmpeg returned a partial frame from {self.path.name} "
                                          f"({len(data)} of {size} bytes): frame size mismatch")
                     if self.in_range(index):
-                        pixels = np.frombuffer(data, "<u2" if deep else np.uint8)
+                        pixels = np.frombuffer(data, raw)
                         yield pixels.reshape(self.height, self.width, 3).astype(self.dtype, copy=False)
                     index += 1
             finally:
