@@ -71,6 +71,7 @@ def test_engine_cache_reuses_and_invalidates_real_engines(graphs, tmp_path, capl
     assert len({first.path, other_graph.path, other_target.path}) == 3
     # another flavour never gets this engine
     key = engine_key(onnx, PROFILE, options)
+    assert "graph_rewrite" not in key.as_dict()  # a graph TensorRT parses as it is: keys as before the rewrite
     assert EngineCache(tmp_path).load(replace(key, flavour="tensorrt"), "compact") is None
     # a corrupt engine is rebuilt with a warning, never loaded
     data = bytearray(first.path.read_bytes())
@@ -177,7 +178,7 @@ def test_fft_convolutions_build_as_matrix_products(tmp_path):
     import onnxruntime as ort
     import torch
 
-    from ganrt.export.dft_matmul import dft_as_matmul, has_dft
+    from ganrt.export.dft_matmul import REWRITE_VERSION, dft_as_matmul, has_dft
     from ganrt.export.onnx_export import set_metadata
     from ganrt.export.onnx_fft import fft_as_dft
 
@@ -207,8 +208,11 @@ def test_fft_convolutions_build_as_matrix_products(tmp_path):
                          "ganrt.in_channels": "3", "ganrt.out_channels": "3", "ganrt.size_multiple": "8",
                          "ganrt.min_size": "16", "ganrt.value_range": "0,1", "ganrt.precision": "fp32"})
     onnx.save(proto, str(path))
-    data, _ = engine_from_onnx(path, PROFILE, BuildOptions("fp32", flavour="rtx", targets=("sm89",)))
+    options = BuildOptions("fp32", flavour="rtx", targets=("sm89",))
+    data, _ = engine_from_onnx(path, PROFILE, options)
     assert len(data) > 1000
+    # the engine key records the rewrite, so a changed rewrite never reuses engines built from the old one
+    assert engine_key(path, PROFILE, options).as_dict()["graph_rewrite"] == REWRITE_VERSION
 
 
 def test_a_face_network_builds_for_its_one_size_and_refuses_others(tmp_path, random_gfpgan):

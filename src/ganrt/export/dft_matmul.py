@@ -26,6 +26,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+# Part of a TensorRT engine's cache key when its graph was rewritten: change it whenever the
+# rewrite's output changes, so engines built from the old rewrite are not reused.
+REWRITE_VERSION = "dft-matmul-1"
+
 
 def has_dft(proto) -> bool:
     return any(node.op_type == "DFT" for node in proto.graph.node)

@@ -44,9 +44,12 @@ class EngineKey:
     workspace_mib: int | None = None
     flavour: str = "tensorrt"
     targets: tuple[str, ...] = ()
+    graph_rewrite: str = ""  # what ganrt changed in the graph before TensorRT parsed it ("" for nothing)
 
     def as_dict(self) -> dict:
+        rewrite = {"graph_rewrite": self.graph_rewrite} if self.graph_rewrite else {}
         return {
+            **rewrite,
             "flavour": self.flavour,
             "targets": list(self.targets),
             "onnx_sha256": self.onnx_sha256,

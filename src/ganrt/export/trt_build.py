@@ -95,21 +95,38 @@ def parse_network(flavour: Flavour, onnx_path: Path, *, strongly_typed: bool = T
 def _tensorrt_graph(onnx_path: Path) -> bytes:
     """The graph as TensorRT parses it: its DFT nodes (LaMa's FFT convolutions; TensorRT has no DFT
     layer) as matrix products (``export.dft_matmul``); any other graph as it is."""
-    import onnx
-
-    from ganrt.export.dft_matmul import dft_as_matmul, has_dft
+    from ganrt.export.dft_matmul import dft_as_matmul
 
     data = onnx_path.read_bytes()
-    if b"DFT" not in data:
-        return data
-    proto = onnx.load_from_string(data)
-    if not has_dft(proto):
+    proto = _graph_with_dft(data)
+    if proto is None:
         return data
     try:
         return dft_as_matmul(proto).SerializeToString()
     except NotImplementedError as exc:
         raise EngineBuildError(f"{onnx_path.name} holds DFT nodes TensorRT cannot be given as matrix products: "
                                f"{exc}") from None
+
+
+def graph_rewrite(onnx_path: Path) -> str:
+    """What ``_tensorrt_graph`` changes in this graph, for the engine key: the DFT rewrite's version,
+    or "" for a graph TensorRT parses as it is."""
+    from ganrt.export.dft_matmul import REWRITE_VERSION
+
+    return REWRITE_VERSION if _graph_with_dft(onnx_path.read_bytes()) is not None else ""
+
+
+def _graph_with_dft(data: bytes):
+    """The parsed graph if it holds DFT nodes, else None (without parsing, for most graphs: the op
+    name is stored as plain bytes)."""
+    import onnx
+
+    from ganrt.export.dft_matmul import has_dft
+
+    if b"DFT" not in data:
+        return None
+    proto = onnx.load_from_string(data)
+    return proto if has_dft(proto) else None
 
 
 def parse_errors(errors, most: int = 3) -> str:
@@ -189,7 +206,7 @@ def engine_key(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOpt
     return EngineKey(onnx_sha256=sha256_file(onnx_path), trt_version=flavour.version(), gpu_name=gpu,
                      compute_capability=capability, profiles=tuple(profiles), precision=options.precision,
                      opt_level=options.opt_level, workspace_mib=options.workspace_mib, flavour=flavour.name,
-                     targets=tuple(options.targets))
+                     targets=tuple(options.targets), graph_rewrite=graph_rewrite(onnx_path))
 
 
 def cached_engine(onnx_path: Path, profiles: tuple[Profile, ...], options: BuildOptions, *, name: str,
