@@ -44,7 +44,7 @@ def video(
     codec: Annotated[str, typer.Option("--codec", help="Video encoder: libx264, libx265, ffv1, libvpx-vp9, …")] = "libx264",
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
     preset: Annotated[str | None, typer.Option("--preset", help="Encoder speed preset: x264/x265 by name (default medium), svt-av1 by number (0-13).")] = None,
-    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: yuv420p; yuv420p10le for a 10-bit or deeper source, yuv420p12le for 12-bit with x265/vp9/av1; bgr0 or gbrp16le for ffv1).")] = None,
+    pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: the source's depth and colour sampling as far as the codec has them, e.g. yuv420p, yuv422p10le, yuv420p12le with x265/vp9/av1; bgr0 or gbrp16le for ffv1).")] = None,
     fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; 25 for frame folders).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
@@ -101,7 +101,8 @@ def video(
         _plan_frames(plan, frames_dir, overwrite)
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end)
-    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits)
+    encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits,
+                            source_chroma=source.chroma)
     if source.media is not None and source.media.colorspace and output is not None:
         encode = replace(encode, colorspace=source.media.colorspace, primaries=source.media.primaries,
                          transfer=source.media.transfer)
@@ -158,16 +159,25 @@ def video(
 
 
 def _warn_if_flattened(name: str, source, pix_fmt: str | None) -> None:
-    """One warning when a deep source is written in an 8-bit pixel format (the user's --pix-fmt, or all
-    the codec has); deep frames are restored at 16 bits and written at the output format's depth."""
+    """One warning when the output pixel format (the user's --pix-fmt, or the nearest the codec has)
+    flattens a deep source to 8 bits or samples colour more coarsely than the source: frames are
+    restored at 16 bits and full colour, and written at the output format's depth and chroma."""
     import logging
 
-    from ganrt.pipelines.ffmpeg import pixel_bits
+    from ganrt.pipelines.ffmpeg import pixel_bits, pixel_chroma
 
-    if source.bits > 8 and pixel_bits(pix_fmt) == 8:
-        what = f"{source.bits}-bit video ({source.media.pix_fmt})" if source.media is not None else "16-bit frames"
-        logging.getLogger("ganrt").warning("%s is %s, but the output pixel format %s holds 8 bits; give a deeper "
-                                           "--pix-fmt (yuv420p10le) to keep them", name, what, pix_fmt)
+    chroma = pixel_chroma(pix_fmt)
+    lost = ([f"{pixel_bits(pix_fmt)} bits"] if source.bits > 8 and pixel_bits(pix_fmt) == 8 else []) + \
+           ([f"{_ratio(chroma)} colour"] if int(chroma) < int(source.chroma) else [])
+    if lost:
+        what = (f"{source.bits}-bit {_ratio(source.chroma)} video ({source.media.pix_fmt})" if source.media is not None
+                else "16-bit frames")
+        logging.getLogger("ganrt").warning("%s is %s, but the output pixel format %s keeps %s; give a --pix-fmt or "
+                                           "--codec that keeps more", name, what, pix_fmt, " and ".join(lost))
+
+
+def _ratio(chroma: str) -> str:
+    return ":".join(chroma)  # "420" → "4:2:0"
 
 
 def _plan_frames(plan, frames_dir: Path, overwrite: bool) -> None:

@@ -42,6 +42,19 @@ def pixel_bits(pix_fmt: str | None) -> int:
     return 16 if value in (48, 64) else value
 
 
+_CHROMA_422 = re.compile(r"^(?:yuvj?a?422|nv16|nv20|y210|p210|p216|uyvy422|yuyv422)")
+_CHROMA_444 = re.compile(r"^(?:yuvj?a?444|gbra?p|rgb|bgr|argb|abgr|x2rgb|x2bgr|0rgb|0bgr|nv24|nv42|p410|p416)")
+
+
+def pixel_chroma(pix_fmt: str | None) -> str:
+    """How an ffmpeg pixel format samples colour: "444" (full, RGB too), "422" (half across) or "420"
+    (half across and down, and anything coarser or unknown)."""
+    name = pix_fmt or ""
+    if _CHROMA_444.search(name):
+        return "444"
+    return "422" if _CHROMA_422.search(name) else "420"
+
+
 def frame_dtype(bits: int):
     """The type of decoded frames for a source of ``bits`` per sample: uint8, or uint16 above 8."""
     import numpy as np
@@ -116,6 +129,11 @@ class MediaInfo:
     def bits(self) -> int:
         """Bits per sample of the video (8 unless its pixel format says more)."""
         return pixel_bits(self.pix_fmt)
+
+    @property
+    def chroma(self) -> str:
+        """How the video samples colour: "420", "422" or "444" (``pixel_chroma``)."""
+        return pixel_chroma(self.pix_fmt)
 
     def of_kind(self, kind: str) -> list[StreamInfo]:
         return [s for s in self.streams if s.kind == kind]
@@ -194,6 +212,14 @@ def encoders() -> dict[str, str]:
         if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS" and parts[1] != "=":
             names[parts[1]] = parts[0][0]
     return names
+
+
+@functools.lru_cache(maxsize=None)
+def encoder_pix_fmts(codec: str) -> tuple[str, ...]:
+    """The pixel formats this ffmpeg's ``codec`` encoder takes; () when it does not say (or is missing)."""
+    proc = run(["-hide_banner", "-h", f"encoder={codec}"], what=f"asking ffmpeg about {codec}", check=False)
+    found = re.search(r"Supported pixel formats:([^\n]*)", proc.stdout)
+    return tuple(found.group(1).split()) if found else ()
 
 
 def check_encoder(codec: str, container: str, codec_args: list[str]) -> None:

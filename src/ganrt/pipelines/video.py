@@ -151,8 +151,10 @@ class VideoRunner:
                  frames_dir: Path | None, fingerprint: str,
                  on_progress: Callable[[VideoResult, int | None], None] | None = None, scale: int | None = None):
         """``engine`` None (the engine runs elsewhere, under ``--ray``) needs the model's ``scale``."""
-        if settings.encode.source_bits != source.bits:  # the frames' depth decides how they are piped
-            settings = replace(settings, encode=replace(settings.encode, source_bits=source.bits))
+        # the frames' depth decides how they are piped; depth and chroma, the default output format
+        if (settings.encode.source_bits, settings.encode.source_chroma) != (source.bits, source.chroma):
+            settings = replace(settings, encode=replace(settings.encode, source_bits=source.bits,
+                                                        source_chroma=source.chroma))
         self.engine, self.source, self.settings = engine, source, settings
         self.output, self.frames_dir = output, frames_dir
         self.fps_out = settings.fps or source.fps

@@ -25,7 +25,7 @@ import numpy as np
 
 from ganrt.errors import UsageError, VideoError
 from ganrt.fsutil import atomic_path, atomic_write_bytes, commit_temp, is_temp_name, new_temp_path, remove_stale_temps
-from ganrt.pipelines.ffmpeg import ff_path, ffmpeg_exe, frame_dtype, last_error_line, raw_rgb
+from ganrt.pipelines.ffmpeg import encoder_pix_fmts, ff_path, ffmpeg_exe, frame_dtype, last_error_line, raw_rgb
 
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
@@ -42,15 +42,19 @@ class EncodeSettings:
     primaries: str | None = None  # the source's, when it says; else the usual ones for ``colorspace``
     transfer: str | None = None  # the source's (smpte2084 for PQ, arib-std-b67 for HLG), or as above
     source_bits: int = 8  # above 8 the frames are 16-bit RGB, and the default output format is deep too
+    source_chroma: str = "420"  # the source's colour sampling ("420", "422", "444"), which the default keeps
 
     def pixel_format(self) -> str | None:
+        """The output pixel format: ``pix_fmt`` when given; else lossless RGB for ffv1, png and x264rgb,
+        and for the others the YUV format nearest the source's depth and chroma that the encoder takes."""
         if self.pix_fmt:
             return self.pix_fmt
-        if self.source_bits > 8:  # 10- or 12-bit as the codec has them; lossless ffv1 and png keep all 16
-            if self.source_bits >= 12 and self.codec in TWELVE_BIT:
-                return "yuv420p12le"
-            return DEEP_PIX_FMT.get(self.codec, "yuv420p10le")
-        return PIX_FMT.get(self.codec, "yuv420p")
+        if self.codec in RGB_PIX_FMT:
+            return RGB_PIX_FMT[self.codec][self.source_bits > 8]
+        candidates = [f"yuv{chroma}p{depth}" for chroma in _nearest(CHROMAS, self.source_chroma)
+                      for depth in map(YUV_DEPTHS.get, _nearest(tuple(YUV_DEPTHS), min(self.source_bits, 12)))]
+        takes = encoder_pix_fmts(self.codec)
+        return next((c for c in candidates if c in takes), candidates[0])
 
     @property
     def input_pix_fmt(self) -> str:
@@ -81,9 +85,17 @@ class EncodeSettings:
 
 
 DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium"}  # svt-av1 takes numbers (0-13), not names
-PIX_FMT = {"ffv1": "bgr0", "libx264rgb": "rgb24", "png": "rgb24", "prores_ks": "yuv422p10le"}  # else yuv420p
-TWELVE_BIT = ("libx265", "libvpx-vp9", "libaom-av1")  # the encoders with yuv420p12le (x264 and svt-av1 stop at 10)
-DEEP_PIX_FMT = {"ffv1": "gbrp16le", "png": "rgb48be", "libx264rgb": "rgb24", "prores_ks": "yuv422p10le"}
+RGB_PIX_FMT = {"ffv1": ("bgr0", "gbrp16le"), "png": ("rgb24", "rgb48be"), "libx264rgb": ("rgb24", "rgb24")}  # 8, deep
+CHROMAS = ("420", "422", "444")
+YUV_DEPTHS = {8: "", 10: "10le", 12: "12le"}
+
+
+def _nearest(choices: tuple, want) -> list:
+    """``want`` first, then the (rising) choices above it, which lose nothing, then those below it,
+    nearest first: the order to look for a source's chroma or depth among what an encoder takes."""
+    above = [c for c in choices if c > want]
+    below = [c for c in reversed(choices) if c < want]
+    return ([want] if want in choices else []) + above + below
 
 
 def _matrix(cs: str) -> str:

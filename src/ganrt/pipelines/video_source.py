@@ -52,6 +52,7 @@ class FrameSource:
     end: float | None = None
     media: MediaInfo | None = None  # what ffmpeg reported of a video file (None for a frame folder)
     bits: int = 8  # bits per sample of the source; above 8, frames are uint16
+    chroma: str = "420"  # the video's colour sampling ("420", "422", "444"); a frame folder's output gets 4:2:0
 
     @property
     def dtype(self) -> np.dtype:
@@ -217,4 +218,4 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         raise UsageError(f"{path.name} does not declare a frame rate; give one with --fps")
     total = round(info.duration * rate) if info.duration else None
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
-                           media=info, bits=info.bits)
+                           media=info, bits=info.bits, chroma=info.chroma)
