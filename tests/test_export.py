@@ -121,6 +121,36 @@ def test_overflow_analysis_blocks_measured_nodes(tmp_path, load, photos):
     assert np.isfinite(got).all() and psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= 40
 
 
+CALIBRATION_MEMORY = """
+import resource, numpy as np, onnxruntime
+from onnx import helper, numpy_helper, TensorProto
+from ganrt.export.fp16 import calibrate
+shape, nodes, weights, last = [1, 16, 256, 256], [], [], "input"  # 4 MiB activations, 240 of them
+for i in range(120):
+    weights.append(numpy_helper.from_array(np.full([1], 1.01, np.float32), f"k{i}"))
+    nodes += [helper.make_node("Mul", [last, f"k{i}"], [f"m{i}"]), helper.make_node("Relu", [f"m{i}"], [f"r{i}"])]
+    last = f"r{i}"
+graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info(last, TensorProto.FLOAT, shape)], weights)
+x = np.random.default_rng(0).random(shape, np.float32)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ranges, _ = calibrate(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), [x, x])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, max(ranges.values()))
+"""
+
+
+def test_calibration_frees_each_activation_once_measured():
+    """The calibration pass probes every tensor, yet holds no more than a plain run: a chain of 240 4 MiB
+    activations costs 37 MiB more at peak, against 989 MiB when the probes ran after the whole graph
+    (GFPGAN: 2.3 GB against 5.3 GB; x4plus's fp16 export 1.4 GB against 2.8 GB)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", CALIBRATION_MEMORY], capture_output=True, text=True, check=True).stdout
+    grown_mib, largest = out.split()
+    assert int(grown_mib) < 200 and abs(float(largest) - 1.01 ** 120) < 1e-2 * 1.01 ** 120, out
+
+
 class FourierUnit:
     """LaMa's spectral transform, small: rfftn, a 1×1 convolution over (real, imaginary), irfftn."""
 
