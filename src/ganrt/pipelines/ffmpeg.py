@@ -26,8 +26,11 @@ _STREAM_DURATION = re.compile(r"^\s+DURATION\s*:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
 # "(tv, bt709, progressive)": one name for matrix, primaries and transfer alike;
-# "(tv, bt2020nc/bt2020/smpte2084)": matrix/primaries/transfer
-_COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c)(?:/([\w-]+)/([\w-]+))?")
+# "(tv, bt2020nc/bt2020/smpte2084)": matrix/primaries/transfer; "(pc, gbr/bt2020/smpte2084)": RGB (no matrix)
+_COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c|gbr|unknown)(?:/([\w-]+)/([\w-]+))?")
+# the YUV matrix that goes with a source's primaries, where the source has none of its own (RGB video, PNG)
+MATRIX_OF_PRIMARIES = {"bt709": "bt709", "bt470bg": "bt470bg", "smpte170m": "smpte170m", "bt2020": "bt2020nc",
+                       "smpte432": "bt709"}
 _PIX_FMT = re.compile(r"Video: [^,]*, ((?:yuvj?a?|gbra?p|gray|nv|p0|rgba?|bgra?|x2rgb|x2bgr|ya)[0-9a-z]*)\b")
 _DEEP = re.compile(r"(?:p|gray|ya)(9|10|12|14|16)(?:le|be)|^p0(10|12|16)|^(?:rgba?|bgra?)(48|64)|^x2(?:rgb|bgr)(10)")
 
@@ -191,7 +194,11 @@ def probe(path: Path) -> MediaInfo:
                     if color.group(3) is None:  # one name: ffmpeg found the three names equal
                         info.primaries = info.transfer = color.group(2)
                     else:
-                        info.primaries, info.transfer = (v if v != "unknown" else None for v in color.group(3, 4))
+                        info.primaries, info.transfer = color.group(3, 4)
+                    info.primaries, info.transfer = (v if v not in ("unknown", "gbr") else None
+                                                     for v in (info.primaries, info.transfer))
+                    if info.colorspace in ("gbr", "unknown"):
+                        info.colorspace = MATRIX_OF_PRIMARIES.get(info.primaries or "")
                 if (pix := _PIX_FMT.search(line)) is not None:
                     info.pix_fmt = pix.group(1)
     if (rot := _ROTATION.search(text)) is not None:
