@@ -138,6 +138,19 @@ def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
     out = probe(tmp_path / "hdr-up.mp4")
     assert (out.pix_fmt, out.colorspace, out.primaries, out.transfer) == \
         ("yuv420p10le", "bt2020nc", "bt2020", "smpte2084")
+    # PNG frames of the HDR source say so (cICP, as ffmpeg reads it), and encode back into a PQ video;
+    # frames of the SDR source stay untagged PNGs, read as sRGB like any other
+    from ganrt.pipelines.metadata import read_png_cicp
+
+    for name, clip in (("hdr-frames", hdr), ("sdr-frames", sdr)):
+        assert run_video(clip, "--frames-dir", tmp_path / name, "--end", "0.2").exit_code == 0
+    assert read_png_cicp(tmp_path / "hdr-frames" / "frame_000001.png") == ("bt2020", "smpte2084")
+    assert read_png_cicp(tmp_path / "sdr-frames" / "frame_000001.png") is None
+    assert probe(tmp_path / "hdr-frames" / "frame_000001.png").transfer == "smpte2084"
+    assert run_video(tmp_path / "hdr-frames", tmp_path / "back.mkv", "--outscale", "0.25").exit_code == 0
+    out = probe(tmp_path / "back.mkv")
+    assert (out.pix_fmt, out.colorspace, out.primaries, out.transfer) == \
+        ("yuv420p10le", "bt2020nc", "bt2020", "smpte2084")
     twelve = tmp_path / "twelve.mkv"  # 12 bits stay 12 where the codec has them (x265), 10 where not (x264);
     # 64x48: this x265 aborts on 48x32 at 10 and 12 bits
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",

@@ -103,9 +103,8 @@ def video(
     source = open_source(input, fps=fps, start=t_start, end=t_end)
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits,
                             source_chroma=source.chroma)
-    if source.media is not None and source.media.colorspace and output is not None:
-        encode = replace(encode, colorspace=source.media.colorspace, primaries=source.media.primaries,
-                         transfer=source.media.transfer)
+    if source.colorspace and output is not None:
+        encode = replace(encode, colorspace=source.colorspace, primaries=source.primaries, transfer=source.transfer)
     if output is not None:
         check_encoder(codec, MUXER[output.suffix.lower()], encode.codec_args())
         _warn_if_flattened(input.name, source, encode.pixel_format())

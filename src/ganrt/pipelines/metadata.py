@@ -1,4 +1,4 @@
-"""Put EXIF and ICC metadata into PNG and JPEG files that OpenCV encoded, without decoding them.
+"""Put EXIF, ICC and colour metadata into PNG and JPEG files that OpenCV encoded, without decoding them.
 
 OpenCV encodes straight from our arrays (no copy of a 576 MB output, unlike
 Pillow's ``fromarray``) but cannot write EXIF or ICC. These functions stream
@@ -6,6 +6,10 @@ the encoded file into a new one with the metadata inserted where the format
 specifies it: PNG ``iCCP``/``eXIf`` chunks right after ``IHDR``; JPEG ``APP1``
 (Exif) and ``APP2`` (ICC_PROFILE, split into 64 KB pieces) after ``SOI`` and
 the JFIF ``APP0``.
+
+Video frames of an HDR or BT.2020 source get PNG's ``cICP`` chunk (PNG third
+edition; ITU-T H.273 code points, as ffmpeg and browsers read them), so the
+PNGs do not pass for sRGB and a folder of them encodes back into a tagged video.
 """
 
 from __future__ import annotations
@@ -25,6 +29,46 @@ ICC_JPEG_CHUNK = 65519  # 65535 - 2 (length) - 14 ("ICC_PROFILE\0" + seq + count
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+# ITU-T H.273 code points of the colour properties ffmpeg names (as ``MediaInfo`` holds them)
+CICP_PRIMARIES = {"bt709": 1, "bt470bg": 5, "smpte170m": 6, "bt2020": 9, "smpte432": 12}
+CICP_TRANSFER = {"bt709": 1, "gamma28": 5, "smpte170m": 6, "iec61966-2-1": 13, "bt2020-10": 14, "bt2020-12": 15,
+                 "smpte2084": 16, "arib-std-b67": 18}
+
+
+def png_cicp_chunk(primaries: str | None, transfer: str | None) -> bytes:
+    """A PNG ``cICP`` chunk for frames of these primaries and transfer, or b"" where they are not both
+    known (full-range RGB: matrix 0, range flag 1)."""
+    p, t = CICP_PRIMARIES.get(primaries or ""), CICP_TRANSFER.get(transfer or "")
+    return png_chunk(b"cICP", bytes([p, t, 0, 1])) if p and t else b""
+
+
+def read_png_cicp(path: Path) -> tuple[str, str] | None:
+    """(primaries, transfer) as ffmpeg names them, from a PNG's ``cICP`` chunk; None when the file is not a
+    PNG, has no such chunk before its image data, or names code points ganrt does not know."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    if not head.startswith(PNG_SIGNATURE):
+        return None
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(head):
+        (length,), kind = struct.unpack(">I", head[pos:pos + 4]), head[pos + 4:pos + 8]
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"cICP" and length == 4 and pos + 12 <= len(head):
+            p, t = head[pos + 8], head[pos + 9]
+            primaries = next((k for k, v in CICP_PRIMARIES.items() if v == p), None)
+            transfer = next((k for k, v in CICP_TRANSFER.items() if v == t), None)
+            return (primaries, transfer) if primaries and transfer else None
+        pos += 12 + length
+    return None
+
+
+def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
+    """An encoded PNG with ``chunks`` right after its ``IHDR``."""
+    cut = _header_end_png(png[:64])
+    return png[:cut] + chunks + png[cut:]
 
 
 def png_metadata_chunks(exif: bytes | None, icc: bytes | None) -> bytes:

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import GanrtError, Interrupted, VideoError
-from ganrt.pipelines.video_output import EncodeSettings, FramesWriter, JobState, SegmentEncoder, segment_path
+from ganrt.pipelines.video_output import (EncodeSettings, FramesWriter, JobState, SegmentEncoder, frames_cicp,
+                                         segment_path)
 from ganrt.pipelines.video_source import FrameSource
 from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.tiling import DEFAULT_PAD, upscale
@@ -198,7 +199,7 @@ class VideoRunner:
     def _encode(self, q_out: queue.Queue, state: JobState) -> None:
         clock = self.result.stages["encode"]
         w, h = self.size
-        writer = FramesWriter(self.frames_dir) if self.frames_dir is not None else None
+        writer = FramesWriter(self.frames_dir, frames_cicp(self.source)) if self.frames_dir is not None else None
         encoder: SegmentEncoder | None = None
         current, in_segment = None, 0
         try:

@@ -257,11 +257,19 @@ class SegmentEncoder:
         self.tmp.unlink(missing_ok=True)
 
 
-class FramesWriter:
-    """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically."""
+def frames_cicp(source) -> bytes:
+    """The cICP chunk PNG frames of ``source`` carry: its colour where it is HDR or BT.2020, else b""."""
+    from ganrt.pipelines.metadata import png_cicp_chunk
 
-    def __init__(self, folder: Path):
-        self.folder = folder
+    return png_cicp_chunk(source.primaries, source.transfer) if source.wide_colour else b""
+
+
+class FramesWriter:
+    """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically;
+    with the source's colour in a cICP chunk where it is HDR or BT.2020 (``metadata.png_cicp_chunk``)."""
+
+    def __init__(self, folder: Path, cicp: bytes = b""):
+        self.folder, self.cicp = folder, cicp  # cicp: ``frames_cicp(source)``
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, index: int) -> Path:
@@ -271,6 +279,14 @@ class FramesWriter:
         import cv2
 
         from ganrt.pipelines.image_io import cv2_write
+        from ganrt.pipelines.metadata import insert_png_chunks
 
+        bgr, params = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]
         with atomic_path(self.path(index), fsync=False) as tmp:
-            cv2_write(tmp, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            if not self.cicp:
+                cv2_write(tmp, bgr, params)
+                return
+            ok, png = cv2.imencode(".png", bgr, params)
+            if not ok:
+                raise VideoError(f"OpenCV could not encode frame {index}")
+            tmp.write_bytes(insert_png_chunks(png.tobytes(), self.cicp))

@@ -53,6 +53,14 @@ class FrameSource:
     media: MediaInfo | None = None  # what ffmpeg reported of a video file (None for a frame folder)
     bits: int = 8  # bits per sample of the source; above 8, frames are uint16
     chroma: str = "420"  # the video's colour sampling ("420", "422", "444"); a frame folder's output gets 4:2:0
+    colorspace: str | None = None  # the YUV matrix, primaries and transfer the source names (a video's
+    primaries: str | None = None  # tags; a frame folder's first PNG's cICP chunk), None where it names none
+    transfer: str | None = None
+
+    @property
+    def wide_colour(self) -> bool:
+        """HDR (PQ, HLG) or BT.2020 frames, which PNG frames must say they are (they would pass for sRGB)."""
+        return self.primaries == "bt2020" or self.transfer in ("smpte2084", "arib-std-b67")
 
     @property
     def dtype(self) -> np.dtype:
@@ -169,6 +177,18 @@ def _to_depth(frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.rint(frame / 257.0).astype(np.uint8)
 
 
+def _folder_colour(first: Path) -> dict:
+    """The colour a frame folder's first PNG names in its cICP chunk (frames ganrt wrote of an HDR or
+    BT.2020 video), as ``FrameSource`` fields; {} for untagged frames."""
+    from ganrt.pipelines.ffmpeg import MATRIX_OF_PRIMARIES
+    from ganrt.pipelines.metadata import read_png_cicp
+
+    tags = read_png_cicp(first)
+    if tags is None:
+        return {}
+    return {"colorspace": MATRIX_OF_PRIMARIES[tags[0]], "primaries": tags[0], "transfer": tags[1]}
+
+
 def _natural_key(path: Path):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
@@ -204,7 +224,8 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
             raise VideoError(f"frame {files[0].name} cannot be read")
         rate = fps or DEFAULT_FOLDER_FPS
         return FolderSource(path, rate, first.shape[1], first.shape[0], _range_count(len(files), rate, start, end),
-                            start, end, bits=16 if first.dtype == np.uint16 else 8, files=files)
+                            start, end, bits=16 if first.dtype == np.uint16 else 8, files=files,
+                            **_folder_colour(files[0]))
     if not path.is_file():
         raise UsageError(f"input {path} is not a regular file")
     info = probe(path)
@@ -218,4 +239,5 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         raise UsageError(f"{path.name} does not declare a frame rate; give one with --fps")
     total = round(info.duration * rate) if info.duration else None
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
-                           media=info, bits=info.bits, chroma=info.chroma)
+                           media=info, bits=info.bits, chroma=info.chroma, colorspace=info.colorspace,
+                           primaries=info.primaries, transfer=info.transfer)
