@@ -136,5 +136,10 @@ def test_pickle_payload_via_cli(tmp_path, photo_file):
         result = run("restore", photo_file, tmp_path / "o.png", "--model", path)
         line = one_line_error(result)
         assert "refused" in line or "cannot read" in line
+    # the whole process says one line: torch's unpickler warns about the file first, and that is not shown
+    whole = subprocess.run([sys.executable, "-m", "ganrt", "restore", str(photo_file), str(tmp_path / "o.png"),
+                            "--model", str(evil)], capture_output=True, text=True)
+    assert whole.returncode == 1 and len(whole.stderr.strip().splitlines()) == 1, whole.stderr
+    assert whole.stderr.startswith("error: refused to load model.pth")
     assert not marker.exists()
     assert os.listdir(tmp_path).count("o.png") == 0

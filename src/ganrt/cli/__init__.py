@@ -9,12 +9,15 @@ unknown name get the whole app; so does ``from ganrt.cli import app``.
 ``GanrtGroup.main`` is the one place where the exit-code contract is kept for
 what happens outside a command: Click's own usage errors (a missing argument,
 a bad number) become one ``error:`` line and exit 2, SIGTERM is handled like
-Ctrl-C (exit 143 instead of 130), and upstream spellings are translated first.
+Ctrl-C (exit 143 instead of 130), upstream spellings are translated first, and
+libraries' Python warnings are silenced (``GANRT_DEBUG=1`` shows them).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 
 import typer
 from typer.core import TyperGroup
@@ -42,8 +45,14 @@ class GanrtGroup(PlainHelpFlag, TyperGroup):
         args = list(sys.argv[1:] if args is None else args)
         try:
             args = translate(args)
-            code = super().main(args=args, prog_name=prog_name or "ganrt", complete_var=complete_var,
-                                standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                if not os.environ.get("GANRT_DEBUG"):
+                    # Python warnings come from libraries (torch's unpickler on a refused file, a model's
+                    # deprecated calls): nothing a user can act on, and they would stand before the one
+                    # line that says what happened. ganrt's own warnings are log lines, not these
+                    warnings.simplefilter("ignore")
+                code = super().main(args=args, prog_name=prog_name or "ganrt", complete_var=complete_var,
+                                    standalone_mode=False, **extra)
             code = code if isinstance(code, int) else EXIT_OK
         except GanrtError as exc:
             code = fail(str(exc), exc.exit_code).exit_code
