@@ -100,12 +100,20 @@ def test_frames_dir_and_frame_folder_input(tmp_path):
     pngs = sorted(frames.glob("frame_*.png"))
     assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(1, 13)]
     assert cv2.imread(str(pngs[0])).shape == (128, 192, 3)
-    # the folder of frames in, a video out (frame folders have no audio; 25 fps unless --fps)
+    # the folder of frames in, a video out (frame folders have no audio): at the rate the frames name
+    # (the source's 10 fps; PNG has no field for it), at --fps where given, at 25 for frames of others
     again = tmp_path / "again.mkv"
-    result = runner.invoke(app, ["video", str(frames), str(again), "--fps", "12", "--outscale", "0.5", *FAST])
+    result = runner.invoke(app, ["video", str(frames), str(again), "--outscale", "0.5", *FAST])
     assert result.exit_code == 0, result.output
-    assert count_video_packets(again) == 12 and probe(again).fps == 12
+    assert count_video_packets(again) == 12 and probe(again).fps == 10
     assert (probe(again).width, probe(again).height) == (96, 64)  # 192x128 frames at --outscale 0.5
+    result = runner.invoke(app, ["video", str(frames), str(tmp_path / "at12.mkv"), "--fps", "12", *FAST])
+    assert result.exit_code == 0 and probe(tmp_path / "at12.mkv").fps == 12, result.output
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for png in pngs[:3]:
+        cv2.imwrite(str(plain / png.name), cv2.imread(str(png)))
+    assert run_video(plain, tmp_path / "plain.mkv").exit_code == 0 and probe(tmp_path / "plain.mkv").fps == 25
 
 
 def one_line_error(result):

@@ -45,7 +45,7 @@ def video(
     crf: Annotated[int, typer.Option("--crf", help="Quality for x264/x265/vp9/av1 (lower is better).")] = 18,
     preset: Annotated[str | None, typer.Option("--preset", help="Encoder speed preset: x264/x265 by name (default medium), svt-av1 by number (0-13).")] = None,
     pix_fmt: Annotated[str | None, typer.Option("--pix-fmt", help="Output pixel format (default: the source's depth and colour sampling as far as the codec has them, e.g. yuv420p, yuv422p10le, yuv420p12le with x265/vp9/av1; bgr0 or gbrp16le for ffv1).")] = None,
-    fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; 25 for frame folders).")] = None,
+    fps: Annotated[float | None, typer.Option("--fps", help="Frame rate: a video is read at this rate (frames repeated or dropped, audio kept in sync); frame folders play at it (default: the source's; for frame folders the rate ganrt wrote into them, else 25).")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
     no_audio: Annotated[bool, flag("--no-audio", help="Drop audio and subtitle streams.")] = False,

@@ -10,6 +10,8 @@ the JFIF ``APP0``.
 Video frames of an HDR or BT.2020 source get PNG's ``cICP`` chunk (PNG third
 edition; ITU-T H.273 code points, as ffmpeg and browsers read them), so the
 PNGs do not pass for sRGB and a folder of them encodes back into a tagged video.
+Every frame also names its frame rate in a ``tEXt`` chunk (``FRAME_RATE_KEY``):
+PNG has no field for it, and a folder of frames would otherwise play at 25 fps.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FRAME_RATE_KEY = "ganrt frame rate"  # tEXt keyword of the frames ``ganrt video --frames-dir`` writes
 ICC_JPEG_CHUNK = 65519  # 65535 - 2 (length) - 14 ("ICC_PROFILE\0" + seq + count)
 
 
@@ -44,24 +47,45 @@ def png_cicp_chunk(primaries: str | None, transfer: str | None) -> bytes:
     return png_chunk(b"cICP", bytes([p, t, 0, 1])) if p and t else b""
 
 
-def read_png_cicp(path: Path) -> tuple[str, str] | None:
-    """(primaries, transfer) as ffmpeg names them, from a PNG's ``cICP`` chunk; None when the file is not a
-    PNG, has no such chunk before its image data, or names code points ganrt does not know."""
+def png_text_chunk(keyword: str, text: str) -> bytes:
+    """A PNG ``tEXt`` chunk (Latin-1 keyword and text)."""
+    return png_chunk(b"tEXt", keyword.encode("latin-1") + b"\x00" + text.encode("latin-1"))
+
+
+def png_head_chunks(path: Path) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of the chunks a PNG holds before its image data (within its first 64 KB);
+    [] when the file is not a PNG."""
     with open(path, "rb") as fh:
         head = fh.read(64 * 1024)
     if not head.startswith(PNG_SIGNATURE):
-        return None
-    pos = len(PNG_SIGNATURE)
+        return []
+    chunks, pos = [], len(PNG_SIGNATURE)
     while pos + 8 <= len(head):
         (length,), kind = struct.unpack(">I", head[pos:pos + 4]), head[pos + 4:pos + 8]
-        if kind in (b"IDAT", b"IEND"):
-            return None
-        if kind == b"cICP" and length == 4 and pos + 12 <= len(head):
-            p, t = head[pos + 8], head[pos + 9]
-            primaries = next((k for k, v in CICP_PRIMARIES.items() if v == p), None)
-            transfer = next((k for k, v in CICP_TRANSFER.items() if v == t), None)
-            return (primaries, transfer) if primaries and transfer else None
+        if kind in (b"IDAT", b"IEND") or pos + 12 + length > len(head):
+            break
+        chunks.append((kind, head[pos + 8:pos + 8 + length]))
         pos += 12 + length
+    return chunks
+
+
+def read_png_cicp(path: Path) -> tuple[str, str] | None:
+    """(primaries, transfer) as ffmpeg names them, from a PNG's ``cICP`` chunk; None when the file is not a
+    PNG, has no such chunk before its image data, or names code points ganrt does not know."""
+    for kind, payload in png_head_chunks(path):
+        if kind == b"cICP" and len(payload) == 4:
+            primaries = next((k for k, v in CICP_PRIMARIES.items() if v == payload[0]), None)
+            transfer = next((k for k, v in CICP_TRANSFER.items() if v == payload[1]), None)
+            return (primaries, transfer) if primaries and transfer else None
+    return None
+
+
+def read_png_text(path: Path, keyword: str) -> str | None:
+    """The text of a PNG's ``tEXt`` chunk of this keyword before its image data; None where it has none."""
+    key = keyword.encode("latin-1") + b"\x00"
+    for kind, payload in png_head_chunks(path):
+        if kind == b"tEXt" and payload.startswith(key):
+            return payload[len(key):].decode("latin-1")
     return None
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from ganrt.errors import GanrtError, VideoError
 from ganrt.pipelines.ray_cluster import ActorPlan
 from ganrt.pipelines.video import _END, FrameRestorer, VideoRunner, VideoSettings, VideoResult, _drain
-from ganrt.pipelines.video_output import FramesWriter, JobState, SegmentEncoder, frames_cicp
+from ganrt.pipelines.video_output import FramesWriter, JobState, SegmentEncoder, frames_chunks
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +37,19 @@ class SegmentWorker:
     """One engine; restores a segment's frames and writes them (a segment file, or PNG frames)."""
 
     def __init__(self, open_engine: Callable, settings: VideoSettings, size: tuple[int, int], fps_out: float,
-                 work: Path, frames_dir: Path | None, per_node: int = 1, frames_cicp: bytes = b""):
+                 work: Path, frames_dir: Path | None, per_node: int = 1, frames_chunks: bytes = b""):
         from ganrt.runtime.memory import share_memory_among
 
         share_memory_among(per_node)  # the other workers on this node hold frames too
         self.engine = open_engine()
         self.restore = FrameRestorer(self.engine, settings, size)
         self.settings, self.size, self.fps_out, self.work, self.frames_dir = settings, size, fps_out, work, frames_dir
-        self.frames_cicp = frames_cicp
+        self.frames_chunks = frames_chunks
 
     def segment(self, segment: int, first: int, frames: np.ndarray) -> tuple[int, int, float]:
         start = time.perf_counter()
         w, h = self.size
-        writer = FramesWriter(self.frames_dir, self.frames_cicp) if self.frames_dir is not None else None
+        writer = FramesWriter(self.frames_dir, self.frames_chunks) if self.frames_dir is not None else None
         encoder = None if writer else SegmentEncoder(self.work, segment, w, h, self.fps_out, self.settings.encode)
         try:
             step = self.settings.batch
@@ -84,7 +84,7 @@ class RayVideoRunner(VideoRunner):
         worker = self.ray.remote(SegmentWorker).options(num_cpus=a.num_cpus, num_gpus=a.num_gpus, max_restarts=-1,
                                                         max_task_retries=-1)
         return ActorPool([worker.remote(self.open_engine, self.settings, self.size, self.fps_out, self.work,
-                                        self.frames_dir, a.per_node, frames_cicp(self.source))
+                                        self.frames_dir, a.per_node, frames_chunks(self.source, self.fps_out))
                           for _ in range(a.actors)])
 
     def _run(self, state: JobState, resumed: bool) -> VideoResult:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import GanrtError, Interrupted, VideoError
-from ganrt.pipelines.video_output import (EncodeSettings, FramesWriter, JobState, SegmentEncoder, frames_cicp,
+from ganrt.pipelines.video_output import (EncodeSettings, FramesWriter, JobState, SegmentEncoder, frames_chunks,
                                          segment_path)
 from ganrt.pipelines.video_source import FrameSource
 from ganrt.runtime.memory import TilePolicy
@@ -199,7 +199,9 @@ class VideoRunner:
     def _encode(self, q_out: queue.Queue, state: JobState) -> None:
         clock = self.result.stages["encode"]
         w, h = self.size
-        writer = FramesWriter(self.frames_dir, frames_cicp(self.source)) if self.frames_dir is not None else None
+        writer = None
+        if self.frames_dir is not None:
+            writer = FramesWriter(self.frames_dir, frames_chunks(self.source, self.fps_out))
         encoder: SegmentEncoder | None = None
         current, in_segment = None, 0
         try:

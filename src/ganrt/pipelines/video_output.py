@@ -257,19 +257,21 @@ class SegmentEncoder:
         self.tmp.unlink(missing_ok=True)
 
 
-def frames_cicp(source) -> bytes:
-    """The cICP chunk PNG frames of ``source`` carry: its colour where it is HDR or BT.2020, else b""."""
-    from ganrt.pipelines.metadata import png_cicp_chunk
+def frames_chunks(source, fps: float) -> bytes:
+    """The chunks PNG frames of ``source`` played at ``fps`` carry: the rate (tEXt), and the source's
+    colour (cICP) where it is HDR or BT.2020."""
+    from ganrt.pipelines.metadata import FRAME_RATE_KEY, png_cicp_chunk, png_text_chunk
 
-    return png_cicp_chunk(source.primaries, source.transfer) if source.wide_colour else b""
+    colour = png_cicp_chunk(source.primaries, source.transfer) if source.wide_colour else b""
+    return colour + png_text_chunk(FRAME_RATE_KEY, f"{fps:.10g}")
 
 
 class FramesWriter:
-    """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically;
-    with the source's colour in a cICP chunk where it is HDR or BT.2020 (``metadata.png_cicp_chunk``)."""
+    """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically,
+    with ``chunks`` (``frames_chunks``: frame rate, and colour where it is HDR or BT.2020) after the header."""
 
-    def __init__(self, folder: Path, cicp: bytes = b""):
-        self.folder, self.cicp = folder, cicp  # cicp: ``frames_cicp(source)``
+    def __init__(self, folder: Path, chunks: bytes = b""):
+        self.folder, self.chunks = folder, chunks
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, index: int) -> Path:
@@ -283,10 +285,10 @@ class FramesWriter:
 
         bgr, params = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]
         with atomic_path(self.path(index), fsync=False) as tmp:
-            if not self.cicp:
+            if not self.chunks:
                 cv2_write(tmp, bgr, params)
                 return
             ok, png = cv2.imencode(".png", bgr, params)
             if not ok:
                 raise VideoError(f"OpenCV could not encode frame {index}")
-            tmp.write_bytes(insert_png_chunks(png.tobytes(), self.cicp))
+            tmp.write_bytes(insert_png_chunks(png.tobytes(), self.chunks))

@@ -189,6 +189,17 @@ def _folder_colour(first: Path) -> dict:
     return {"colorspace": MATRIX_OF_PRIMARIES[tags[0]], "primaries": tags[0], "transfer": tags[1]}
 
 
+def _folder_rate(first: Path) -> float | None:
+    """The frame rate a folder's first PNG names (frames ``ganrt video --frames-dir`` wrote); None for others."""
+    from ganrt.pipelines.metadata import FRAME_RATE_KEY, read_png_text
+
+    try:
+        rate = float(read_png_text(first, FRAME_RATE_KEY) or "nan")
+    except ValueError:
+        return None
+    return rate if 0 < rate <= 1000 else None
+
+
 def _natural_key(path: Path):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
@@ -222,7 +233,7 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
         first = cv2_read(files[0], FRAME_FLAGS)
         if first is None:
             raise VideoError(f"frame {files[0].name} cannot be read")
-        rate = fps or DEFAULT_FOLDER_FPS
+        rate = fps or _folder_rate(files[0]) or DEFAULT_FOLDER_FPS
         return FolderSource(path, rate, first.shape[1], first.shape[0], _range_count(len(files), rate, start, end),
                             start, end, bits=16 if first.dtype == np.uint16 else 8, files=files,
                             **_folder_colour(files[0]))
