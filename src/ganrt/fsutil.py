@@ -52,7 +52,9 @@ def new_temp_path(target: str | os.PathLike) -> Path:
 
 
 def commit_temp(tmp: Path, target: str | os.PathLike, *, fsync: bool = True) -> None:
-    """Make a finished temporary file durable and rename it onto ``target``."""
+    """Make a finished temporary file durable and rename it onto ``target``, with the usual permissions
+    (a writer that replaces the file, as safetensors' ``save_file`` does, leaves mkstemp's 0600)."""
+    os.chmod(tmp, FILE_MODE)
     if fsync:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
