@@ -49,6 +49,7 @@ def video(
     start: Annotated[str | None, typer.Option("--start", help="Start time (seconds or HH:MM:SS).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="End time (seconds or HH:MM:SS).")] = None,
     no_audio: Annotated[bool, flag("--no-audio", help="Drop audio and subtitle streams.")] = False,
+    deinterlace: Annotated[str, typer.Option("--deinterlace", help="auto: deinterlace a source whose frames are interlaced (DV, VHS and broadcast transfers), one frame per frame (default); on; off: keep the fields; double: one frame per field, at twice the rate.")] = "auto",
     batch: Annotated[int, typer.Option("--batch", help="Frames per engine call.")] = 1,
     frames_dir: Annotated[Path | None, typer.Option("--frames-dir", help="Write numbered PNG frames to this folder instead of a video.")] = None,
     overwrite: OverwriteOpt = False,
@@ -100,7 +101,9 @@ def video(
     else:
         _plan_frames(plan, frames_dir, overwrite)
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
-    source = open_source(input, fps=fps, start=t_start, end=t_end)
+    source = open_source(input, fps=fps, start=t_start, end=t_end, deinterlace=deinterlace)
+    if source.deinterlacing() and not quiet:
+        console(stderr=True).print(f"… {shown(source.deinterlacing())}", markup=False, highlight=False)
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits,
                             source_chroma=source.chroma)
     if source.colorspace and output is not None:
@@ -119,6 +122,7 @@ def video(
         "outscale": outscale, "tile": choice.tile.describe(), "fps": fps, "start": t_start, "end": t_end,
         "encode": encode.codec_args(), "frames_dir": str(frames_dir) if frames_dir else None, "decoder": "ffmpeg-cfr",
         **({"bits": source.bits} if source.bits > 8 else {}),  # 8-bit jobs keep the fingerprint they had
+        **({"deinterlace": source.deinterlace} if source.deinterlace else {}),
     })
     began = time.perf_counter()
     with RateBar("upscaling", None, quiet) as bar:

@@ -209,6 +209,25 @@ def probe(path: Path) -> MediaInfo:
     return info
 
 
+_FIELD_FLAG = re.compile(r" i:([TBP?]) ")
+
+
+def field_order(path: Path, frames: int = 8) -> str | None:
+    """"tff" or "bff" where most of the first ``frames`` frames are coded interlaced (the decoder's own flag
+    per frame, as the showinfo filter prints it: a DV or MPEG-2 tape transfer says so even where its
+    container does not), else None."""
+    try:
+        proc = run(["-i", ff_path(path), "-map", "0:v:0", "-frames:v", str(frames), "-vf", "showinfo", "-f", "null",
+                    "-"], what="reading the field order", timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return None  # the decoding itself will say what is wrong with the file
+    flags = _FIELD_FLAG.findall(proc.stderr)
+    top, bottom = flags.count("T"), flags.count("B")
+    if not flags or top + bottom <= len(flags) // 2:
+        return None
+    return "tff" if top >= bottom else "bff"
+
+
 @functools.lru_cache(maxsize=1)
 def encoders() -> dict[str, str]:
     """Encoder name → kind ('V' video, 'A' audio, 'S' subtitle) of this ffmpeg."""

@@ -9,6 +9,13 @@ checked against the frames the container holds, so a source that stops early
 fails loudly instead of giving a short video. ``start``/``end`` select the
 frames with start ≤ t < end, and the same times trim the audio.
 
+An interlaced source (a DV or VHS transfer, broadcast MPEG-2 or H.264: its
+frames' own flags say so) is deinterlaced on the way in by ffmpeg's bwdif, one
+frame per frame (the count and the audio stay as they are) or, with
+``--deinterlace double``, one per field at twice the rate; without it the model
+would sharpen the combing of moving edges. Frames flagged progressive pass
+through untouched.
+
 Frames keep the source's depth: 8-bit video and frames come out as uint8 RGB;
 deeper video (10-bit yuv420p10le, 12-bit, …) is decoded to 16-bit RGB and
 16-bit frame folders are read as they are, so nothing is flattened to 8 bits
@@ -30,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import UsageError, VideoError
-from ganrt.pipelines.ffmpeg import MediaInfo, count_video_packets, ff_path, ffmpeg_exe, frame_dtype, probe, raw_rgb
+from ganrt.pipelines.ffmpeg import (MediaInfo, count_video_packets, ff_path, ffmpeg_exe, field_order, frame_dtype,
+                                    probe, raw_rgb)
 from ganrt.pipelines.image_io import IMAGE_SUFFIXES, cv2_read
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,8 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 DEFAULT_FOLDER_FPS = 25.0
 MISSING_FRAMES_TOLERATED = 2  # frames a decoder may legitimately drop at a damaged end
+DEINTERLACE_MODES = ("auto", "on", "off", "double")
+FIELD_ORDER_NAMES = {"tff": "top field first", "bff": "bottom field first"}
 FRAME_FLAGS = 2 | 1  # cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR: 16-bit frames stay 16-bit, every frame is BGR
 
 
@@ -56,11 +66,21 @@ class FrameSource:
     colorspace: str | None = None  # the YUV matrix, primaries and transfer the source names (a video's
     primaries: str | None = None  # tags; a frame folder's first PNG's cICP chunk), None where it names none
     transfer: str | None = None
+    fields: str | None = None  # "tff"/"bff": the source is interlaced (its first frames say so)
+    deinterlace: str | None = None  # the ffmpeg filter that deinterlaces it on decoding (``deinterlace_filter``)
 
     @property
     def wide_colour(self) -> bool:
         """HDR (PQ, HLG) or BT.2020 frames, which PNG frames must say they are (they would pass for sRGB)."""
         return self.primaries == "bt2020" or self.transfer in ("smpte2084", "arib-std-b67")
+
+    def deinterlacing(self) -> str | None:
+        """What decoding does about interlacing, in words; None where frames are read as they are."""
+        if not self.deinterlace:
+            return None
+        what = f"interlaced ({FIELD_ORDER_NAMES[self.fields]})" if self.fields else "flagged progressive"
+        how = "one frame per field" if "send_field" in self.deinterlace else "one frame per frame"
+        return f"{self.path.name} is {what}: deinterlacing it (bwdif, {how}; --deinterlace off keeps the fields)"
 
     @property
     def dtype(self) -> np.dtype:
@@ -101,7 +121,8 @@ class VideoFileSource(FrameSource):
         size = self.width * self.height * 3 * raw.itemsize
         limit = ["-t", f"{self.end:.6f}"] if self.end is not None else []
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", ff_path(self.path),
-               "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "cfr", "-r", f"{self.fps:.10g}", *limit,
+               "-map", "0:v:0", "-an", "-sn", "-dn", *(["-vf", self.deinterlace] if self.deinterlace else []),
+               "-fps_mode", "cfr", "-r", f"{self.fps:.10g}", *limit,
                "-f", "rawvideo", "-pix_fmt", raw_rgb(self.bits), "pipe:1"]
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=size)
@@ -218,13 +239,29 @@ def _range_count(total: int | None, fps: float, start: float, end: float | None)
     return max(0, last - first)
 
 
-def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end: float | None = None) -> FrameSource:
+def deinterlace_filter(mode: str, fields: str | None) -> str | None:
+    """The ffmpeg filter that deinterlaces a source whose first frames are ``fields`` ("tff", "bff", None:
+    progressive) under ``--deinterlace mode``, or None: bwdif (motion-adaptive, from both fields), one
+    frame per frame, or one per field with "double". Frames flagged progressive are left as they are,
+    unless the source is flagged progressive throughout and the user asked for it anyway."""
+    if mode == "off" or (mode == "auto" and fields is None):
+        return None
+    per = "send_field" if mode == "double" else "send_frame"
+    return f"bwdif=mode={per}:parity=auto:deint={'interlaced' if fields else 'all'}"
+
+
+def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end: float | None = None,
+                deinterlace: str = "auto") -> FrameSource:
     """Open a video file or a folder of numbered frames; raises with one clear reason."""
     if not path.exists():
         raise UsageError(f"input not found: {path}")
     if end is not None and end <= start:
         raise UsageError("--end must be after --start")
+    if deinterlace not in DEINTERLACE_MODES:
+        raise UsageError(f"--deinterlace must be one of {', '.join(DEINTERLACE_MODES)}, not {deinterlace!r}")
     if path.is_dir():
+        if deinterlace in ("on", "double"):
+            raise UsageError(f"--deinterlace {deinterlace} works on video files; a folder of frames is read as it is")
         import cv2
 
         files = frame_files(path)
@@ -245,10 +282,13 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
     size = info.display_size
     if size is None:
         raise VideoError(f"{path.name} is not a video ffmpeg can decode (no frame size)")
-    rate = fps or info.frame_rate
-    if not rate or rate <= 0 or rate > 1000:
+    own = info.frame_rate
+    if not fps and (not own or own <= 0 or own > 1000):
         raise UsageError(f"{path.name} does not declare a frame rate; give one with --fps")
+    fields = field_order(path) if deinterlace != "off" else None
+    rate = fps or own * (2 if deinterlace == "double" else 1)
     total = round(info.duration * rate) if info.duration else None
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
                            media=info, bits=info.bits, chroma=info.chroma, colorspace=info.colorspace,
-                           primaries=info.primaries, transfer=info.transfer)
+                           primaries=info.primaries, transfer=info.transfer, fields=fields,
+                           deinterlace=deinterlace_filter(deinterlace, fields))
