@@ -103,6 +103,42 @@ def test_faithful_images(archive, tmp_path):
     assert Image.open(dst / "scans/grey.jpg").mode == "L"
 
 
+def test_phone_photos_heic_and_avif_are_restored_upright_in_their_own_format(tmp_path, photos):
+    """A phone's HEIC (stored sideways: EXIF orientation 6, which the encoder also writes as the container's
+    rotation), an AVIF with transparency, and a HEIC saved under a .jpg name (as some exports do) are read,
+    restored and written back, upright, with their EXIF and ICC profile; they were "not an image" before."""
+    from archive_builder import exif_bytes
+    from ganrt.quality import psnr
+
+    a = photos["chelsea_45x59"]
+    src = tmp_path / "phone"
+    src.mkdir()
+    Image.fromarray(a).save(src / "IMG_0001.HEIC", format="HEIF", quality=95, exif=exif_bytes(orientation=6),
+                            icc_profile=SRGB_ICC)
+    rgba = np.dstack([a, np.full(a.shape[:2], 255, np.uint8)])
+    rgba[:12, :, 3] = 0  # a transparent band at the top
+    Image.fromarray(rgba, "RGBA").save(src / "sticker.avif", quality=95)
+    Image.fromarray(a).save(src / "export.jpg", format="HEIF", quality=95)
+    dst = tmp_path / "out"
+    result = restore(src, dst, "--report", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["restored"] == 3
+    heic = Image.open(dst / "IMG_0001.HEIC")  # Pillow opens it now that ganrt registered pillow-heif
+    assert heic.format == "HEIF" and heic.size == (45 * 4, 59 * 4)  # turned upright: 59 wide becomes 59 high
+    assert heic.getexif().get(0x0112, 1) == 1 and heic.getexif().get(0x010F) == "ArchiveScanner 3000"
+    assert heic.info.get("icc_profile") == SRGB_ICC
+    upright = np.ascontiguousarray(np.rot90(a, -1))  # EXIF 6: turn 90° clockwise to view
+    small = np.asarray(heic.convert("RGB").resize((45, 59), Image.BICUBIC))
+    assert psnr(small / 255.0, upright / 255.0) > 24  # the picture itself, the right way up
+    sticker = read_image(dst / "sticker.avif")
+    assert Image.open(dst / "sticker.avif").format == "AVIF" and sticker.alpha is not None
+    assert sticker.alpha[:40].max() < 16 and sticker.alpha[60:].min() > 240
+    assert Image.open(dst / "export.jpg").format == "JPEG"  # the name says JPEG, so JPEG is written
+    single = tmp_path / "one.heic"
+    assert restore(src / "export.jpg", single, "--format", "heic").exit_code == 0
+    assert Image.open(single).format == "HEIF"
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

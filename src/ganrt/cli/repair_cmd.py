@@ -38,7 +38,7 @@ def repair(
     tile: TileOpt = "auto",
     outscale: OutscaleOpt = None,
     threads: ThreadsOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp, tiff or jp2 (JPEG 2000, lossless).")] = "same",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp, tiff, jp2 (JPEG 2000, lossless), avif or heic.")] = "same",
     suffix: Annotated[str, typer.Option("--suffix", help="Add this to every output file name.")] = "",
     quality: Annotated[int, typer.Option("--quality", help="JPEG/WebP quality (1-100).")] = 95,
     overwrite: OverwriteOpt = False,

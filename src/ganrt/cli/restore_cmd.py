@@ -16,7 +16,7 @@ from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, Over
                               shown)
 
 DEFAULT_MODEL = "RealESRGAN_x4plus"
-FORMATS = ("same", "png", "jpg", "webp", "tiff", "jp2")
+FORMATS = ("same", "png", "jpg", "webp", "tiff", "jp2", "avif", "heic")
 MAX_FAILURE_LINES = 20
 MAX_JOBS = 64
 
@@ -32,7 +32,7 @@ def restore(
     tile: TileOpt = "auto",
     outscale: OutscaleOpt = None,
     threads: ThreadsOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp, tiff or jp2 (JPEG 2000, lossless).")] = "same",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: same, png, jpg, webp, tiff, jp2 (JPEG 2000, lossless), avif or heic.")] = "same",
     suffix: Annotated[str, typer.Option("--suffix", help="Add this to every output file name (photo.jpg → photo<SUFFIX>.jpg).")] = "",
     quality: Annotated[int, typer.Option("--quality", help="JPEG/WebP quality (1-100).")] = 95,
     overwrite: OverwriteOpt = False,

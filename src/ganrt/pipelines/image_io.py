@@ -11,7 +11,8 @@ target folder renamed into place when complete. PNG, JPEG and BMP are encoded
 by OpenCV straight from the array (no copy of a large output), with EXIF and
 ICC inserted afterwards (``ganrt.pipelines.metadata``); grayscale with alpha
 as a gray+alpha PNG of our own; TIFF by tifffile (ICC kept, 16-bit kept; EXIF
-is not written to TIFF); WebP by Pillow. JPEG 2000 is written losslessly, by Pillow (8-bit, 16-bit
+is not written to TIFF); WebP and AVIF by Pillow; HEIC/HEIF (phone photos) by pillow-heif, whose
+decoder applies the file's own rotation and resets the EXIF orientation (so nothing is turned twice). JPEG 2000 is written losslessly, by Pillow (8-bit, 16-bit
 gray) or OpenCV (16-bit colour), its ICC profile and bit depth handled by ``jp2_boxes``, which
 neither library reads; EXIF is not written to it. OpenCV is never handed a path it
 cannot take (a folder name that is not UTF-8): it encodes to memory instead.
@@ -35,10 +36,13 @@ from ganrt.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2", ".heic", ".heif", ".avif")
+HEIF_SUFFIXES = (".heic", ".heif")  # decoded and encoded by pillow-heif (libheif)
+OPENCV_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")  # what OpenCV itself decodes
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
 EXIF_ORIENTATION = 0x0112
-FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "jp2": ".jp2"}
+FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "jp2": ".jp2",
+                 "avif": ".avif", "heic": ".heic"}
 
 
 @dataclass
@@ -129,6 +133,18 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
+def _heif_registered() -> bool:
+    """Pillow opens and saves HEIC/HEIF from now on (pillow-heif's plugin); False where it is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if not getattr(pillow_heif, "_ganrt_registered", False):
+        pillow_heif.register_heif_opener()
+        pillow_heif._ganrt_registered = True
+    return True
+
+
 def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
     """Open ``path`` lazily with Pillow and check what its header declares. Returns the open image."""
     from PIL import Image, UnidentifiedImageError
@@ -138,8 +154,15 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
         raise ImageReadError("file not found" if not path.exists() else "not a regular file")
     if path.stat().st_size == 0:
         raise ImageReadError("empty file (0 bytes)")
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        _heif_registered()
     try:
-        img = Image.open(path)
+        try:
+            img = Image.open(path)
+        except UnidentifiedImageError:
+            if not _heif_registered():  # HEIC content under another name (phones export .jpg that are HEIC)
+                raise
+            img = Image.open(path)
     except UnidentifiedImageError:
         raise ImageReadError("not an image (unrecognised file contents)") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -315,7 +338,7 @@ def output_suffix(src: Path, fmt: str) -> str:
 
 
 def holds_alpha(suffix: str) -> bool:
-    return suffix in (".png", ".webp", ".tif", ".tiff", ".jp2")
+    return suffix in (".png", ".webp", ".tif", ".tiff", ".jp2", ".avif", ".heic", ".heif")
 
 
 def holds_16bit(suffix: str) -> bool:
@@ -349,6 +372,14 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
             elif suffix == ".webp":
                 _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
+            elif suffix == ".avif":  # full colour resolution from quality 90, as for JPEG
+                _write_pillow(tmp, "AVIF", pixels, alpha, exif=exif, icc=icc,
+                              options={"quality": quality, "subsampling": "4:4:4" if quality >= 90 else "4:2:0"})
+            elif suffix in HEIF_SUFFIXES:
+                if not _heif_registered():
+                    raise ImageWriteError("writing HEIC needs pillow-heif: pip install pillow-heif")
+                _write_pillow(tmp, "HEIF", pixels, alpha, exif=exif, icc=icc,
+                              options={"quality": quality, "chroma": 444 if quality >= 90 else 420})
             elif suffix == ".png" and alpha is not None and pixels.ndim == 2:
                 from ganrt.pipelines.metadata import png_gray_alpha
 

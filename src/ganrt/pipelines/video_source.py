@@ -39,7 +39,7 @@ import numpy as np
 from ganrt.errors import UsageError, VideoError
 from ganrt.pipelines.ffmpeg import (MediaInfo, count_video_packets, ff_path, ffmpeg_exe, field_order, frame_dtype,
                                     probe, raw_rgb)
-from ganrt.pipelines.image_io import IMAGE_SUFFIXES, cv2_read
+from ganrt.pipelines.image_io import OPENCV_SUFFIXES, cv2_read
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def _natural_key(path: Path):
 
 def frame_files(folder: Path) -> list[Path]:
     """The image frames of a folder, in natural order (frame2 before frame10)."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in OPENCV_SUFFIXES and not p.name.startswith(".")
                    and p.is_file()), key=_natural_key)
 
 
