@@ -107,6 +107,7 @@ def test_phone_photos_heic_and_avif_are_restored_upright_in_their_own_format(tmp
     """A phone's HEIC (stored sideways: EXIF orientation 6, which the encoder also writes as the container's
     rotation), an AVIF with transparency, and a HEIC saved under a .jpg name (as some exports do) are read,
     restored and written back, upright, with their EXIF and ICC profile; they were "not an image" before."""
+    pytest.importorskip("pillow_heif")  # a ganrt dependency; absent only on hand-made environments
     from archive_builder import exif_bytes
     from ganrt.quality import psnr
 
