@@ -11,10 +11,12 @@ target folder renamed into place when complete. PNG, JPEG and BMP are encoded
 by OpenCV straight from the array (no copy of a large output), with EXIF and
 ICC inserted afterwards (``ganrt.pipelines.metadata``); grayscale with alpha
 as a gray+alpha PNG of our own; TIFF by tifffile (ICC kept, 16-bit kept; EXIF
-is not written to TIFF); WebP and AVIF by Pillow; HEIC/HEIF (phone photos) by pillow-heif, whose
-decoder applies the file's own rotation and resets the EXIF orientation (so nothing is turned twice). JPEG 2000 is written losslessly, by Pillow (8-bit, 16-bit
-gray) or OpenCV (16-bit colour), its ICC profile and bit depth handled by ``jp2_boxes``, which
-neither library reads; EXIF is not written to it. OpenCV is never handed a path it
+is not written to TIFF); WebP and AVIF by Pillow; HEIC/HEIF (phone photos) by
+pillow-heif, whose decoder applies the file's own rotation and resets the EXIF
+orientation (so nothing is turned twice). JPEG 2000 is written losslessly, by
+Pillow (8-bit, 16-bit gray) or OpenCV (16-bit colour), its ICC profile and bit
+depth handled by ``jp2_boxes``, which neither library reads; EXIF is not written
+to it. OpenCV is never handed a path it
 cannot take (a folder name that is not UTF-8): it encodes to memory instead.
 
 An ICC profile is only carried over when it describes the output's colour
