@@ -102,8 +102,8 @@ def video(
         _plan_frames(plan, frames_dir, overwrite)
         _check_writable(frames_dir if frames_dir.exists() else frames_dir.parent)
     source = open_source(input, fps=fps, start=t_start, end=t_end, deinterlace=deinterlace)
-    if source.deinterlacing() and not quiet:
-        console(stderr=True).print(f"… {shown(source.deinterlacing())}", markup=False, highlight=False)
+    if (deinterlacing := source.deinterlacing()) and not quiet:
+        console(stderr=True).print(f"… {shown(deinterlacing)}", markup=False, highlight=False)
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits,
                             source_chroma=source.chroma)
     if source.colorspace and output is not None:

@@ -270,7 +270,7 @@ class FramesWriter:
     """Numbered PNG frames (``frame_000001.png`` …), 8- or 16-bit as the frames are, each written atomically,
     with ``chunks`` (``frames_chunks``: frame rate, and colour where it is HDR or BT.2020) after the header."""
 
-    def __init__(self, folder: Path, chunks: bytes = b""):
+    def __init__(self, folder: Path, chunks: bytes):
         self.folder, self.chunks = folder, chunks
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -280,14 +280,10 @@ class FramesWriter:
     def write(self, index: int, frame: np.ndarray) -> None:
         import cv2
 
-        from ganrt.pipelines.image_io import cv2_write
         from ganrt.pipelines.metadata import insert_png_chunks
 
         bgr, params = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]
         with atomic_path(self.path(index), fsync=False) as tmp:
-            if not self.chunks:
-                cv2_write(tmp, bgr, params)
-                return
             ok, png = cv2.imencode(".png", bgr, params)
             if not ok:
                 raise VideoError(f"OpenCV could not encode frame {index}")
