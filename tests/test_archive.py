@@ -138,6 +138,9 @@ def test_phone_photos_heic_and_avif_are_restored_upright_in_their_own_format(tmp
     single = tmp_path / "one.heic"
     assert restore(src / "export.jpg", single, "--format", "heic").exit_code == 0
     assert Image.open(single).format == "HEIF"
+    doctor = runner.invoke(app, ["doctor", "--json"])  # says which library reads them
+    formats = json.loads(doctor.output)["media"]["image formats"]
+    assert formats["heic"].startswith("pillow-heif ") and formats["avif"].startswith("avif ")
 
 
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):

@@ -40,6 +40,7 @@ def _report() -> dict:
     except Exception as exc:  # noqa: BLE001
         info["openvino"] = {"error": str(exc)}
     info["tensorrt"] = _flavours(info["machine"]["gpu"])
+    info["media"] = _media()
     info["choice"] = _choice()
     from ganrt.cache import usage
 
@@ -52,6 +53,29 @@ def _report() -> dict:
         "engines": _engines(root / "engines"),
     }
     return info
+
+
+def _media() -> dict:
+    """What decodes and encodes the files: the bundled ffmpeg, and the libraries of the image formats that
+    need one (a format whose library is missing is "not an image" to the archive commands)."""
+    from PIL import features
+
+    try:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_version()
+    except Exception as exc:  # noqa: BLE001
+        ffmpeg = f"not usable: {exc}"
+    try:
+        import pillow_heif
+
+        heic = f"pillow-heif {pillow_heif.__version__}, libheif {pillow_heif.libheif_version()}"
+    except ImportError:
+        heic = "not installed (pip install pillow-heif)"
+    formats = {"heic": heic}
+    for name, feature in (("avif", "avif"), ("jp2", "jpg_2000"), ("webp", "webp")):
+        formats[name] = f"{feature} {features.version(feature)}" if features.check(feature) else "not in this Pillow"
+    return {"ffmpeg": ffmpeg, "image formats": formats}
 
 
 def _flavours(gpu: dict | None) -> dict:
@@ -92,7 +116,7 @@ def _engines(folder) -> list[dict]:
 
 @handle_errors
 def doctor(as_json: JsonOpt = False) -> None:
-    """Report Python, torch/CUDA, GPU, ONNX Runtime, OpenVINO, TensorRT, the automatic choices, and the cache."""
+    """Report Python, torch/CUDA, GPU, ONNX Runtime, OpenVINO, TensorRT, ffmpeg, image formats, choices, cache."""
     info = _report()
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
@@ -112,6 +136,8 @@ def doctor(as_json: JsonOpt = False) -> None:
         ("openvino", _fmt(info["openvino"])),
         *((f"tensorrt ({name})", f"{v['version'] or 'not installed'}: {v['can']} ({v['why']})")
           for name, v in info["tensorrt"].items()),
+        ("ffmpeg", info["media"]["ffmpeg"]),
+        ("image formats", _fmt(info["media"]["image formats"])),
         ("auto choice", _fmt(info["choice"])),
         ("cache", f"{info['cache']['directory']}: " + ", ".join(
             f"{kind} {v['bytes'] / 2**20:.0f} MB" for kind, v in info["cache"]["kinds"].items())
