@@ -143,6 +143,60 @@ def test_phone_photos_heic_and_avif_are_restored_upright_in_their_own_format(tmp
     assert formats["heic"].startswith("pillow-heif ") and formats["avif"].startswith("avif ")
 
 
+CAPTION = "Grandma Rose at Brighton beach, summer 1962"
+XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       '<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+       f'tiff:Orientation="6"><dc:description><rdf:Alt><rdf:li xml:lang="x-default">{CAPTION}</rdf:li></rdf:Alt>'
+       '</dc:description><dc:subject><rdf:Bag><rdf:li>family</rdf:li><rdf:li>Rose</rdf:li></rdf:Bag></dc:subject>'
+       '</rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+
+
+def iptc_app13(caption: str) -> bytes:
+    """A JPEG APP13 payload as Photoshop and Photo Mechanic write it: an 8BIM IPTC-IIM resource holding a
+    caption (2:120) and a keyword (2:25)."""
+    import struct
+
+    iim = b"".join(b"\x1c\x02" + bytes([tag]) + struct.pack(">H", len(v)) + v
+                   for tag, v in ((120, caption.encode()), (25, b"family")))
+    iim += b"\x00" * (len(iim) % 2)
+    return b"Photoshop 3.0\x00" + b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim
+
+
+def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
+    """XMP (what Lightroom, digiKam and darktable write: captions, keywords, people) and a JPEG's IPTC-IIM
+    block are carried into the restored photo in every format that holds them, as EXIF and ICC already
+    were; the XMP orientation is reset with the EXIF one, since the pixels are turned upright."""
+    import tifffile
+    from PIL import PngImagePlugin
+
+    from archive_builder import exif_bytes
+    from ganrt.pipelines.metadata import jpeg_metadata_segments
+
+    a = photos["chelsea_45x59"]
+    src = tmp_path / "album"
+    src.mkdir()
+    plain = src / "plain.jpg"
+    Image.fromarray(a).save(plain, quality=90, exif=exif_bytes(orientation=6))
+    data = plain.read_bytes()  # the IPTC block goes in as the tools put it: an APP13 segment after APP1
+    (src / "rose.jpg").write_bytes(data[:2] + jpeg_metadata_segments(None, None, XMP, iptc_app13(CAPTION)) + data[2:])
+    plain.unlink()
+    png_info = PngImagePlugin.PngInfo()
+    png_info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    Image.fromarray(a).save(src / "rose.png", pnginfo=png_info)
+    tifffile.imwrite(src / "rose.tif", a, photometric="rgb", extratags=[(700, "B", len(XMP), XMP, True)])
+    dst = tmp_path / "out"
+    assert restore(src, dst).exit_code == 0
+    for name in ("rose.jpg", "rose.png", "rose.tif"):
+        xmp = read_image(dst / name).xmp
+        assert xmp is not None and CAPTION.encode() in xmp and b"<rdf:li>Rose</rdf:li>" in xmp, name
+    jpeg = Image.open(dst / "rose.jpg")
+    assert jpeg.size == (45 * 4, 59 * 4) and jpeg.getexif().get(0x0112) == 1  # turned upright, EXIF says so
+    assert b'tiff:Orientation="1"' in jpeg.info["xmp"]  # and so does the XMP
+    assert [d for m, d in jpeg.applist if m == "APP13"] == [iptc_app13(CAPTION)]
+    assert restore(src / "rose.jpg", tmp_path / "rose.png", "--format", "png").exit_code == 0
+    assert CAPTION.encode() in read_image(tmp_path / "rose.png").xmp
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

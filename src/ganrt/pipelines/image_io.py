@@ -27,6 +27,7 @@ managed viewer show wrong colours.
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class DecodedImage:
     alpha: np.ndarray | None = None  # H×W, same dtype as pixels
     exif: bytes | None = None  # with the orientation tag reset to 1
     icc: bytes | None = None
+    xmp: bytes | None = None  # captions, keywords, people, ratings (XMP packet; its orientation reset to 1)
+    iptc: bytes | None = None  # a JPEG's APP13 (Photoshop IRB holding the IPTC-IIM captions and keywords)
 
     @property
     def gray(self) -> bool:
@@ -208,6 +211,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
         icc = jp2_icc if jp2 else img.info.get("icc_profile")
+        xmp, iptc = _xmp_of(img), _iptc_of(img)
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
         opencv_only = sixteen and jp2 and img.mode != "LA"
         if not opencv_only:
@@ -233,7 +237,33 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif_bytes = exif.tobytes()
         except Exception:  # noqa: BLE001
             exif_bytes = None
-    return DecodedImage(pixels, alpha, exif_bytes, icc)
+    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc)
+
+
+_XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>\s*)[2-8]')
+
+
+def upright_xmp(xmp: bytes | str | None) -> bytes | None:
+    """An XMP packet as bytes, its ``tiff:Orientation`` set to 1: the pixels written are upright, and a viewer
+    that reads the XMP tag must not turn them again."""
+    if not xmp:
+        return None
+    raw = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
+    return _XMP_ORIENTATION.sub(rb"\g<1>1", raw)
+
+
+def _xmp_of(img) -> bytes | None:
+    """The XMP packet Pillow (or pillow-heif) found: JPEG APP1, PNG iTXt, WebP/AVIF/HEIF chunks, TIFF tag 700."""
+    raw = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
+    if not raw and hasattr(img, "tag_v2"):
+        raw = img.tag_v2.get(700)
+    return upright_xmp(raw)
+
+
+def _iptc_of(img) -> bytes | None:
+    """A JPEG's APP13 segment (Photoshop IRB: the IPTC-IIM captions and keywords older tools write), whole."""
+    return next((data for marker, data in getattr(img, "applist", None) or ()
+                 if marker == "APP13" and data.startswith(b"Photoshop 3.0\x00")), None)
 
 
 def _matching_icc(icc: bytes | None, *, gray: bool, name: str) -> bytes | None:
@@ -255,8 +285,9 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
             if h * w > max_pixels:
                 raise ImageReadError(f"header declares {w}x{h} = {w * h:,} pixels, more than --max-pixels {max_pixels:,}")
             arr = page.asarray()
-            icc_tag = page.tags.get(34675)
+            icc_tag, xmp_tag = page.tags.get(34675), page.tags.get(700)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
+            xmp = upright_xmp(xmp_tag.value) if xmp_tag is not None else None
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
@@ -266,8 +297,9 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
         pixels = np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3])
         return DecodedImage(pixels, np.ascontiguousarray(arr[..., -1]), None,
-                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name))
-    return DecodedImage(np.ascontiguousarray(arr), None, None, _matching_icc(icc, gray=arr.ndim == 2, name=path.name))
+                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp)
+    return DecodedImage(np.ascontiguousarray(arr), None, None, _matching_icc(icc, gray=arr.ndim == 2, name=path.name),
+                        xmp)
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
@@ -348,7 +380,8 @@ def holds_16bit(suffix: str) -> bool:
 
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
-                exif: bytes | None = None, icc: bytes | None = None, quality: int = 95,
+                exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
+                iptc: bytes | None = None, quality: int = 95,
                 png_compression: int = 1, consume: bool = False) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16.
 
@@ -368,26 +401,27 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):
-                _write_tiff(tmp, pixels, alpha, icc=icc)
+                _write_tiff(tmp, pixels, alpha, icc=icc, xmp=xmp)
             elif suffix == ".jp2":
                 _write_jp2(tmp, pixels, alpha, icc=icc)
             elif suffix == ".webp":
-                _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc,
+                _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc, xmp=xmp,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
             elif suffix == ".avif":  # full colour resolution from quality 90, as for JPEG
-                _write_pillow(tmp, "AVIF", pixels, alpha, exif=exif, icc=icc,
+                _write_pillow(tmp, "AVIF", pixels, alpha, exif=exif, icc=icc, xmp=xmp,
                               options={"quality": quality, "subsampling": "4:4:4" if quality >= 90 else "4:2:0"})
             elif suffix in HEIF_SUFFIXES:
                 if not _heif_registered():
                     raise ImageWriteError("writing HEIC needs pillow-heif: pip install pillow-heif")
-                _write_pillow(tmp, "HEIF", pixels, alpha, exif=exif, icc=icc,
+                _write_pillow(tmp, "HEIF", pixels, alpha, exif=exif, icc=icc, xmp=xmp,
                               options={"quality": quality, "chroma": 444 if quality >= 90 else 420})
             elif suffix == ".png" and alpha is not None and pixels.ndim == 2:
                 from ganrt.pipelines.metadata import png_gray_alpha
 
-                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, level=max(1, png_compression)))
+                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, xmp=xmp,
+                                               level=max(1, png_compression)))
             else:
-                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, quality=quality,
+                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, quality=quality,
                               png_compression=png_compression, consume=consume)
     except OSError as exc:
         raise from_os_error(exc, f"writing {path}") from None
@@ -398,7 +432,8 @@ def to_8bit(arr: np.ndarray) -> np.ndarray:
     return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, quality, png_compression, consume) -> None:
+def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, quality, png_compression,
+                  consume) -> None:
     import cv2
 
     from ganrt.pipelines.metadata import insert_metadata
@@ -417,12 +452,12 @@ def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, quality, 
                   cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if quality >= 90 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
     else:
         params = []
-    carry_meta = (exif or icc) and suffix != ".bmp"
+    carry_meta = (exif or icc or xmp or iptc) and suffix != ".bmp"
     raw = tmp.with_name(f"{tmp.name}.raw{suffix}") if carry_meta else tmp
     try:
         cv2_write(raw, arr, params)
         if carry_meta:
-            insert_metadata(raw, tmp, exif=exif, icc=icc)
+            insert_metadata(raw, tmp, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
     finally:
         if carry_meta:
             raw.unlink(missing_ok=True)
@@ -462,7 +497,7 @@ def cv2_read(path: Path, flags: int):
         return cv2.imdecode(data, flags)
 
 
-def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:
+def _write_tiff(tmp: Path, pixels, alpha, *, icc, xmp) -> None:
     import tifffile
 
     arr = pixels if alpha is None else np.dstack([pixels, alpha])
@@ -472,8 +507,9 @@ def _write_tiff(tmp: Path, pixels, alpha, *, icc) -> None:
         kw["extrasamples"] = ("unassalpha",)
         if pixels.ndim == 2:
             kw["planarconfig"] = "contig"
-    if icc:
-        kw["extratags"] = [(34675, "B", len(icc), icc, True)]
+    kw["extratags"] = [(34675, "B", len(icc), icc, True)] if icc else []
+    if xmp:
+        kw["extratags"].append((700, "B", len(xmp), xmp, True))
     tifffile.imwrite(tmp, arr, **kw)
 
 
@@ -508,7 +544,7 @@ def _write_jp2(tmp: Path, pixels, alpha, *, icc) -> None:
         tmp.write_bytes(jp2_boxes.with_icc(tmp.read_bytes(), icc))
 
 
-def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, options: dict) -> None:
+def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, xmp, options: dict) -> None:
     from PIL import Image
 
     if alpha is not None:
@@ -520,4 +556,6 @@ def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, options: dic
         kw["icc_profile"] = icc
     if exif:
         kw["exif"] = exif
+    if xmp:
+        kw["xmp"] = xmp
     img.save(tmp, format=fmt, **kw)

@@ -3,9 +3,9 @@
 OpenCV encodes straight from our arrays (no copy of a 576 MB output, unlike
 Pillow's ``fromarray``) but cannot write EXIF or ICC. These functions stream
 the encoded file into a new one with the metadata inserted where the format
-specifies it: PNG ``iCCP``/``eXIf`` chunks right after ``IHDR``; JPEG ``APP1``
-(Exif) and ``APP2`` (ICC_PROFILE, split into 64 KB pieces) after ``SOI`` and
-the JFIF ``APP0``.
+specifies it: PNG ``iCCP``/``eXIf`` chunks and the XMP ``iTXt`` right after
+``IHDR``; JPEG ``APP1`` (Exif, then XMP), ``APP2`` (ICC_PROFILE, split into
+64 KB pieces) and ``APP13`` (IPTC) after ``SOI`` and the JFIF ``APP0``.
 
 Video frames of an HDR or BT.2020 source get PNG's ``cICP`` chunk (PNG third
 edition; ITU-T H.273 code points, as ffmpeg and browsers read them), so the
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRAME_RATE_KEY = "ganrt frame rate"  # tEXt keyword of the frames ``ganrt video --frames-dir`` writes
+XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 ICC_JPEG_CHUNK = 65519  # 65535 - 2 (length) - 14 ("ICC_PROFILE\0" + seq + count)
 
 
@@ -95,29 +96,41 @@ def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
     return png[:cut] + chunks + png[cut:]
 
 
-def png_metadata_chunks(exif: bytes | None, icc: bytes | None) -> bytes:
+def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None) -> bytes:
     out = b""
     if icc:
         out += png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
     if exif:
         out += png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    if xmp:  # uncompressed, no language: where XMP readers look for it
+        out += png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     return out
 
 
-def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None) -> bytes:
+def _jpeg_segment(marker: bytes, payload: bytes, what: str) -> bytes:
+    """One JPEG marker segment, or b"" with a warning where the payload is more than a segment holds."""
+    if len(payload) + 2 <= 0xFFFF:
+        return marker + struct.pack(">H", len(payload) + 2) + payload
+    log.warning("the %s block is %d KB, more than one JPEG segment holds (64 KB); the JPEG is written without "
+                "it (use --format png or tiff to keep it)", what, len(payload) // 1024)
+    return b""
+
+
+def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None,
+                           iptc: bytes | None = None) -> bytes:
     out = b""
     if exif:
         payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
-        if len(payload) + 2 <= 0xFFFF:
-            out += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
-        else:
-            log.warning("the EXIF block is %d KB, more than one JPEG segment holds (64 KB); the JPEG is "
-                        "written without EXIF (use --format png or tiff to keep it)", len(payload) // 1024)
+        out += _jpeg_segment(b"\xff\xe1", payload, "EXIF")
+    if xmp:
+        out += _jpeg_segment(b"\xff\xe1", XMP_JPEG_HEADER + xmp, "XMP")
     if icc:
         pieces = [icc[i:i + ICC_JPEG_CHUNK] for i in range(0, len(icc), ICC_JPEG_CHUNK)]
         for seq, piece in enumerate(pieces, 1):
             payload = b"ICC_PROFILE\x00" + bytes([seq, len(pieces)]) + piece
             out += b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload
+    if iptc:
+        out += _jpeg_segment(b"\xff\xed", iptc, "IPTC")
     return out
 
 
@@ -137,15 +150,17 @@ def _header_end_jpeg(head: bytes) -> int:
     return pos
 
 
-def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | None) -> None:
-    """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC inserted (format from the suffix)."""
+def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | None, xmp: bytes | None = None,
+                    iptc: bytes | None = None) -> None:
+    """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC/XMP (and, into a JPEG, IPTC) inserted (format
+    from the suffix)."""
     suffix = src.suffix.lower()
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(64 * 1024)
         if suffix == ".png":
-            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc)
+            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp)
         elif suffix in (".jpg", ".jpeg"):
-            cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc)
+            cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc, xmp, iptc)
         else:
             raise ValueError(f"no metadata insertion for {suffix}")
         fout.write(head[:cut])
@@ -154,7 +169,8 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
         shutil.copyfileobj(fin, fout, 1 << 20)
 
 
-def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None = None, level: int = 1) -> bytes:
+def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
+                   level: int = 1) -> bytes:
     """A grayscale+alpha PNG (colour type 4, 8 or 16 bit): the layout OpenCV cannot write."""
     import numpy as np
 
@@ -166,5 +182,5 @@ def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None 
     rows[:, 0] = 0  # filter type None on every row
     rows[:, 1:] = samples.view(np.uint8).reshape(h, -1)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
-    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc, xmp)
             + png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + png_chunk(b"IEND", b""))

@@ -100,8 +100,8 @@ def check_output(dst: Path, finished: Finished) -> list[str]:
 
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
     d = prepared.decoded
-    return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc,
-                                quality=settings.quality, consume=True)
+    return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
+                                iptc=d.iptc, quality=settings.quality, consume=True)
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
