@@ -170,7 +170,7 @@ def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
     from PIL import PngImagePlugin
 
     from archive_builder import exif_bytes
-    from ganrt.pipelines.metadata import jpeg_metadata_segments
+    from ganrt.pipelines.metadata import jpeg_metadata_segments, png_chunk
 
     a = photos["chelsea_45x59"]
     src = tmp_path / "album"
@@ -184,9 +184,14 @@ def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
     png_info.add_itxt("XML:com.adobe.xmp", XMP.decode())
     Image.fromarray(a).save(src / "rose.png", pnginfo=png_info)
     tifffile.imwrite(src / "rose.tif", a, photometric="rgb", extratags=[(700, "B", len(XMP), XMP, True)])
+    Image.fromarray(a).save(src / "late.png")  # some tools put the XMP after the pixels
+    png = (src / "late.png").read_bytes()
+    end = png.index(b"IEND") - 4
+    xmp_chunk = png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + XMP)
+    (src / "late.png").write_bytes(png[:end] + xmp_chunk + png[end:])
     dst = tmp_path / "out"
     assert restore(src, dst).exit_code == 0
-    for name in ("rose.jpg", "rose.png", "rose.tif"):
+    for name in ("rose.jpg", "rose.png", "rose.tif", "late.png"):
         xmp = read_image(dst / name).xmp
         assert xmp is not None and CAPTION.encode() in xmp and b"<rdf:li>Rose</rdf:li>" in xmp, name
     jpeg = Image.open(dst / "rose.jpg")

@@ -211,7 +211,6 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
         icc = jp2_icc if jp2 else img.info.get("icc_profile")
-        xmp, iptc = _xmp_of(img), _iptc_of(img)
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
         opencv_only = sixteen and jp2 and img.mode != "LA"
         if not opencv_only:
@@ -219,6 +218,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
                 img.load()  # full decode: raises on truncated or corrupt data
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
+        xmp, iptc = _xmp_of(img), _iptc_of(img)  # after load(): a PNG's text chunks may follow its pixels
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
