@@ -327,6 +327,23 @@ def test_bad_input_is_one_clear_line(tmp_path):
     assert not out.exists() and not [p for p in tmp_path.rglob("*") if "ganrt" in p.name]
 
 
+def test_an_encoder_that_crashes_is_named_in_one_line(tmp_path):
+    """An encoder library that crashes (the bundled x265 aborts on tiny 10-bit frames) takes ffmpeg down with
+    a signal: the error names the encoder and what to try, and leaves no temporary files."""
+    import pytest
+
+    from ganrt.errors import VideoError
+    from ganrt.pipelines.video_output import EncodeSettings, SegmentEncoder
+
+    encoder = SegmentEncoder(tmp_path, 0, 48, 32, 10, EncodeSettings(codec="libx265"))
+    encoder.write(np.zeros((32, 48, 3), np.uint8))
+    os.kill(encoder.proc.pid, signal.SIGABRT)
+    encoder.proc.wait()  # gone before its input is closed: the frame still buffered meets a broken pipe
+    with pytest.raises(VideoError, match=r"ffmpeg crashed \(SIGABRT\) inside the libx265 encoder .*try another --codec"):
+        encoder.finish()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_frame_that_fails_even_in_fp32_stops_the_run(tmp_path, load):
     from safetensors.torch import save_file
 

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from ganrt.pipelines.ffmpeg import encoder_pix_fmts, ff_path, ffmpeg_exe, frame_
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
 FRAME_NAME = re.compile(r"frame_(\d{6,})\.png$")
+CRASH_SIGNALS = {signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ class SegmentEncoder:
         self.log = self.tmp.with_name(self.tmp.name + ".log")
         self.frames = 0
         self.dtype = frame_dtype(enc.source_bits)
+        self.codec = enc.codec
         self._log_fh = open(self.log, "wb")  # noqa: SIM115 - closed in finish/abort
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", enc.input_pix_fmt, "-s", f"{width}x{height}", "-framerate", f"{fps:.10g}",
@@ -232,12 +235,19 @@ class SegmentEncoder:
         self.frames += 1
 
     def _error(self) -> str:
-        self.proc.wait()
+        code = self.proc.wait()
         self._log_fh.close()
-        return last_error_line(self.log.read_text(errors="replace"))
+        line = last_error_line(self.log.read_text(errors="replace"))
+        if -code in CRASH_SIGNALS:  # the encoder library crashed (the bundled x265 does on tiny 10-bit frames)
+            return (f"ffmpeg crashed ({signal.Signals(-code).name}) inside the {self.codec} encoder ({line}); "
+                    "try another --codec or --pix-fmt")
+        return line
 
     def finish(self) -> Path:
-        self.proc.stdin.close()
+        try:
+            self.proc.stdin.close()  # flushes the last frame
+        except BrokenPipeError:
+            pass  # ffmpeg is gone: its exit status and log say why, below
         if self.proc.wait() != 0:
             error = self._error()
             self.abort()
