@@ -112,7 +112,7 @@ def _jpeg_segment(marker: bytes, payload: bytes, what: str) -> bytes:
     if len(payload) + 2 <= 0xFFFF:
         return marker + struct.pack(">H", len(payload) + 2) + payload
     log.warning("the %s block is %d KB, more than one JPEG segment holds (64 KB); the JPEG is written without "
-                "it (use --format png or tiff to keep it)", what, len(payload) // 1024)
+                "%s (use --format png or tiff to keep it)", what, len(payload) // 1024, what)
     return b""
 
 
