@@ -67,19 +67,24 @@ class FrameSource:
     primaries: str | None = None  # tags; a frame folder's first PNG's cICP chunk), None where it names none
     transfer: str | None = None
     fields: str | None = None  # "tff"/"bff": the source is interlaced (its first frames say so)
-    deinterlace: str | None = None  # the ffmpeg filter that deinterlaces it on decoding (``deinterlace_filter``)
+    deinterlace_mode: str = "off"  # --deinterlace: auto, on, off or double
 
     @property
     def wide_colour(self) -> bool:
         """HDR (PQ, HLG) or BT.2020 frames, which PNG frames must say they are (they would pass for sRGB)."""
         return self.primaries == "bt2020" or self.transfer in ("smpte2084", "arib-std-b67")
 
+    @property
+    def deinterlace(self) -> str | None:
+        """The ffmpeg filter that deinterlaces the frames on decoding (``deinterlace_filter``), or None."""
+        return deinterlace_filter(self.deinterlace_mode, self.fields)
+
     def deinterlacing(self) -> str | None:
         """What decoding does about interlacing, in words; None where frames are read as they are."""
         if not self.deinterlace:
             return None
         what = f"interlaced ({FIELD_ORDER_NAMES[self.fields]})" if self.fields else "flagged progressive"
-        how = "one frame per field" if "send_field" in self.deinterlace else "one frame per frame"
+        how = "one frame per field" if self.deinterlace_mode == "double" else "one frame per frame"
         return f"{self.path.name} is {what}: deinterlacing it (bwdif, {how}; --deinterlace off keeps the fields)"
 
     @property
@@ -291,4 +296,4 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
                            media=info, bits=info.bits, chroma=info.chroma, colorspace=info.colorspace,
                            primaries=info.primaries, transfer=info.transfer, fields=fields,
-                           deinterlace=deinterlace_filter(deinterlace, fields))
+                           deinterlace_mode=deinterlace)
