@@ -26,6 +26,7 @@ managed viewer show wrong colours.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from contextlib import contextmanager
@@ -138,15 +139,14 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
+@functools.lru_cache(maxsize=1)
 def _heif_registered() -> bool:
     """Pillow opens and saves HEIC/HEIF from now on (pillow-heif's plugin); False where it is not installed."""
     try:
         import pillow_heif
     except ImportError:
         return False
-    if not getattr(pillow_heif, "_ganrt_registered", False):
-        pillow_heif.register_heif_opener()
-        pillow_heif._ganrt_registered = True
+    pillow_heif.register_heif_opener()
     return True
 
 
@@ -164,8 +164,8 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
     try:
         try:
             img = Image.open(path)
-        except UnidentifiedImageError:
-            if not _heif_registered():  # HEIC content under another name (phones export .jpg that are HEIC)
+        except UnidentifiedImageError:  # HEIC content under another name (phones export .jpg that are HEIC)?
+            if "HEIF" in Image.OPEN or not _heif_registered():  # the plugin had its try already, or is missing
                 raise
             img = Image.open(path)
     except UnidentifiedImageError:
