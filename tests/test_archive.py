@@ -202,6 +202,64 @@ def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
     assert CAPTION.encode() in read_image(tmp_path / "rose.png").xmp
 
 
+def test_camera_dates_place_and_captions_stay_in_tiff_and_jpeg2000_masters(tmp_path, photos):
+    """TIFF and JPEG 2000, the archival masters' formats, keep what a JPEG keeps: the EXIF (camera, author,
+    the date taken in the Exif sub-IFD, the GPS position; UTF-8 text byte for byte), the XMP and the IPTC
+    captions, written where
+    exiftool and Exiv2 look (TIFF: first IFD, sub-IFDs, tags 700 and 34377; JP2: uuid boxes) and read
+    back from there. A TIFF's EXIF is its descriptive tags only: not its strip offsets, not Photoshop's
+    layers, which would not fit a JPEG's EXIF segment."""
+    import tifffile
+
+    from ganrt.pipelines.metadata import jpeg_metadata_segments
+
+    from ganrt.pipelines.tiff_exif import exif_tobytes
+
+    def as_read(text: str) -> str:  # UTF-8 text, as exiftool writes it, as Pillow reads it (Latin-1)
+        return text.encode().decode("latin-1")
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x013B], exif[0x0112] = "Nikon", as_read("Grand-père Joe"), 6
+    exif[0x8769] = {0x9003: "1962:07:14 15:30:00", 0xA434: as_read("Nikkor 50 mm ƒ/1.4")}  # date taken, lens
+    exif[0x8825] = {1: "N", 2: (50.0, 49.0, 12.0)}  # Brighton
+    scan = tmp_path / "plain.jpg"
+    Image.fromarray(photos["chelsea_45x59"]).save(scan, quality=90, exif=exif_tobytes(exif))
+    data = scan.read_bytes()
+    assert "Grand-père Joe".encode() in data and "ƒ/1.4".encode() in data
+    scan.write_bytes(data[:2] + jpeg_metadata_segments(None, None, XMP, iptc_app13(CAPTION)) + data[2:])
+
+    def facts(path: Path):
+        image = read_image(path)
+        got = Image.Exif()
+        got.load(image.exif)
+        taken = got.get_ifd(0x8769)
+        return (got.get(0x010F), got.get(0x013B), got.get(0x0112), taken.get(0x9003), taken.get(0xA434),
+                got.get_ifd(0x8825).get(2), CAPTION.encode() in (image.xmp or b""), image.iptc, image.pixels.shape)
+
+    want = ("Nikon", as_read("Grand-père Joe"), 1, "1962:07:14 15:30:00", as_read("Nikkor 50 mm ƒ/1.4"),
+            (50.0, 49.0, 12.0), True, iptc_app13(CAPTION), (59 * 4, 45 * 4, 3))  # the UTF-8 bytes, not '?'
+    assert facts(scan)[:-1] == want[:-1]  # what the scan holds, as ganrt reads it
+    for fmt, suffix in (("tiff", ".tif"), ("jp2", ".jp2")):
+        master = tmp_path / f"master{suffix}"
+        assert restore(scan, master, "--format", fmt).exit_code == 0
+        assert facts(master) == want, fmt
+        again = tmp_path / f"from-{fmt}.jpg"  # and out of the master again, into a JPEG
+        assert restore(master, again, "--outscale", "1").exit_code == 0
+        assert facts(again) == want, fmt
+    with tifffile.TiffFile(tmp_path / "master.tif") as tif:  # where exiftool reads them
+        page = tif.pages[0]
+        assert page.tags["ExifTag"].value["DateTimeOriginal"] == "1962:07:14 15:30:00"
+        assert page.tags["GPSTag"].value["GPSLatitudeRef"] == "N" and page.tags["Make"].value == "Nikon"
+        assert "ImageDescription" not in page.tags and "Software" not in page.tags  # no tifffile JSON or name
+    photoshop = tmp_path / "layers.tif"  # a TIFF from Photoshop: its layers are 200 KB of the first IFD
+    tifffile.imwrite(photoshop, photos["coffee_61x93"], photometric="rgb", software="Adobe Photoshop 25.0",
+                     extratags=[(315, "s", 0, "Grandpa Joe", True), (37724, "B", 200_000, bytes(200_000), True)])
+    assert restore(photoshop, tmp_path / "layers.jpg").exit_code == 0
+    kept = Image.open(tmp_path / "layers.jpg").getexif()
+    assert kept.get(0x013B) == "Grandpa Joe" and kept.get(0x0131) == "Adobe Photoshop 25.0"
+    assert 37724 not in kept and 0x0111 not in kept  # no layers, no strip offsets
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

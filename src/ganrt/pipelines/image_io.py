@@ -10,14 +10,14 @@ Writing goes through ``ganrt.fsutil.atomic_path``: a temporary file in the
 target folder renamed into place when complete. PNG, JPEG and BMP are encoded
 by OpenCV straight from the array (no copy of a large output), with EXIF and
 ICC inserted afterwards (``ganrt.pipelines.metadata``); grayscale with alpha
-as a gray+alpha PNG of our own; TIFF by tifffile (ICC kept, 16-bit kept; EXIF
-is not written to TIFF); WebP and AVIF by Pillow; HEIC/HEIF (phone photos) by
+as a gray+alpha PNG of our own; TIFF by tifffile (ICC, XMP, IPTC and 16-bit
+kept; EXIF by ``tiff_exif``); WebP and AVIF by Pillow; HEIC/HEIF (phone photos) by
 pillow-heif, whose decoder applies the file's own rotation and resets the EXIF
 orientation (so nothing is turned twice). JPEG 2000 is written losslessly, by
-Pillow (8-bit, 16-bit gray) or OpenCV (16-bit colour), its ICC profile and bit
-depth handled by ``jp2_boxes``, which neither library reads; EXIF is not written
-to it. OpenCV is never handed a path it
-cannot take (a folder name that is not UTF-8): it encodes to memory instead.
+Pillow (8-bit, 16-bit gray) or OpenCV (16-bit colour), its ICC profile, bit
+depth, EXIF, XMP and IPTC handled by ``jp2_boxes``, which neither library
+reads. OpenCV is never handed a path it cannot take (a folder name that is not
+UTF-8): it encodes to memory instead.
 
 An ICC profile is only carried over when it describes the output's colour
 model (RGB or gray): a CMYK profile on RGB pixels would make every colour
@@ -37,6 +37,7 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
+from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, iim_of_photoshop, photoshop_of_iim
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +195,11 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
         bits, jp2 = 16, img.format == "JPEG2000"
-        if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile
+        if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile, EXIF, XMP or IPTC
             from ganrt.pipelines import jp2_boxes
 
             bits, jp2_icc = jp2_boxes.header_facts(path)
+            jp2_meta = jp2_boxes.uuid_boxes(path)
             bits = bits or 8
             sixteen = bits > 8
             if bits > 16:
@@ -206,7 +208,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         if frames > 1:
             log.warning("%s holds %d pages/frames; only the first is restored", path.name, frames)
         try:
-            exif = img.getexif()
+            exif = _exif_of(img, jp2_meta.get(jp2_boxes.EXIF_UUID) if jp2 else None)
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
@@ -218,7 +220,11 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
                 img.load()  # full decode: raises on truncated or corrupt data
             except (OSError, SyntaxError, ValueError) as exc:
                 raise ImageReadError(f"corrupt or truncated image data ({exc})") from None
-        xmp, iptc = _xmp_of(img), _iptc_of(img)  # after load(): a PNG's text chunks may follow its pixels
+        if jp2:
+            xmp, iim = upright_xmp(jp2_meta.get(jp2_boxes.XMP_UUID)), jp2_meta.get(jp2_boxes.IPTC_UUID)
+            iptc = photoshop_of_iim(iim) if iim else None
+        else:  # after load(): a PNG's text chunks may follow its pixels
+            xmp, iptc = _xmp_of(img), _iptc_of(img)
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
@@ -234,7 +240,9 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
     if exif:
         exif[EXIF_ORIENTATION] = 1
         try:
-            exif_bytes = exif.tobytes()
+            from ganrt.pipelines.tiff_exif import exif_tobytes
+
+            exif_bytes = exif_tobytes(exif)
         except Exception:  # noqa: BLE001
             exif_bytes = None
     return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc)
@@ -252,6 +260,23 @@ def upright_xmp(xmp: bytes | str | None) -> bytes | None:
     return _XMP_ORIENTATION.sub(rb"\g<1>1", raw)
 
 
+def _exif_of(img, jp2_exif: bytes | None):
+    """The image's EXIF as a Pillow ``Exif``: a JPEG 2000's from its EXIF box (a TIFF structure); a TIFF's
+    descriptive tags and sub-IFDs only (``tiff_exif``)."""
+    if jp2_exif is not None:
+        from PIL import Image
+
+        exif = Image.Exif()
+        exif.load(jp2_exif)
+        return exif
+    exif = img.getexif()
+    if img.format == "TIFF" and exif:
+        from ganrt.pipelines.tiff_exif import descriptive_exif
+
+        descriptive_exif(exif)
+    return exif
+
+
 def _xmp_of(img) -> bytes | None:
     """The XMP packet Pillow (or pillow-heif) found: JPEG APP1, PNG iTXt, WebP/AVIF/HEIF chunks, TIFF tag 700."""
     raw = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
@@ -261,9 +286,13 @@ def _xmp_of(img) -> bytes | None:
 
 
 def _iptc_of(img) -> bytes | None:
-    """A JPEG's APP13 segment (Photoshop IRB: the IPTC-IIM captions and keywords older tools write), whole."""
-    return next((data for marker, data in getattr(img, "applist", None) or ()
-                 if marker == "APP13" and data.startswith(b"Photoshop 3.0\x00")), None)
+    """The Photoshop resources (IRB: the IPTC-IIM captions and keywords older tools write) as a JPEG's APP13
+    segment holds them, whole: from a JPEG's APP13 or a TIFF's tag 34377."""
+    app13 = next((data for marker, data in getattr(img, "applist", None) or ()
+                  if marker == "APP13" and data.startswith(PHOTOSHOP_HEADER)), None)
+    if app13 is None and hasattr(img, "tag_v2") and isinstance(resources := img.tag_v2.get(34377), bytes):
+        app13 = PHOTOSHOP_HEADER + resources
+    return app13
 
 
 def _matching_icc(icc: bytes | None, *, gray: bool, name: str) -> bytes | None:
@@ -401,9 +430,9 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):
-                _write_tiff(tmp, pixels, alpha, icc=icc, xmp=xmp)
+                _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
             elif suffix == ".jp2":
-                _write_jp2(tmp, pixels, alpha, icc=icc)
+                _write_jp2(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
             elif suffix == ".webp":
                 _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc, xmp=xmp,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
@@ -497,12 +526,16 @@ def cv2_read(path: Path, flags: int):
         return cv2.imdecode(data, flags)
 
 
-def _write_tiff(tmp: Path, pixels, alpha, *, icc, xmp) -> None:
+def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
+    """zlib-compressed TIFF by tifffile, with the ICC profile (34675), XMP (700), the Photoshop resources
+    that hold IPTC (34377) and the EXIF (``tiff_exif``); no JSON description or software tag of tifffile's."""
     import tifffile
+
+    from ganrt.pipelines import tiff_exif
 
     arr = pixels if alpha is None else np.dstack([pixels, alpha])
     kw: dict = {"photometric": "rgb" if pixels.ndim == 3 else "minisblack", "compression": "zlib",
-                "compressionargs": {"level": 3}}
+                "compressionargs": {"level": 3}, "metadata": None, "software": False}
     if alpha is not None:
         kw["extrasamples"] = ("unassalpha",)
         if pixels.ndim == 2:
@@ -510,12 +543,18 @@ def _write_tiff(tmp: Path, pixels, alpha, *, icc, xmp) -> None:
     kw["extratags"] = [(34675, "B", len(icc), icc, True)] if icc else []
     if xmp:
         kw["extratags"].append((700, "B", len(xmp), xmp, True))
+    if iptc and iptc.startswith(PHOTOSHOP_HEADER):
+        resources = iptc[len(PHOTOSHOP_HEADER):]
+        kw["extratags"].append((34377, "B", len(resources), resources, True))
+    kw["extratags"] += tiff_exif.ifd0_tags(exif)
     tifffile.imwrite(tmp, arr, **kw)
+    tiff_exif.append_sub_ifds(tmp, exif)
 
 
-def _write_jp2(tmp: Path, pixels, alpha, *, icc) -> None:
+def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
     """Lossless JPEG 2000: Pillow for 8-bit and 16-bit gray, OpenCV for 16-bit colour or gray+alpha (Pillow
-    has no such modes); then the ICC profile, which neither writes, goes into the header."""
+    has no such modes); then the ICC profile, which neither writes, goes into the header, and the EXIF, XMP
+    and IPTC into their boxes."""
     from PIL import Image
 
     from ganrt.pipelines import jp2_boxes
@@ -540,8 +579,12 @@ def _write_jp2(tmp: Path, pixels, alpha, *, icc) -> None:
             written = cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])  # lossless
         if not written:
             raise ImageWriteError("OpenCV could not encode a 16-bit JPEG 2000 file")
-    if icc:
-        tmp.write_bytes(jp2_boxes.with_icc(tmp.read_bytes(), icc))
+    boxes = {jp2_boxes.EXIF_UUID: exif[6:] if exif and exif.startswith(b"Exif\x00\x00") else exif,
+             jp2_boxes.XMP_UUID: xmp, jp2_boxes.IPTC_UUID: iim_of_photoshop(iptc)}
+    if icc or any(boxes.values()):
+        data = tmp.read_bytes()
+        data = jp2_boxes.with_icc(data, icc) if icc else data
+        tmp.write_bytes(jp2_boxes.with_uuid_boxes(data, boxes))
 
 
 def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, xmp, options: dict) -> None:

@@ -1,4 +1,4 @@
-"""What Pillow and OpenCV leave out of a JPEG 2000 file: its bit depth and its ICC profile.
+"""What Pillow and OpenCV leave out of a JPEG 2000 file: its bit depth, its ICC profile, its EXIF, XMP and IPTC.
 
 A JP2 file is a sequence of boxes (ISO/IEC 15444-1, annex I): a 4-byte big-endian
 length (1: an 8-byte length follows the type; 0: to the end of the file), a
@@ -9,7 +9,12 @@ codestream (``.j2k``) starts with the SOC and SIZ markers instead.
 
 Pillow decodes JPEG 2000 colour images to 8 bits and reads no ICC profile;
 OpenCV keeps 16 bits but returns 12-bit samples unscaled. These few readers
-and one writer fill those gaps; the pixels stay with the libraries.
+and writers fill those gaps; the pixels stay with the libraries.
+
+EXIF, XMP and IPTC live in top-level ``uuid`` boxes, each named by a 16-byte id
+(as exiftool and Exiv2 write and read them): EXIF as a TIFF structure,
+XMP as its packet, IPTC as IIM records. ganrt writes them right after the
+header box, before the codestream.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ import struct
 from pathlib import Path
 
 SOC_SIZ = b"\xff\x4f\xff\x51"
+EXIF_UUID = b"JpgTiffExif->JP2"
+XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+IPTC_UUID = bytes.fromhex("33c7a4d2b81d4723a0baf1a3e097ad38")
+UUID_LIMIT = 16 << 20  # larger uuid boxes (a GeoJP2 grid, a vendor's blob) are not metadata ganrt carries
 HEADER_BYTES = 1 << 16  # enough for a raw codestream's SIZ marker
 METHOD_RESTRICTED_ICC, METHOD_ANY_ICC = 2, 3  # colr methods that carry a profile (1: an enumerated space)
 
@@ -121,3 +130,38 @@ def with_icc(data: bytes, icc: bytes) -> bytes:
         children.insert(keep, colr)
     new_header = _box(b"jp2h", b"".join(children))
     return data[:at] + new_header + data[stop:]
+
+
+def uuid_boxes(path: Path) -> dict[bytes, bytes]:
+    """{16-byte id: contents after the id} of the file's top-level ``uuid`` boxes (the first of each id),
+    reading box headers and those boxes only; {} for a raw codestream."""
+    found: dict[bytes, bytes] = {}
+    with open(path, "rb") as fh:
+        if fh.read(4) == SOC_SIZ[:4]:
+            return found
+        pos = 0
+        while True:
+            fh.seek(pos)
+            head = fh.read(16)
+            if len(head) < 8:
+                return found
+            length, kind, size = _box_head(head)
+            if length == 0:  # to the end of the file
+                length = fh.seek(0, 2) - pos
+            if length < size:
+                return found
+            if kind == b"uuid" and 16 <= length - size <= UUID_LIMIT:
+                fh.seek(pos + size)
+                contents = fh.read(length - size)
+                found.setdefault(contents[:16], contents[16:])
+            pos += length
+
+
+def with_uuid_boxes(data: bytes, contents: dict[bytes, bytes]) -> bytes:
+    """A JP2 file (``data``) with a ``uuid`` box for each {id: contents}, right after its header box."""
+    header = _header_box(data)
+    if header is None:
+        raise ValueError("not a JP2 file (no header box)")
+    stop = header[1]
+    extra = b"".join(_box(b"uuid", uuid + payload) for uuid, payload in contents.items() if payload)
+    return data[:stop] + extra + data[stop:]

@@ -134,6 +134,34 @@ def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None, xmp: bytes | N
     return out
 
 
+PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"  # a JPEG's APP13 begins so; a TIFF's tag 34377 holds what follows
+IPTC_RESOURCE = 0x0404  # the Photoshop resource that holds the IPTC-IIM records
+
+
+def iim_of_photoshop(app13: bytes | None) -> bytes | None:
+    """The IPTC-IIM records inside Photoshop resources as a JPEG's APP13 holds them; None where there are none."""
+    if not app13 or not app13.startswith(PHOTOSHOP_HEADER):
+        return None
+    pos = len(PHOTOSHOP_HEADER)
+    while pos + 8 <= len(app13) and app13[pos:pos + 4] == b"8BIM":
+        (rid,), name_length = struct.unpack(">H", app13[pos + 4:pos + 6]), app13[pos + 6]
+        pos += 6 + (1 + name_length + 1) // 2 * 2  # a Pascal name padded to an even length
+        if pos + 4 > len(app13):
+            return None
+        (size,) = struct.unpack(">I", app13[pos:pos + 4])
+        pos += 4
+        if rid == IPTC_RESOURCE:
+            return app13[pos:pos + size] or None
+        pos += size + size % 2
+    return None
+
+
+def photoshop_of_iim(iim: bytes) -> bytes:
+    """Photoshop resources as a JPEG's APP13 holds them, with one resource: the IPTC-IIM records ``iim``."""
+    padded = iim + b"\x00" * (len(iim) % 2)
+    return PHOTOSHOP_HEADER + b"8BIM" + struct.pack(">HHI", IPTC_RESOURCE, 0, len(iim)) + padded
+
+
 def _header_end_png(head: bytes) -> int:
     if not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
         raise ValueError("not a PNG file written by OpenCV")
