@@ -73,16 +73,19 @@ class _ReadText(str):
         return text_bytes(str(self))
 
 
+def _keep_text(table) -> None:
+    """Make, in place, the texts of an IFD (an ``Exif`` or a dict) go back to a file as they were read."""
+    for tag, value in list(table.items()):
+        if isinstance(value, str) and not value.isascii():
+            table[tag] = _ReadText(value)
+
+
 def exif_tobytes(exif) -> bytes:
     """A Pillow ``Exif`` (first IFD, Exif and GPS sub-IFDs) serialised with its text as it was read."""
-    tables = [exif]
+    _keep_text(exif)
     for tag in (EXIF_IFD, GPS_IFD):
         if tag in exif:  # a pointer read from a file, or the sub-IFD itself, as a dict
-            tables.append(exif[tag] if isinstance(exif[tag], dict) else exif.get_ifd(tag))
-    for table in tables:
-        for tag, value in list(table.items()):
-            if isinstance(value, str) and not value.isascii():
-                table[tag] = _ReadText(value)
+            _keep_text(exif[tag] if isinstance(exif[tag], dict) else exif.get_ifd(tag))
     return exif.tobytes()
 
 
@@ -117,10 +120,11 @@ def append_sub_ifds(path: Path, exif: bytes | None) -> None:
     from PIL import Image
 
     source = _load(exif)
-    subs = {tag: {k: _ReadText(v) if isinstance(v, str) and not v.isascii() else v for k, v in source.get_ifd(tag).items()}
-            for tag in (EXIF_IFD, GPS_IFD) if source.get_ifd(tag)}
+    subs = {tag: dict(source.get_ifd(tag)) for tag in (EXIF_IFD, GPS_IFD) if source.get_ifd(tag)}
     if not subs:
         return
+    for sub in subs.values():
+        _keep_text(sub)
     if INTEROP_IFD in subs.get(EXIF_IFD, {}):
         subs[EXIF_IFD][INTEROP_IFD] = dict(source.get_ifd(INTEROP_IFD))
     with open(path, "r+b") as fh:
