@@ -546,9 +546,10 @@ def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
     if iptc and iptc.startswith(PHOTOSHOP_HEADER):
         resources = iptc[len(PHOTOSHOP_HEADER):]
         kw["extratags"].append((34377, "B", len(resources), resources, True))
-    kw["extratags"] += tiff_exif.ifd0_tags(exif)
+    parsed = tiff_exif.parse(exif)
+    kw["extratags"] += tiff_exif.ifd0_tags(parsed)
     tifffile.imwrite(tmp, arr, **kw)
-    tiff_exif.append_sub_ifds(tmp, exif)
+    tiff_exif.append_sub_ifds(tmp, parsed)
 
 
 def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:

@@ -6,7 +6,7 @@ pointers to an Exif IFD (exposure, DateTimeOriginal) and a GPS IFD. tifffile wri
 (16-bit colour, which Pillow cannot) but no sub-IFD, and it refuses those two pointer tags. So a TIFF
 is written in two steps:
 
-1. ``ifd0_tags`` turns an EXIF block into tifffile ``extratags``: the descriptive tags;
+1. ``ifd0_tags`` turns an EXIF block (``parse``d) into tifffile ``extratags``: the descriptive tags;
 2. ``append_sub_ifds`` appends the sub-IFDs to the written file, serialised by Pillow for the offset
    they land at, then a copy of the first IFD with the two pointers added, and points the header at
    that copy (the old one, a few hundred bytes, stays unreferenced).
@@ -33,7 +33,10 @@ ORIENTATION, RESOLUTION = 274, (282, 283, 296)
 LONG = 4
 
 
-def _load(exif: bytes):
+def parse(exif: bytes | None):
+    """A Pillow ``Exif`` of an EXIF block, or None for none."""
+    if not exif:
+        return None
     from PIL import Image
 
     parsed = Image.Exif()
@@ -103,30 +106,29 @@ def _extratag(tag: int, value) -> tuple | None:
     return None
 
 
-def ifd0_tags(exif: bytes | None) -> list[tuple]:
-    """tifffile ``extratags`` for ``exif``'s descriptive tags (tifffile is to write no description and no
-    software tag of its own)."""
-    if not exif:
+def ifd0_tags(exif) -> list[tuple]:
+    """tifffile ``extratags`` for the descriptive tags of ``exif`` (``parse``'s result; tifffile is to
+    write no description and no software tag of its own)."""
+    if exif is None:
         return []
-    parsed = _load(exif)
     return [entry for tag in DESCRIPTIVE
-            if (value := parsed.get(tag)) is not None and (entry := _extratag(tag, value)) is not None]
+            if (value := exif.get(tag)) is not None and (entry := _extratag(tag, value)) is not None]
 
 
-def append_sub_ifds(path: Path, exif: bytes | None) -> None:
-    """Append ``exif``'s Exif and GPS sub-IFDs to the TIFF at ``path`` and make its first IFD point at them."""
-    if not exif:
+def append_sub_ifds(path: Path, exif) -> None:
+    """Append the Exif and GPS sub-IFDs of ``exif`` (``parse``'s result) to the TIFF at ``path`` and make
+    its first IFD point at them."""
+    if exif is None:
         return
     from PIL import Image
 
-    source = _load(exif)
-    subs = {tag: dict(source.get_ifd(tag)) for tag in (EXIF_IFD, GPS_IFD) if source.get_ifd(tag)}
+    subs = {tag: dict(sub) for tag in (EXIF_IFD, GPS_IFD) if (sub := exif.get_ifd(tag))}
     if not subs:
         return
     for sub in subs.values():
         _keep_text(sub)
     if INTEROP_IFD in subs.get(EXIF_IFD, {}):
-        subs[EXIF_IFD][INTEROP_IFD] = dict(source.get_ifd(INTEROP_IFD))
+        subs[EXIF_IFD][INTEROP_IFD] = dict(exif.get_ifd(INTEROP_IFD))
     with open(path, "r+b") as fh:
         head = fh.read(8)
         if head[:4] not in (b"II*\x00", b"MM\x00*"):
