@@ -62,21 +62,31 @@ def _header_box(data: bytes):
     return None
 
 
-def _header_of(fh) -> bytes:
-    """The contents of the open file's ``jp2h`` box (b"" when it has none), reading box headers only."""
+def _top_level(fh):
+    """(type, contents start, contents length) of each top-level box of the open file, reading box headers
+    only; stops at a box too short for its own header (a damaged file)."""
     pos = 0
     while True:
         fh.seek(pos)
         head = fh.read(16)
         if len(head) < 8:
-            return b""
+            return
         length, kind, size = _box_head(head)
-        if kind == b"jp2h":
-            fh.seek(pos + size)
-            return fh.read(max(0, length - size))
-        if length < size:  # 0 (to the end) or broken: no header box follows
-            return b""
+        if length == 0:  # to the end of the file
+            length = fh.seek(0, 2) - pos
+        if length < size:
+            return
+        yield kind, pos + size, length - size
         pos += length
+
+
+def _header_of(fh) -> bytes:
+    """The contents of the open file's ``jp2h`` box (b"" when it has none), reading box headers only."""
+    for kind, start, size in _top_level(fh):
+        if kind == b"jp2h":
+            fh.seek(start)
+            return fh.read(size)
+    return b""
 
 
 def header_facts(path: Path) -> tuple[int, bytes | None]:
@@ -139,22 +149,12 @@ def uuid_boxes(path: Path) -> dict[bytes, bytes]:
     with open(path, "rb") as fh:
         if fh.read(4) == SOC_SIZ[:4]:
             return found
-        pos = 0
-        while True:
-            fh.seek(pos)
-            head = fh.read(16)
-            if len(head) < 8:
-                return found
-            length, kind, size = _box_head(head)
-            if length == 0:  # to the end of the file
-                length = fh.seek(0, 2) - pos
-            if length < size:
-                return found
-            if kind == b"uuid" and 16 <= length - size <= UUID_LIMIT:
-                fh.seek(pos + size)
-                contents = fh.read(length - size)
+        for kind, start, size in _top_level(fh):
+            if kind == b"uuid" and 16 <= size <= UUID_LIMIT:
+                fh.seek(start)
+                contents = fh.read(size)
                 found.setdefault(contents[:16], contents[16:])
-            pos += length
+    return found
 
 
 def with_uuid_boxes(data: bytes, contents: dict[bytes, bytes]) -> bytes:
