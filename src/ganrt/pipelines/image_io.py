@@ -37,7 +37,7 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
-from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, iim_of_photoshop, photoshop_of_iim
+from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim
 
 log = logging.getLogger(__name__)
 
@@ -580,7 +580,7 @@ def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
             written = cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])  # lossless
         if not written:
             raise ImageWriteError("OpenCV could not encode a 16-bit JPEG 2000 file")
-    boxes = {jp2_boxes.EXIF_UUID: exif[6:] if exif and exif.startswith(b"Exif\x00\x00") else exif,
+    boxes = {jp2_boxes.EXIF_UUID: bare_exif(exif) if exif else None,
              jp2_boxes.XMP_UUID: xmp, jp2_boxes.IPTC_UUID: iim_of_photoshop(iptc)}
     if icc or any(boxes.values()):
         data = tmp.read_bytes()

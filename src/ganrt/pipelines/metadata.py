@@ -96,12 +96,20 @@ def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
     return png[:cut] + chunks + png[cut:]
 
 
+EXIF_HEADER = b"Exif\x00\x00"  # what a JPEG's APP1 puts before the TIFF structure of an EXIF block
+
+
+def bare_exif(exif: bytes) -> bytes:
+    """An EXIF block as the TIFF structure alone, as PNG's ``eXIf`` and JPEG 2000's EXIF box hold it."""
+    return exif[len(EXIF_HEADER):] if exif.startswith(EXIF_HEADER) else exif
+
+
 def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None) -> bytes:
     out = b""
     if icc:
         out += png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
     if exif:
-        out += png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+        out += png_chunk(b"eXIf", bare_exif(exif))
     if xmp:  # uncompressed, no language: where XMP readers look for it
         out += png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     return out
@@ -120,7 +128,7 @@ def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None, xmp: bytes | N
                            iptc: bytes | None = None) -> bytes:
     out = b""
     if exif:
-        payload = exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif
+        payload = EXIF_HEADER + bare_exif(exif)
         out += _jpeg_segment(b"\xff\xe1", payload, "EXIF")
     if xmp:
         out += _jpeg_segment(b"\xff\xe1", XMP_JPEG_HEADER + xmp, "XMP")
