@@ -260,6 +260,73 @@ def test_camera_dates_place_and_captions_stay_in_tiff_and_jpeg2000_masters(tmp_p
     assert 37724 not in kept and 0x0111 not in kept  # no layers, no strip offsets
 
 
+def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos):
+    """A 300 dpi scan upscaled 4× is written at 1200 dpi, in each format's own field (PNG pHYs, JFIF, TIFF
+    tags in inches or centimetres, BMP header, JPEG 2000 resc, EXIF for WebP) and in every copy the file
+    carries (EXIF, XMP, Photoshop's resolution resource); a rotated photo's axes swap; a photo that states no
+    density gets none."""
+    import struct
+
+    import tifffile
+
+    from ganrt.pipelines import jp2_boxes
+
+    pixels = photos["chelsea_45x59"]  # 59 wide, 45 high
+    src, dst = tmp_path / "scans", tmp_path / "out"
+    src.mkdir()
+    img = Image.fromarray(pixels)
+    img.save(src / "print.png", dpi=(300, 300))
+    img.save(src / "print.bmp", dpi=(300, 300))
+    tifffile.imwrite(src / "print.tif", pixels, photometric="rgb", resolution=(300 / 2.54, 150 / 2.54),
+                     resolutionunit=3)  # per centimetre, and not square
+    img.save(src / "raw.jp2")
+    (src / "print.jp2").write_bytes(jp2_boxes.with_resolution((src / "raw.jp2").read_bytes(),
+                                                              struct.pack(">HHHHbb", 1500, 127, 1500, 127, 3, 3)))
+    (src / "raw.jp2").unlink()
+    exif = Image.Exif()
+    exif[282], exif[283], exif[296] = 300, 300, 2
+    img.save(src / "print.webp", exif=exif.tobytes(), lossless=True)
+    xmp = XMP.replace(b'tiff:Orientation="6"', b'tiff:XResolution="300/1" tiff:YResolution="300/1"')
+    resolution = b"8BIM\x03\xed\x00\x00" + struct.pack(">I", 16) + struct.pack(">IHHIHH", 300 << 16, 1, 1,
+                                                                                   300 << 16, 1, 1)
+    img.save(src / "print.jpg", dpi=(300, 300), exif=exif.tobytes(), xmp=xmp, quality=95)
+    data = (src / "print.jpg").read_bytes()
+    app13 = iptc_app13(CAPTION) + resolution
+    (src / "print.jpg").write_bytes(data[:20] + b"\xff\xed" + struct.pack(">H", len(app13) + 2) + app13 + data[20:])
+    turned = Image.Exif()
+    turned[282], turned[283], turned[296], turned[274] = 300, 600, 2, 6  # EXIF only; a quarter turn
+    img.save(src / "turned.jpg", exif=turned.tobytes())
+    img.save(src / "unstated.png")
+    assert restore(src, dst, "-q").exit_code == 0
+
+    def dpi(name: str) -> tuple[float, float] | None:
+        d = Image.open(dst / name).info.get("dpi")
+        return None if d is None else tuple(round(float(v), 1) for v in d)
+
+    for name in ("print.png", "print.bmp", "print.jp2", "print.jpg"):
+        assert dpi(name) == (1200.0, 1200.0), name
+    assert dpi("print.tif") == (1200.0, 600.0)
+    assert Image.open(dst / "print.tif").getexif()[296] == 2  # now per inch
+    for name in ("print.webp", "print.jpg"):  # the EXIF's copy
+        written = Image.open(dst / name).getexif()
+        assert (written[282], written[283], written[296]) == (1200, 1200, 2), name
+    jpeg = Image.open(dst / "print.jpg")
+    assert b'tiff:XResolution="1200/1"' in jpeg.info["xmp"] and b'tiff:YResolution="1200/1"' in jpeg.info["xmp"]
+    written_app13 = dict(jpeg.applist)["APP13"]
+    at = written_app13.index(b"8BIM\x03\xed") + 12
+    assert struct.unpack_from(">I", written_app13, at)[0] == struct.unpack_from(">I", written_app13, at + 8)[0] \
+        == 1200 << 16  # what Photoshop reads first
+    assert CAPTION.encode() in written_app13
+    upright = Image.open(dst / "turned.jpg")
+    assert upright.size == (45 * 4, 59 * 4) and dpi("turned.jpg") == (2400.0, 1200.0)
+    assert dpi("unstated.png") is None  # no 72 dpi made up
+    for fmt, suffix in (("jp2", ".jp2"), ("webp", ".webp"), ("tiff", ".tif")):  # a change of format keeps it too
+        out = tmp_path / f"half{suffix}"
+        assert restore(src / "print.png", out, "--outscale", "2", "--format", fmt).exit_code == 0
+        got = read_image(out).dpi
+        assert got is not None and abs(got[0] - 600) < 0.1 and abs(got[1] - 600) < 0.1, (fmt, got)
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

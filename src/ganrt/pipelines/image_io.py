@@ -19,6 +19,9 @@ depth, EXIF, XMP and IPTC handled by ``jp2_boxes``, which neither library
 reads. OpenCV is never handed a path it cannot take (a folder name that is not
 UTF-8): it encodes to memory instead.
 
+The pixel density (dpi) of the source is read from its own field or its EXIF, and the
+output states the density of its own pixels (``density``): an upscaled scan keeps its print size.
+
 An ICC profile is only carried over when it describes the output's colour
 model (RGB or gray): a CMYK profile on RGB pixels would make every colour
 managed viewer show wrong colours.
@@ -37,11 +40,13 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
+from ganrt.pipelines import density
 from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2", ".heic", ".heif", ".avif")
+DENSITY_FIELD = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2")  # formats with a density field of their own
 HEIF_SUFFIXES = (".heic", ".heif")  # decoded and encoded by pillow-heif (libheif)
 OPENCV_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")  # what OpenCV itself decodes
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
@@ -60,6 +65,7 @@ class DecodedImage:
     icc: bytes | None = None
     xmp: bytes | None = None  # captions, keywords, people, ratings (XMP packet; its orientation reset to 1)
     iptc: bytes | None = None  # a JPEG's APP13 (Photoshop IRB holding the IPTC-IIM captions and keywords)
+    dpi: tuple[float, float] | None = None  # pixel density of the upright pixels (x, y per inch), where known
 
     @property
     def gray(self) -> bool:
@@ -212,6 +218,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
+        dpi = density.dpi_of(_own_dpi(img), exif, orientation)
         icc = jp2_icc if jp2 else img.info.get("icc_profile")
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
         opencv_only = sixteen and jp2 and img.mode != "LA"
@@ -245,7 +252,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif_bytes = exif_tobytes(exif)
         except Exception:  # noqa: BLE001
             exif_bytes = None
-    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc)
+    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi)
 
 
 _XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>\s*)[2-8]')
@@ -275,6 +282,14 @@ def _exif_of(img, jp2_exif: bytes | None):
 
         descriptive_exif(exif)
     return exif
+
+
+def _own_dpi(img):
+    """The density the format's own field states, as Pillow read it: not the one Pillow takes from a JPEG's
+    EXIF where the JFIF header states none (it takes the horizontal figure for both axes)."""
+    if img.format == "JPEG" and img.info.get("jfif_unit") not in (1, 2):
+        return None
+    return img.info.get("dpi")
 
 
 def _xmp_of(img) -> bytes | None:
@@ -317,6 +332,8 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
             icc_tag, xmp_tag = page.tags.get(34675), page.tags.get(700)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             xmp = upright_xmp(xmp_tag.value) if xmp_tag is not None else None
+            tags = {t: page.tags[t].value for t in density.TIFF_TAGS if t in page.tags}
+            dpi = density.dpi_of(None, {t: v[0] / v[1] if isinstance(v, tuple) else v for t, v in tags.items()})
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
@@ -326,9 +343,9 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
         pixels = np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3])
         return DecodedImage(pixels, np.ascontiguousarray(arr[..., -1]), None,
-                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp)
+                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp, dpi=dpi)
     return DecodedImage(np.ascontiguousarray(arr), None, None, _matching_icc(icc, gray=arr.ndim == 2, name=path.name),
-                        xmp)
+                        xmp, dpi=dpi)
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
@@ -410,9 +427,10 @@ def holds_16bit(suffix: str) -> bool:
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
                 exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
-                iptc: bytes | None = None, quality: int = 95,
+                iptc: bytes | None = None, dpi: tuple[float, float] | None = None, quality: int = 95,
                 png_compression: int = 1, consume: bool = False) -> Path:
-    """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16.
+    """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
+    density (x, y per inch) to write in the format's own field and in the metadata that states one.
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
@@ -427,12 +445,14 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         pixels = to_8bit(pixels)
         alpha = to_8bit(alpha) if alpha is not None else None
         consume = True
+    if dpi:
+        exif, xmp, iptc = density.metadata_with_dpi(dpi, exif, xmp, iptc, own_field=suffix in DENSITY_FIELD)
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):
-                _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
+                _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
             elif suffix == ".jp2":
-                _write_jp2(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
+                _write_jp2(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
             elif suffix == ".webp":
                 _write_pillow(tmp, "WEBP", pixels, alpha, exif=exif, icc=icc, xmp=xmp,
                               options={"quality": quality, "lossless": quality >= 100, "exact": True})
@@ -447,11 +467,11 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
             elif suffix == ".png" and alpha is not None and pixels.ndim == 2:
                 from ganrt.pipelines.metadata import png_gray_alpha
 
-                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, xmp=xmp,
+                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, xmp=xmp, dpi=dpi,
                                                level=max(1, png_compression)))
             else:
-                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, quality=quality,
-                              png_compression=png_compression, consume=consume)
+                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi,
+                              quality=quality, png_compression=png_compression, consume=consume)
     except OSError as exc:
         raise from_os_error(exc, f"writing {path}") from None
     return path
@@ -461,7 +481,7 @@ def to_8bit(arr: np.ndarray) -> np.ndarray:
     return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, quality, png_compression,
+def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, dpi, quality, png_compression,
                   consume) -> None:
     import cv2
 
@@ -481,12 +501,14 @@ def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc
                   cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if quality >= 90 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
     else:
         params = []
-    carry_meta = (exif or icc or xmp or iptc) and suffix != ".bmp"
+    carry_meta = (exif or icc or xmp or iptc or dpi) and suffix != ".bmp"
     raw = tmp.with_name(f"{tmp.name}.raw{suffix}") if carry_meta else tmp
     try:
         cv2_write(raw, arr, params)
         if carry_meta:
-            insert_metadata(raw, tmp, exif=exif, icc=icc, xmp=xmp, iptc=iptc)
+            insert_metadata(raw, tmp, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
+        elif dpi and suffix == ".bmp":
+            density.bmp_set_dpi(tmp, dpi)
     finally:
         if carry_meta:
             raw.unlink(missing_ok=True)
@@ -526,7 +548,7 @@ def cv2_read(path: Path, flags: int):
         return cv2.imdecode(data, flags)
 
 
-def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
+def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi) -> None:
     """zlib-compressed TIFF by tifffile, with the ICC profile (34675), XMP (700), the Photoshop resources
     that hold IPTC (34377) and the EXIF (``tiff_exif``); no JSON description or software tag of tifffile's."""
     import tifffile
@@ -536,6 +558,8 @@ def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
     arr = pixels if alpha is None else np.dstack([pixels, alpha])
     kw: dict = {"photometric": "rgb" if pixels.ndim == 3 else "minisblack", "compression": "zlib",
                 "compressionargs": {"level": 3}, "metadata": None, "software": False}
+    if dpi:
+        kw["resolution"], kw["resolutionunit"] = dpi, density.INCH
     if alpha is not None:
         kw["extrasamples"] = ("unassalpha",)
         if pixels.ndim == 2:
@@ -552,7 +576,7 @@ def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
     tiff_exif.append_sub_ifds(tmp, parsed)
 
 
-def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
+def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi) -> None:
     """Lossless JPEG 2000: Pillow for 8-bit and 16-bit gray, OpenCV for 16-bit colour or gray+alpha (Pillow
     has no such modes); then the ICC profile, which neither writes, goes into the header, and the EXIF, XMP
     and IPTC into their boxes."""
@@ -582,9 +606,10 @@ def _write_jp2(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc) -> None:
             raise ImageWriteError("OpenCV could not encode a 16-bit JPEG 2000 file")
     boxes = {jp2_boxes.EXIF_UUID: bare_exif(exif) if exif else None,
              jp2_boxes.XMP_UUID: xmp, jp2_boxes.IPTC_UUID: iim_of_photoshop(iptc)}
-    if icc or any(boxes.values()):
+    if icc or dpi or any(boxes.values()):
         data = tmp.read_bytes()
         data = jp2_boxes.with_icc(data, icc) if icc else data
+        data = jp2_boxes.with_resolution(data, density.jp2_resc(dpi)) if dpi else data
         tmp.write_bytes(jp2_boxes.with_uuid_boxes(data, boxes))
 
 

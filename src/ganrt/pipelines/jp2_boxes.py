@@ -4,7 +4,8 @@ A JP2 file is a sequence of boxes (ISO/IEC 15444-1, annex I): a 4-byte big-endia
 length (1: an 8-byte length follows the type; 0: to the end of the file), a
 4-byte type, the contents. The header superbox ``jp2h`` holds ``ihdr`` (size,
 component count, bits per component), ``bpcc`` (bits per component, when they
-differ) and ``colr`` (an enumerated colour space, or an ICC profile). A raw
+differ), ``colr`` (an enumerated colour space, or an ICC profile) and ``res `` (the
+resolution, in grid points per metre). A raw
 codestream (``.j2k``) starts with the SOC and SIZ markers instead.
 
 Pillow decodes JPEG 2000 colour images to 8 bits and reads no ICC profile;
@@ -139,6 +140,18 @@ def with_icc(data: bytes, icc: bytes) -> bytes:
         keep = 2 if len(children) > 1 and children[1][4:8] == b"bpcc" else 1
         children.insert(keep, colr)
     new_header = _box(b"jp2h", b"".join(children))
+    return data[:at] + new_header + data[stop:]
+
+
+def with_resolution(data: bytes, resc: bytes) -> bytes:
+    """A JP2 file (``data``) whose header ends with a ``res `` box holding the capture resolution ``resc``
+    (``density.jp2_resc``), in place of any it had."""
+    header = _header_box(data)
+    if header is None:
+        raise ValueError("not a JP2 file (no header box)")
+    start, stop, at = header
+    children = [data[c_at:c_stop] for kind, _c_start, c_stop, c_at in boxes(data, start, stop) if kind != "res "]
+    new_header = _box(b"jp2h", b"".join(children) + _box(b"res ", _box(b"resc", resc)))
     return data[:at] + new_header + data[stop:]
 
 

@@ -1,11 +1,11 @@
-"""Put EXIF, ICC and colour metadata into PNG and JPEG files that OpenCV encoded, without decoding them.
+"""Put EXIF, ICC, colour metadata and pixel density into PNG and JPEG files that OpenCV encoded, without decoding them.
 
 OpenCV encodes straight from our arrays (no copy of a 576 MB output, unlike
 Pillow's ``fromarray``) but cannot write EXIF or ICC. These functions stream
 the encoded file into a new one with the metadata inserted where the format
 specifies it: PNG ``iCCP``/``eXIf`` chunks and the XMP ``iTXt`` right after
-``IHDR``; JPEG ``APP1`` (Exif, then XMP), ``APP2`` (ICC_PROFILE, split into
-64 KB pieces) and ``APP13`` (IPTC) after ``SOI`` and the JFIF ``APP0``.
+``IHDR`` (with ``pHYs``, the density); JPEG ``APP1`` (Exif, then XMP), ``APP2`` (ICC_PROFILE, split
+into 64 KB pieces) and ``APP13`` (IPTC) after ``SOI`` and the JFIF ``APP0``, whose density is set.
 
 Video frames of an HDR or BT.2020 source get PNG's ``cICP`` chunk (PNG third
 edition; ITU-T H.273 code points, as ffmpeg and browsers read them), so the
@@ -104,8 +104,10 @@ def bare_exif(exif: bytes) -> bytes:
     return exif[len(EXIF_HEADER):] if exif.startswith(EXIF_HEADER) else exif
 
 
-def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None) -> bytes:
-    out = b""
+def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None, dpi=None) -> bytes:
+    from ganrt.pipelines.density import png_phys
+
+    out = png_chunk(b"pHYs", png_phys(dpi)) if dpi else b""
     if icc:
         out += png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
     if exif:
@@ -146,21 +148,30 @@ PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"  # a JPEG's APP13 begins so; a TIFF's ta
 IPTC_RESOURCE = 0x0404  # the Photoshop resource that holds the IPTC-IIM records
 
 
-def iim_of_photoshop(app13: bytes | None) -> bytes | None:
-    """The IPTC-IIM records inside Photoshop resources as a JPEG's APP13 holds them; None where there are none."""
+def photoshop_resources(app13: bytes | None):
+    """(resource id, start of its data, size) of each Photoshop resource in an APP13 payload; stops at the
+    first that runs past the end."""
     if not app13 or not app13.startswith(PHOTOSHOP_HEADER):
-        return None
+        return
     pos = len(PHOTOSHOP_HEADER)
     while pos + 8 <= len(app13) and app13[pos:pos + 4] == b"8BIM":
         (rid,), name_length = struct.unpack(">H", app13[pos + 4:pos + 6]), app13[pos + 6]
         pos += 6 + (1 + name_length + 1) // 2 * 2  # a Pascal name padded to an even length
         if pos + 4 > len(app13):
-            return None
+            return
         (size,) = struct.unpack(">I", app13[pos:pos + 4])
         pos += 4
-        if rid == IPTC_RESOURCE:
-            return app13[pos:pos + size] or None
+        if pos + size > len(app13):
+            return
+        yield rid, pos, size
         pos += size + size % 2
+
+
+def iim_of_photoshop(app13: bytes | None) -> bytes | None:
+    """The IPTC-IIM records inside Photoshop resources as a JPEG's APP13 holds them; None where there are none."""
+    for rid, start, size in photoshop_resources(app13):
+        if rid == IPTC_RESOURCE:
+            return app13[start:start + size] or None
     return None
 
 
@@ -187,15 +198,18 @@ def _header_end_jpeg(head: bytes) -> int:
 
 
 def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | None, xmp: bytes | None = None,
-                    iptc: bytes | None = None) -> None:
-    """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC/XMP (and, into a JPEG, IPTC) inserted (format
-    from the suffix)."""
+                    iptc: bytes | None = None, dpi=None) -> None:
+    """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC/XMP (and, into a JPEG, IPTC) inserted and the
+    pixel density set (format from the suffix)."""
+    from ganrt.pipelines.density import jfif_with_dpi
+
     suffix = src.suffix.lower()
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(64 * 1024)
         if suffix == ".png":
-            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp)
+            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp, dpi)
         elif suffix in (".jpg", ".jpeg"):
+            head = jfif_with_dpi(head, dpi) if dpi else head
             cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc, xmp, iptc)
         else:
             raise ValueError(f"no metadata insertion for {suffix}")
@@ -206,7 +220,7 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
 
 
 def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
-                   level: int = 1) -> bytes:
+                   dpi=None, level: int = 1) -> bytes:
     """A grayscale+alpha PNG (colour type 4, 8 or 16 bit): the layout OpenCV cannot write."""
     import numpy as np
 
@@ -218,5 +232,5 @@ def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None 
     rows[:, 0] = 0  # filter type None on every row
     rows[:, 1:] = samples.view(np.uint8).reshape(h, -1)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
-    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc, xmp)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc, xmp, dpi)
             + png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + png_chunk(b"IEND", b""))

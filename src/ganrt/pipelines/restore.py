@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ImageWriteError, ResourceError
-from ganrt.pipelines import image_io
+from ganrt.pipelines import density, image_io
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.tiling import DEFAULT_PAD, upscale
@@ -99,9 +99,13 @@ def check_output(dst: Path, finished: Finished) -> list[str]:
 
 
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
+    """Write the finished pixels with the source's metadata; its pixel density scaled with its size, so that a
+    300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size."""
     d = prepared.decoded
+    h, w = finished.pixels.shape[:2]
+    dpi = density.scaled(d.dpi, (d.width, d.height), (w, h))
     return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
-                                iptc=d.iptc, quality=settings.quality, consume=True)
+                                iptc=d.iptc, dpi=dpi, quality=settings.quality, consume=True)
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
