@@ -163,11 +163,12 @@ def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path)
     assert wrong.exit_code != 0 and "not a ganrt train" in wrong.output
 
 
-def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
+def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path, monkeypatch):
     """A LaMa of the real architecture (random weights: no registry ships LaMa) loads through spandrel,
     exports to ONNX through the TorchScript exporter (FFT convolutions as DFT nodes) for ONNX Runtime,
     converts from PyTorch for OpenVINO (whose ONNX frontend fails on that graph), and repairs through
-    torch, ONNX Runtime and OpenVINO alike."""
+    torch, ONNX Runtime and OpenVINO alike; the folder, the masks and the model named relative to the
+    working folder, as a user types them."""
     import onnx
     import onnxruntime as ort
     import torch
@@ -191,9 +192,11 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path):
     hole[30:50, 40:90] = 255
     Image.fromarray(hole).save(mdir / "cat.png")
     outs = {}
+    monkeypatch.chdir(tmp_path)
     for backend in ("torch", "onnxruntime", "openvino"):
         out = tmp_path / backend
-        result = cli("repair", src, out, "--inpaint", path, "--mask-dir", mdir, "-b", backend, "-p", "fp32", "-q")
+        result = cli("repair", "in", backend, "--inpaint", path.name, "--mask-dir", "masks", "-b", backend, "-p", "fp32",
+                     "-q")
         assert result.exit_code == 0, result.output
         outs[backend] = np.asarray(Image.open(out / "cat.png")).astype(np.int16)
         assert np.array_equal(outs[backend][hole == 0], img[hole == 0])

@@ -78,7 +78,7 @@ def repair(
 
     restore = RestoreSettings(tile=tools.tile, outscale=outscale if outscale is not None else tools.default_outscale,
                               fmt=fmt, quality=quality, max_pixels=max_pixels)
-    base = dict(restore=restore, mask_dir=mask_dir, detector=DetectorSettings(sensitivity=sensitivity),
+    base = dict(restore=restore, mask_dir=mask_dir.resolve() if mask_dir else None, detector=DetectorSettings(sensitivity=sensitivity),
                 save_masks=save_masks)
     fingerprint_of = {"command": "repair", "inpaint": tools.inpaint_id, "then": tools.then_id, "faces": tools.face_id,
                       "masks": str(mask_dir.resolve()) if mask_dir else f"detected@{sensitivity:g}",
@@ -279,7 +279,8 @@ def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, 
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     fingerprint = settings_fingerprint(fingerprint_of)
-    settings = RepairSettings(filler=None, input_root=src if isinstance(src, Path) else None, **base)
+    # the photos' names under the folder as discovery resolved it, so a relative INPUT finds its masks
+    settings = RepairSettings(filler=None, input_root=discovery.src_root if isinstance(src, Path) else None, **base)
     result = ArchiveResult()
 
     def plan_all(state):
