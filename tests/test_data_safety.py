@@ -367,6 +367,20 @@ def test_cmyk_profile_is_not_copied_onto_rgb(tmp_path, photo, caplog):
     assert Image.open(tmp_path / "o.jpg").info.get("icc_profile") is None
 
 
+def test_a_lab_scan_is_colour_without_an_alpha_channel(tmp_path, photo):
+    """A CIELAB TIFF (Pillow's mode "LAB", bands L, A, B) is colour to restore, not colour plus alpha: it
+    goes into a JPEG as asked, opaque, and its colours are the photo's."""
+    src = tmp_path / "lab.tif"
+    Image.fromarray(photo[:16, :20]).convert("LAB").save(src)
+    result = cli("restore", src, tmp_path / "lab.jpg", *FAST)
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "lab.jpg")
+    assert out.mode == "RGB" and out.size == (80, 64)
+    small = np.asarray(out.resize((20, 16), Image.BOX)).astype(int)
+    assert np.abs(small - photo[:16, :20]).mean() < 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.jpg", "lab.tif"]
+
+
 def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):
     pages = [Image.fromarray(photo[i:i + 16, :16]) for i in range(3)]
     tif = tmp_path / "pages.tif"

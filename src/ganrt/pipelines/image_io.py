@@ -51,6 +51,7 @@ HEIF_SUFFIXES = (".heic", ".heif")  # decoded and encoded by pillow-heif (libhei
 OPENCV_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")  # what OpenCV itself decodes
 DEFAULT_MAX_PIXELS = 200_000_000  # a 200 MP scan is plausible; a 50k×50k "image" is a bomb
 EXIF_ORIENTATION = 0x0112
+ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")  # Pillow's modes with alpha ("LAB" has an A band: lightness, a, b)
 FORMAT_SUFFIX = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "jp2": ".jp2",
                  "avif": ".avif", "heic": ".heic"}
 
@@ -82,7 +83,7 @@ class DecodedImage:
 
 def _has_alpha(img) -> bool:
     """Whether decoding ``img`` gives an alpha channel (the rule ``_pil_to_arrays`` follows)."""
-    return "A" in img.mode or (img.mode == "P" and "transparency" in img.info)
+    return img.mode in ALPHA_MODES or (img.mode == "P" and "transparency" in img.info)
 
 
 def header_has_alpha(path: Path) -> bool:
@@ -360,7 +361,7 @@ def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
     elif mode == "PA":
         img = img.convert("RGBA")
     elif mode not in ("RGB", "RGBA"):
-        img = img.convert("RGBA" if "A" in mode else "RGB")
+        img = img.convert("RGBA" if mode in ALPHA_MODES else "RGB")
     arr = np.asarray(img)
     if arr.ndim == 3 and arr.shape[2] == 4:
         return np.ascontiguousarray(arr[..., :3]), np.ascontiguousarray(arr[..., 3])
