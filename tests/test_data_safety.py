@@ -381,6 +381,39 @@ def test_a_lab_scan_is_colour_without_an_alpha_channel(tmp_path, photo):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.jpg", "lab.tif"]
 
 
+def test_float_and_32_bit_tiffs_keep_their_picture(tmp_path, photo):
+    """TIFFs of floating-point samples (0–1, as float images hold them, or 0–255) and of 32-bit integers are
+    restored to 16-bit pictures of the photo, not the black (0–1 cut to integers) or white (32-bit values
+    clipped) images they gave; NaN is black; floats far beyond 0–65535 (HDR) fail in one line."""
+    import cv2
+    import tifffile
+
+    gray = photo[:16, :20].mean(axis=2)
+    cases = {"unit.tif": (gray / 255).astype(np.float32), "byte-range.tif": gray.astype(np.float32),
+             "half.tif": (photo[:16, :20] / 255.0).astype(np.float16),
+             "wide.tif": (gray * 65793).astype(np.uint32)}  # 24-bit values in 32-bit samples
+    for name, arr in cases.items():
+        tifffile.imwrite(tmp_path / name, arr, photometric="rgb" if arr.ndim == 3 else "minisblack")
+        out = tmp_path / f"{name}.png"
+        result = cli("restore", tmp_path / name, out, *FAST)
+        assert result.exit_code == 0, (name, result.output)
+        got = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+        assert got.dtype == np.uint16, name
+        small = cv2.resize(got, (20, 16), interpolation=cv2.INTER_AREA).astype(float) / 257
+        want = photo[:16, :20][..., ::-1] if arr.ndim == 3 else gray  # OpenCV reads BGR
+        assert np.abs(small - want).mean() < 12, name
+    nan = np.full((16, 20), 0.5, np.float32)
+    nan[:4] = np.nan
+    tifffile.imwrite(tmp_path / "nan.tif", nan)
+    assert cli("restore", tmp_path / "nan.tif", tmp_path / "nan.png", *FAST).exit_code == 0
+    got = cv2.imread(str(tmp_path / "nan.png"), cv2.IMREAD_UNCHANGED)
+    assert got[:8].mean() < got[-8:].mean() and abs(got[-8:].mean() / 65535 - 0.5) < 0.05
+    tifffile.imwrite(tmp_path / "hdr.tif", np.full((16, 20), 1e5, np.float32))
+    hdr = cli("restore", tmp_path / "hdr.tif", tmp_path / "hdr.png", *FAST)
+    assert hdr.exit_code == 1 and "HDR" in hdr.output and "Traceback" not in hdr.output
+    assert not (tmp_path / "hdr.png").exists()
+
+
 def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):
     pages = [Image.fromarray(photo[i:i + 16, :16]) for i in range(3)]
     tif = tmp_path / "pages.tif"

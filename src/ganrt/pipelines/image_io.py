@@ -124,12 +124,13 @@ def _rawmodes(img) -> list[str]:
 
 
 def _is_16bit(img) -> bool:
-    return img.mode.startswith("I") or any(";16" in raw for raw in _rawmodes(img))
+    """Whether the samples are deeper than 8 bits (16-bit, 32-bit integer, floating point): decoded to 16 bits."""
+    return img.mode.startswith(("I", "F")) or any(";16" in raw for raw in _rawmodes(img))
 
 
 def _is_gray(img) -> bool:
     """Grayscale in the file (Pillow opens 16-bit gray+alpha PNGs as RGBA)."""
-    return img.mode.startswith(("L", "I", "1")) or any(raw.startswith(("L", "I;16")) for raw in _rawmodes(img))
+    return img.mode.startswith(("L", "I", "F", "1")) or any(raw.startswith(("L", "I;16")) for raw in _rawmodes(img))
 
 
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
@@ -340,7 +341,7 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
         raise ImageReadError("not an image (unrecognised file contents)") from exc
     if arr.dtype not in (np.uint8, np.uint16):
-        raise ImageReadError(f"unsupported TIFF sample type {arr.dtype}")
+        arr = to_16bit(arr, path.name)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
         pixels = np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3])
         return DecodedImage(pixels, np.ascontiguousarray(arr[..., -1]), None,
@@ -383,6 +384,37 @@ def quiet_opencv():
         logging_.setLogLevel(before)
 
 
+def to_16bit(arr: np.ndarray, name: str) -> np.ndarray:
+    """Samples of any depth as 16-bit. 8-bit ones are stretched; signed ones lose their negatives; integers
+    beyond 16 bits are scaled from the whole bytes their largest value needs (24 or 32 bits). Floating point (TIFF's 32- and 16-bit float)
+    is read as 0–1, the convention of float images, or as 0–255 or 0–65535 where its largest value says
+    so (saved from an array of 8- or 16-bit values): never the black image 0–1 samples give when cut to
+    integers. NaN is black, +inf white; larger floats (HDR) are refused, not clipped to white."""
+    if arr.dtype == np.uint16:
+        return arr
+    if arr.dtype == np.uint8:
+        return arr.astype(np.uint16) * 257
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        top = float(arr[finite].max()) if finite.any() else 0.0
+        full = next((f for f in (1.0, 255.0, 65535.0) if top <= f), None)
+        if full is None:
+            raise ImageReadError(f"floating-point samples up to {top:g}, beyond 0–1, 0–255 and 0–65535 (HDR "
+                                 "data): tone-map it to a 16-bit image first")
+        if full != 1.0:
+            log.info("%s: floating-point samples up to %g read as 0–%g", name, top, full)
+        out = np.nan_to_num(arr.astype(np.float32, copy=False), nan=0.0, posinf=full, neginf=0.0)
+        return np.rint(np.clip(out, 0, full) * np.float32(65535.0 / full)).astype(np.uint16)
+    if arr.dtype.kind in "iu":
+        top = int(arr.max()) if arr.size else 0
+        if arr.itemsize <= 2 or top <= 65535:
+            return np.clip(arr, 0, 65535).astype(np.uint16)
+        bits = -(-top.bit_length() // 8) * 8  # 24 or 32: the whole bytes the largest value needs
+        scale = 65535.0 / (2**bits - 1)
+        return np.rint(np.clip(arr, 0, None).astype(np.float64) * scale).astype(np.uint16)
+    raise ImageReadError(f"unsupported sample type {arr.dtype}")
+
+
 def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA);
     ``bits``: the samples' precision, stretched to the full 16-bit range when less (12-bit JPEG 2000)."""
@@ -397,7 +429,7 @@ def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np
         top = (1 << bits) - 1
         arr = ((np.minimum(arr, top).astype(np.uint32) * 65535 + top // 2) // top).astype(np.uint16)
     elif arr.dtype != np.uint16:
-        arr = arr.astype(np.uint16) * 257 if arr.dtype == np.uint8 else np.clip(arr, 0, 65535).astype(np.uint16)
+        arr = to_16bit(arr, path.name)
     if arr.ndim == 2:
         return arr, None
     alpha = np.ascontiguousarray(arr[..., 3]) if arr.shape[2] == 4 else None
