@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from archive_builder import snapshot
 from ganrt.cli import app
+from ganrt.pipelines.image_io import read_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
 runner = CliRunner()
@@ -412,6 +413,26 @@ def test_float_and_32_bit_tiffs_keep_their_picture(tmp_path, photo):
     hdr = cli("restore", tmp_path / "hdr.tif", tmp_path / "hdr.png", *FAST)
     assert hdr.exit_code == 1 and "HDR" in hdr.output and "Traceback" not in hdr.output
     assert not (tmp_path / "hdr.png").exists()
+
+
+def test_a_tiff_of_separate_16_bit_planes_stays_16_bit(tmp_path, photo):
+    """RGB and alpha stored plane after plane (PlanarConfiguration 2), 16 bits each: Pillow decodes them to 8
+    bits and OpenCV to garbage; they are read at 16 bits, and restored into a 16-bit PNG with their alpha."""
+    import cv2
+    import tifffile
+
+    colour = photo[:16, :20].astype(np.uint16) * 257 + 100  # low bits an 8-bit read would lose
+    planes = np.concatenate([np.moveaxis(colour, -1, 0), np.full((1, 16, 20), 40000, np.uint16)])
+    src = tmp_path / "planes.tif"
+    tifffile.imwrite(src, planes, photometric="rgb", planarconfig="separate", extrasamples=("unassalpha",))
+    decoded = read_image(src)
+    assert np.array_equal(decoded.pixels, colour) and np.array_equal(decoded.alpha, np.full((16, 20), 40000))
+    result = cli("restore", src, tmp_path / "out.png", *FAST)
+    assert result.exit_code == 0, result.output
+    got = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert got.dtype == np.uint16 and got.shape == (64, 80, 4) and (got[..., 3] == 40000).all()
+    small = cv2.resize(got[..., 2::-1], (20, 16), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(small - colour).mean() < 12 * 257
 
 
 def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):

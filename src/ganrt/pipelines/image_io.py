@@ -202,6 +202,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         raise
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
+        planar = _planar_deep(img)
         bits, jp2 = 16, img.format == "JPEG2000"
         if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile, EXIF, XMP or IPTC
             from ganrt.pipelines import jp2_boxes
@@ -237,6 +238,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
+        elif planar:
+            pixels, alpha = _planar_arrays(path, img)
         elif sixteen:
             pixels, alpha = _decode_16bit(path, gray=gray, bits=bits)
         else:
@@ -321,6 +324,22 @@ def _matching_icc(icc: bytes | None, *, gray: bool, name: str) -> bytes | None:
     return None
 
 
+def _tifffile_arrays(page, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pixels, alpha) of a tifffile page: planes of a planar file interleaved, deep samples as 16-bit, the
+    last of 2 or 4 samples taken as alpha."""
+    arr = page.asarray()
+    if page.planarconfig == 2 and arr.ndim == 3:  # separate planes: samples first
+        arr = np.moveaxis(arr, 0, -1)
+    if arr.dtype not in (np.uint8, np.uint16):
+        arr = to_16bit(arr, name)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] in (2, 4):
+        pixels = arr[..., 0] if arr.shape[2] == 2 else arr[..., :3]
+        return np.ascontiguousarray(pixels), np.ascontiguousarray(arr[..., -1])
+    return np.ascontiguousarray(arr[..., :3] if arr.ndim == 3 else arr), None
+
+
 def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     import tifffile
 
@@ -330,7 +349,7 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
             h, w = page.shape[:2] if page.planarconfig == 1 else page.shape[1:3]
             if h * w > max_pixels:
                 raise ImageReadError(f"header declares {w}x{h} = {w * h:,} pixels, more than --max-pixels {max_pixels:,}")
-            arr = page.asarray()
+            pixels, alpha = _tifffile_arrays(page, path.name)
             icc_tag, xmp_tag = page.tags.get(34675), page.tags.get(700)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             xmp = upright_xmp(xmp_tag.value) if xmp_tag is not None else None
@@ -340,14 +359,28 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
         raise ImageReadError("not an image (unrecognised file contents)") from exc
-    if arr.dtype not in (np.uint8, np.uint16):
-        arr = to_16bit(arr, path.name)
-    if arr.ndim == 3 and arr.shape[2] in (2, 4):
-        pixels = np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3])
-        return DecodedImage(pixels, np.ascontiguousarray(arr[..., -1]), None,
-                            _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp, dpi=dpi)
-    return DecodedImage(np.ascontiguousarray(arr), None, None, _matching_icc(icc, gray=arr.ndim == 2, name=path.name),
-                        xmp, dpi=dpi)
+    return DecodedImage(pixels, alpha, None, _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp, dpi=dpi)
+
+
+def _planar_deep(img) -> bool:
+    """A TIFF of separate planes deeper than 8 bits: Pillow decodes those to 8 bits, OpenCV to garbage."""
+    if img.format != "TIFF" or img.tag_v2.get(284) != 2:
+        return False
+    bits = img.tag_v2.get(258, 8)
+    return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+
+
+def _planar_arrays(path: Path, img) -> tuple[np.ndarray, np.ndarray | None]:
+    """A deep planar TIFF's samples by tifffile, at their depth; by Pillow, at 8 bits and with a warning,
+    where tifffile lacks the file's codec (LZW and JPEG need imagecodecs)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return _tifffile_arrays(tif.pages[0], path.name)
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many types
+        log.warning("%s: its separate 16-bit planes are read at 8 bits (%s)", path.name, exc)
+        return _pil_to_arrays(img)
 
 
 def _pil_to_arrays(img) -> tuple[np.ndarray, np.ndarray | None]:
