@@ -415,9 +415,10 @@ def test_float_and_32_bit_tiffs_keep_their_picture(tmp_path, photo):
     assert not (tmp_path / "hdr.png").exists()
 
 
-def test_a_tiff_of_separate_16_bit_planes_stays_16_bit(tmp_path, photo):
+def test_16_bit_tiffs_of_separate_planes_or_cmyk_stay_16_bit(tmp_path, photo):
     """RGB and alpha stored plane after plane (PlanarConfiguration 2), 16 bits each: Pillow decodes them to 8
-    bits and OpenCV to garbage; they are read at 16 bits, and restored into a 16-bit PNG with their alpha."""
+    bits and OpenCV to garbage; they are read at 16 bits, and restored into a 16-bit PNG with their alpha.
+    16-bit CMYK, which OpenCV refused as 'corrupt', is read and turned to RGB as Pillow turns 8-bit CMYK."""
     import cv2
     import tifffile
 
@@ -433,6 +434,10 @@ def test_a_tiff_of_separate_16_bit_planes_stays_16_bit(tmp_path, photo):
     assert got.dtype == np.uint16 and got.shape == (64, 80, 4) and (got[..., 3] == 40000).all()
     small = cv2.resize(got[..., 2::-1], (20, 16), interpolation=cv2.INTER_AREA).astype(float)
     assert np.abs(small - colour).mean() < 12 * 257
+    ink = np.asarray(Image.fromarray(photo[:16, :20]).convert("CMYK")).astype(np.uint16) * 257  # prepress scans
+    tifffile.imwrite(tmp_path / "ink.tif", ink, photometric="separated")
+    assert np.array_equal(read_image(tmp_path / "ink.tif").pixels, photo[:16, :20].astype(np.uint16) * 257)
+    assert cli("restore", tmp_path / "ink.tif", tmp_path / "ink.png", *FAST).exit_code == 0  # OpenCV refused it
 
 
 def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):

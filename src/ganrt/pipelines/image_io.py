@@ -202,7 +202,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         raise
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
-        planar = _planar_deep(img)
+        by_tifffile = _deep_tiff_for_tifffile(img)
         bits, jp2 = 16, img.format == "JPEG2000"
         if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile, EXIF, XMP or IPTC
             from ganrt.pipelines import jp2_boxes
@@ -238,8 +238,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
-        elif planar:
-            pixels, alpha = _planar_arrays(path, img)
+        elif by_tifffile:
+            pixels, alpha = _tifffile_pixels(path, img)
         elif sixteen:
             pixels, alpha = _decode_16bit(path, gray=gray, bits=bits)
         else:
@@ -332,6 +332,11 @@ def _tifffile_arrays(page, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         arr = np.moveaxis(arr, 0, -1)
     if arr.dtype not in (np.uint8, np.uint16):
         arr = to_16bit(arr, name)
+    if page.photometric == 5 and arr.ndim == 3 and arr.shape[2] >= 4:  # SEPARATED: ink, as Pillow turns it to RGB
+        top = np.iinfo(arr.dtype).max
+        paper = (top - arr[..., 3].astype(np.float32)) / top
+        rgb = np.rint((top - arr[..., :3].astype(np.float32)) * paper[..., None]).astype(arr.dtype)
+        arr = np.dstack([rgb, arr[..., 4]]) if arr.shape[2] == 5 else rgb
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[2] in (2, 4):
@@ -362,24 +367,26 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
     return DecodedImage(pixels, alpha, None, _matching_icc(icc, gray=pixels.ndim == 2, name=path.name), xmp, dpi=dpi)
 
 
-def _planar_deep(img) -> bool:
-    """A TIFF of separate planes deeper than 8 bits: Pillow decodes those to 8 bits, OpenCV to garbage."""
-    if img.format != "TIFF" or img.tag_v2.get(284) != 2:
+def _deep_tiff_for_tifffile(img) -> bool:
+    """A TIFF deeper than 8 bits that OpenCV cannot decode: separate planes (Pillow decodes those to 8 bits,
+    OpenCV to garbage) or CMYK (OpenCV refuses 16-bit CMYK)."""
+    if img.format != "TIFF":
         return False
     bits = img.tag_v2.get(258, 8)
-    return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    deep = max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    return deep and (img.tag_v2.get(284) == 2 or img.tag_v2.get(262) == 5)
 
 
-def _planar_arrays(path: Path, img) -> tuple[np.ndarray, np.ndarray | None]:
-    """A deep planar TIFF's samples by tifffile, at their depth; by Pillow, at 8 bits and with a warning,
-    where tifffile lacks the file's codec (LZW and JPEG need imagecodecs)."""
+def _tifffile_pixels(path: Path, img) -> tuple[np.ndarray, np.ndarray | None]:
+    """A deep TIFF's samples by tifffile, at their depth; by Pillow, at 8 bits and with a warning, where
+    tifffile lacks the file's codec (LZW and JPEG need imagecodecs)."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
             return _tifffile_arrays(tif.pages[0], path.name)
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types
-        log.warning("%s: its separate 16-bit planes are read at 8 bits (%s)", path.name, exc)
+        log.warning("%s: its 16-bit samples are read at 8 bits (%s)", path.name, exc)
         return _pil_to_arrays(img)
 
 
