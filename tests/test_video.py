@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from ganrt.cli import app
 from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe, probe
+from ganrt.pipelines.metadata import read_png_aspect
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
 runner = CliRunner()
@@ -169,6 +170,33 @@ def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
         assert run_video(twelve, tmp_path / f"{codec}.mkv", "--codec", codec).exit_code == 0
         assert probe(tmp_path / f"{codec}.mkv").pix_fmt == want
     assert count_video_packets(tmp_path / "hdr-up.mp4") == 10
+
+
+def test_non_square_pixels_keep_the_pictures_shape(tmp_path):
+    """A DV-shaped clip (72x48 stored, pixels 8:9, shown 4:3) is upscaled keeping its 8:9 pixels, so it
+    plays 4:3, not stretched to 3:2; through a folder of frames (pHYs, no unit) and back too; a phone
+    clip turned a quarter has its pixels' shape turned with it."""
+    def shape(path: Path):
+        info = probe(path)
+        return info.width, info.height, info.display_sar
+
+    dv = tmp_path / "dv.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=72x48:rate=10:duration=0.5", "-vf", "setsar=8/9", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(dv)], check=True)
+    assert shape(dv) == (72, 48, (8, 9))
+    assert run_video(dv, tmp_path / "up.mp4").exit_code == 0
+    assert shape(tmp_path / "up.mp4") == (288, 192, (8, 9))  # 288 × 8/9 : 192 = 4:3
+    frames = tmp_path / "frames"
+    assert run_video(dv, "--frames-dir", frames, "--outscale", "2").exit_code == 0
+    assert read_png_aspect(sorted(frames.glob("*.png"))[0]) == (8, 9)
+    assert run_video(frames, tmp_path / "back.mkv", "--outscale", "1", "--codec", "ffv1").exit_code == 0
+    assert shape(tmp_path / "back.mkv") == (144, 96, (8, 9))
+    turned = tmp_path / "turned.mp4"
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-display_rotation", "90", "-i", str(dv),
+                    "-c", "copy", str(turned)], check=True)
+    assert run_video(turned, tmp_path / "upright.mp4").exit_code == 0
+    assert shape(tmp_path / "upright.mp4") == (192, 288, (9, 8))  # upright, its pixels now 9:8
 
 
 def ramp_video(path: Path, frames: int = 6) -> tuple[Path, np.ndarray]:

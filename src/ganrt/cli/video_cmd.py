@@ -105,7 +105,7 @@ def video(
     if (deinterlacing := source.deinterlacing()) and not quiet:
         console(stderr=True).print(f"… {shown(deinterlacing)}", markup=False, highlight=False)
     encode = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, source_bits=source.bits,
-                            source_chroma=source.chroma)
+                            source_chroma=source.chroma, sar=source.sar)
     if source.colorspace and output is not None:
         encode = replace(encode, colorspace=source.colorspace, primaries=source.primaries, transfer=source.transfer)
     if output is not None:

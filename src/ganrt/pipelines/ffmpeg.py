@@ -25,6 +25,7 @@ _TBR = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
 _STREAM_DURATION = re.compile(r"^\s+DURATION\s*:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[ ,\[]")
+_SAR = re.compile(r"\[?SAR (\d+):(\d+) DAR")  # the pixels' shape: 8:9 for NTSC DV, 32:27 for anamorphic PAL DVD
 # "(tv, bt709, progressive)": one name for matrix, primaries and transfer alike;
 # "(tv, bt2020nc/bt2020/smpte2084)": matrix/primaries/transfer; "(pc, gbr/bt2020/smpte2084)": RGB (no matrix)
 _COLOR = re.compile(r"\((tv|pc)?,? ?(bt709|bt470bg|smpte170m|bt2020nc|bt2020c|gbr|unknown)(?:/([\w-]+)/([\w-]+))?")
@@ -127,6 +128,7 @@ class MediaInfo:
     primaries: str | None = None  # as ffmpeg names them, when the file says
     transfer: str | None = None  # bt709, smpte2084 (PQ), arib-std-b67 (HLG), …
     pix_fmt: str | None = None  # the decoded pixel format (yuv420p, yuv420p10le, …)
+    sar: tuple[int, int] | None = None  # sample (pixel) aspect ratio, where the pixels are not square
 
     @property
     def bits(self) -> int:
@@ -157,6 +159,13 @@ class MediaInfo:
         return self.duration if len(self.streams) == 1 else None
 
     @property
+    def display_sar(self) -> tuple[int, int] | None:
+        """The pixel aspect ratio of decoded frames: a quarter turn swaps it, as it swaps their sides."""
+        if self.sar is None:
+            return None
+        return (self.sar[1], self.sar[0]) if round(abs(self.rotation)) % 180 == 90 else self.sar
+
+    @property
     def display_size(self) -> tuple[int, int] | None:
         """(width, height) of decoded frames, after the display rotation ffmpeg applies."""
         if self.width is None or self.height is None:
@@ -164,6 +173,16 @@ class MediaInfo:
         if round(abs(self.rotation)) % 180 == 90:
             return self.height, self.width
         return self.width, self.height
+
+
+def pixel_aspect(num: int, den: int) -> tuple[int, int] | None:
+    """A sample aspect ratio in lowest terms; None for square pixels or none stated (0:1)."""
+    import math
+
+    if num <= 0 or den <= 0 or num == den:
+        return None
+    g = math.gcd(num, den)
+    return num // g, den // g
 
 
 def probe(path: Path) -> MediaInfo:
@@ -189,6 +208,8 @@ def probe(path: Path) -> MediaInfo:
                     info.base_rate = float(tbr.group(1)) * (1000 if tbr.group(2) else 1)
                 if (size := _SIZE.search(line)) is not None:
                     info.width, info.height = int(size.group(1)), int(size.group(2))
+                if (sar := _SAR.search(line)) is not None:
+                    info.sar = pixel_aspect(int(sar.group(1)), int(sar.group(2)))
                 if (color := _COLOR.search(line)) is not None:
                     info.color_range, info.colorspace = color.group(1), color.group(2)
                     if color.group(3) is None:  # one name: ffmpeg found the three names equal

@@ -48,6 +48,24 @@ def png_cicp_chunk(primaries: str | None, transfer: str | None) -> bytes:
     return png_chunk(b"cICP", bytes([p, t, 0, 1])) if p and t else b""
 
 
+def png_aspect_chunk(sar: tuple[int, int]) -> bytes:
+    """A PNG ``pHYs`` chunk of unit 0 (no unit: the pixels' shape alone) for a sample aspect ratio
+    width:height; a pixel's width is 1 / (its x count per unit), so the counts are height:width."""
+    return png_chunk(b"pHYs", struct.pack(">IIB", sar[1], sar[0], 0))
+
+
+def read_png_aspect(path: Path) -> tuple[int, int] | None:
+    """The sample aspect ratio (width:height, lowest terms) a PNG's unit-0 ``pHYs`` chunk gives; None for
+    square pixels, a physical unit or no such chunk."""
+    from ganrt.pipelines.ffmpeg import pixel_aspect
+
+    for kind, payload in png_head_chunks(path):
+        if kind == b"pHYs" and len(payload) == 9 and payload[8] == 0:
+            x, y = struct.unpack(">II", payload[:8])
+            return pixel_aspect(y, x)
+    return None
+
+
 def png_text_chunk(keyword: str, text: str) -> bytes:
     """A PNG ``tEXt`` chunk (Latin-1 keyword and text)."""
     return png_chunk(b"tEXt", keyword.encode("latin-1") + b"\x00" + text.encode("latin-1"))

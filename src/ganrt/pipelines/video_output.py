@@ -45,6 +45,7 @@ class EncodeSettings:
     transfer: str | None = None  # the source's (smpte2084 for PQ, arib-std-b67 for HLG), or as above
     source_bits: int = 8  # above 8 the frames are 16-bit RGB, and the default output format is deep too
     source_chroma: str = "420"  # the source's colour sampling ("420", "422", "444"), which the default keeps
+    sar: tuple[int, int] | None = None  # the source's pixel aspect ratio, kept (uniform scaling keeps it)
 
     def pixel_format(self) -> str | None:
         """The output pixel format: ``pix_fmt`` when given; else lossless RGB for ffv1, png and x264rgb,
@@ -74,13 +75,18 @@ class EncodeSettings:
             args += ["-preset", preset]
         if (pix := self.pixel_format()) is not None:
             args += ["-pix_fmt", pix]
+        filters = []
         if self.colorspace and (pix or "").startswith("yuv"):
             # the tags go on the frames (setparams), which the encoder takes them from: ffmpeg's
             # -color_primaries and -color_trc output options left both "unknown" in the file
             primaries = self.primaries or _primaries(self.colorspace)
             transfer = self.transfer or _transfer(self.colorspace)
-            args += ["-vf", f"scale=out_color_matrix={_matrix(self.colorspace)},setparams=colorspace="
-                     f"{self.colorspace}:color_primaries={primaries}:color_trc={transfer}"]
+            filters += [f"scale=out_color_matrix={_matrix(self.colorspace)}", f"setparams=colorspace="
+                        f"{self.colorspace}:color_primaries={primaries}:color_trc={transfer}"]
+        if self.sar:  # non-square pixels (DV, anamorphic DVD) stay so: the picture keeps its shape
+            filters.append(f"setsar={self.sar[0]}/{self.sar[1]}")
+        if filters:
+            args += ["-vf", ",".join(filters)]
         if self.codec == "libx265":
             args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
         return args
@@ -268,12 +274,13 @@ class SegmentEncoder:
 
 
 def frames_chunks(source, fps: float) -> bytes:
-    """The chunks PNG frames of ``source`` played at ``fps`` carry: the rate (tEXt), and the source's
-    colour (cICP) where it is HDR or BT.2020."""
-    from ganrt.pipelines.metadata import FRAME_RATE_KEY, png_cicp_chunk, png_text_chunk
+    """The chunks PNG frames of ``source`` played at ``fps`` carry: the rate (tEXt), the source's colour
+    (cICP) where it is HDR or BT.2020, and its pixel aspect (pHYs) where its pixels are not square."""
+    from ganrt.pipelines.metadata import FRAME_RATE_KEY, png_aspect_chunk, png_cicp_chunk, png_text_chunk
 
     colour = png_cicp_chunk(source.primaries, source.transfer) if source.wide_colour else b""
-    return colour + png_text_chunk(FRAME_RATE_KEY, f"{fps:.10g}")
+    aspect = png_aspect_chunk(source.sar) if source.sar else b""
+    return colour + aspect + png_text_chunk(FRAME_RATE_KEY, f"{fps:.10g}")
 
 
 class FramesWriter:

@@ -68,6 +68,7 @@ class FrameSource:
     transfer: str | None = None
     fields: str | None = None  # "tff"/"bff": the source is interlaced (its first frames say so)
     deinterlace_mode: str = "off"  # --deinterlace: auto, on, off or double
+    sar: tuple[int, int] | None = None  # the frames' pixel aspect ratio where not square (DV, anamorphic DVD)
 
     @property
     def wide_colour(self) -> bool:
@@ -205,14 +206,18 @@ def _to_depth(frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _folder_colour(first: Path) -> dict:
     """The colour a frame folder's first PNG names in its cICP chunk (frames ganrt wrote of an HDR or
-    BT.2020 video), as ``FrameSource`` fields; {} for untagged frames."""
+    BT.2020 video) and the pixel aspect its pHYs chunk gives (frames of a DV tape), as ``FrameSource``
+    fields; {} for untagged frames."""
     from ganrt.pipelines.ffmpeg import MATRIX_OF_PRIMARIES
     from ganrt.pipelines.metadata import read_png_cicp
 
+    from ganrt.pipelines.metadata import read_png_aspect
+
+    found = {"sar": sar} if (sar := read_png_aspect(first)) else {}
     tags = read_png_cicp(first)
     if tags is None:
-        return {}
-    return {"colorspace": MATRIX_OF_PRIMARIES[tags[0]], "primaries": tags[0], "transfer": tags[1]}
+        return found
+    return {"colorspace": MATRIX_OF_PRIMARIES[tags[0]], "primaries": tags[0], "transfer": tags[1], **found}
 
 
 def _folder_rate(first: Path) -> float | None:
@@ -296,4 +301,4 @@ def open_source(path: Path, *, fps: float | None = None, start: float = 0.0, end
     return VideoFileSource(path, float(rate), size[0], size[1], _range_count(total, rate, start, end), start, end,
                            media=info, bits=info.bits, chroma=info.chroma, colorspace=info.colorspace,
                            primaries=info.primaries, transfer=info.transfer, fields=fields,
-                           deinterlace_mode=deinterlace)
+                           deinterlace_mode=deinterlace, sar=info.display_sar)
