@@ -264,7 +264,7 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
     """A 300 dpi scan upscaled 4× is written at 1200 dpi, in each format's own field (PNG pHYs, JFIF, TIFF
     tags in inches or centimetres, BMP header, JPEG 2000 resc, EXIF for WebP) and in every copy the file
     carries (EXIF, XMP, Photoshop's resolution resource); a rotated photo's axes swap; a photo that states no
-    density gets none."""
+    density gets none. The EXIF and XMP sizes a camera wrote say the output's size, not the scan's."""
     import struct
 
     import tifffile
@@ -286,10 +286,15 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
     exif = Image.Exif()
     exif[282], exif[283], exif[296] = 300, 300, 2
     img.save(src / "print.webp", exif=exif.tobytes(), lossless=True)
-    xmp = XMP.replace(b'tiff:Orientation="6"', b'tiff:XResolution="300/1" tiff:YResolution="300/1"')
+    xmp = XMP.replace(b'tiff:Orientation="6"', b'tiff:XResolution="300/1" tiff:YResolution="300/1" '
+                      b'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:PixelXDimension="59" '
+                      b'exif:PixelYDimension="45"')
+    camera = Image.Exif()
+    camera[282], camera[283], camera[296] = 300, 300, 2
+    camera[0x8769] = {0xA002: 59, 0xA003: 45, 0x9003: "1962:07:14 15:30:00"}  # PixelX/YDimension, date taken
     resolution = b"8BIM\x03\xed\x00\x00" + struct.pack(">I", 16) + struct.pack(">IHHIHH", 300 << 16, 1, 1,
                                                                                    300 << 16, 1, 1)
-    img.save(src / "print.jpg", dpi=(300, 300), exif=exif.tobytes(), xmp=xmp, quality=95)
+    img.save(src / "print.jpg", dpi=(300, 300), exif=camera.tobytes(), xmp=xmp, quality=95)
     data = (src / "print.jpg").read_bytes()
     app13 = iptc_app13(CAPTION) + resolution
     (src / "print.jpg").write_bytes(data[:20] + b"\xff\xed" + struct.pack(">H", len(app13) + 2) + app13 + data[20:])
@@ -312,6 +317,9 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
         assert (written[282], written[283], written[296]) == (1200, 1200, 2), name
     jpeg = Image.open(dst / "print.jpg")
     assert b'tiff:XResolution="1200/1"' in jpeg.info["xmp"] and b'tiff:YResolution="1200/1"' in jpeg.info["xmp"]
+    assert b'exif:PixelXDimension="236" exif:PixelYDimension="180"' in jpeg.info["xmp"]
+    taken = jpeg.getexif().get_ifd(0x8769)
+    assert (taken[0xA002], taken[0xA003], taken[0x9003]) == (236, 180, "1962:07:14 15:30:00")
     written_app13 = dict(jpeg.applist)["APP13"]
     at = written_app13.index(b"8BIM\x03\xed") + 12
     assert struct.unpack_from(">I", written_app13, at)[0] == struct.unpack_from(">I", written_app13, at + 8)[0] \

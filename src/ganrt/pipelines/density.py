@@ -15,13 +15,12 @@ where each format keeps it:
 
 Beside those, a file's own EXIF (XResolution/YResolution/ResolutionUnit), its XMP (``tiff:`` tags) and
 its Photoshop resolution resource (0x03ED, which Photoshop reads before anything else) are set to the
-new density where they were present, so no reader finds the old figure in one place and the new in
-another.
+new density where they were present (``retag``), so no reader finds the old figure in one place and
+the new in another.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import struct
 from fractions import Fraction
@@ -32,8 +31,6 @@ INCH, CENTIMETRE = 2, 3
 METRES_PER_INCH = 0.0254
 PHOTOSHOP_RESOLUTION = 0x03ED  # ResolutionInfo: hRes (16.16, per inch), units, vRes (16.16), units
 Dpi = tuple[float, float]
-
-log = logging.getLogger(__name__)
 
 
 def _sane(value) -> float | None:
@@ -76,18 +73,13 @@ def _rational(value: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-def exif_with_dpi(exif: bytes | None, dpi: Dpi) -> bytes:
-    """An EXIF block (``Exif\\0\\0`` and its TIFF structure) with the resolution tags set to ``dpi`` per inch;
-    a new one holding only them where ``exif`` is None."""
-    from PIL import Image, TiffImagePlugin
+def set_exif_dpi(parsed, dpi: Dpi) -> None:
+    """Set, in place, the resolution tags of a Pillow ``Exif`` to ``dpi`` per inch."""
+    from PIL import TiffImagePlugin
 
-    from ganrt.pipelines.tiff_exif import exif_tobytes, parse
-
-    parsed = parse(exif) if exif else Image.Exif()
     parsed[X_RESOLUTION] = TiffImagePlugin.IFDRational(*_rational(dpi[0]))
     parsed[Y_RESOLUTION] = TiffImagePlugin.IFDRational(*_rational(dpi[1]))
     parsed[RESOLUTION_UNIT] = INCH
-    return exif_tobytes(parsed)
 
 
 def _xmp_tag(name: str) -> re.Pattern:
@@ -120,25 +112,6 @@ def photoshop_with_dpi(app13: bytes, dpi: Dpi) -> bytes:
             struct.pack_into(">I", out, start + 8, v)
             return bytes(out)
     return app13
-
-
-def metadata_with_dpi(dpi: Dpi, exif: bytes | None, xmp: bytes | None, iptc: bytes | None, *,
-                      own_field: bool) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """(EXIF, XMP, Photoshop resources) stating ``dpi`` wherever they stated a density; a new EXIF holding it
-    for a format with no density field of its own (``own_field`` False). A block that cannot be rewritten
-    goes out as it came."""
-    def rewritten(change, block, what):
-        try:
-            return change(block, dpi)
-        except Exception as exc:  # noqa: BLE001 - a damaged block is not worth failing the image
-            log.warning("the %s could not be given the new pixel density (%s); written as it was", what, exc)
-            return block
-
-    if exif or not own_field:
-        exif = rewritten(exif_with_dpi, exif, "EXIF")
-    xmp = rewritten(xmp_with_dpi, xmp, "XMP") if xmp else xmp
-    iptc = rewritten(photoshop_with_dpi, iptc, "Photoshop resources") if iptc else iptc
-    return exif, xmp, iptc
 
 
 def png_phys(dpi: Dpi) -> bytes:

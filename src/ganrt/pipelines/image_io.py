@@ -40,7 +40,7 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
-from ganrt.pipelines import density
+from ganrt.pipelines import density, retag
 from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim
 
 log = logging.getLogger(__name__)
@@ -503,7 +503,8 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
                 iptc: bytes | None = None, dpi: tuple[float, float] | None = None, quality: int = 95,
                 png_compression: int = 1, consume: bool = False) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
-    density (x, y per inch) to write in the format's own field and in the metadata that states one.
+    density (x, y per inch) to write in the format's own field and in the metadata that states one; the
+    metadata that states a size is given the size written (``retag``).
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
@@ -518,8 +519,8 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         pixels = to_8bit(pixels)
         alpha = to_8bit(alpha) if alpha is not None else None
         consume = True
-    if dpi:
-        exif, xmp, iptc = density.metadata_with_dpi(dpi, exif, xmp, iptc, own_field=suffix in DENSITY_FIELD)
+    exif, xmp, iptc = retag.for_output(exif, xmp, iptc, size=(pixels.shape[1], pixels.shape[0]), dpi=dpi,
+                                       own_density_field=suffix in DENSITY_FIELD)
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):
