@@ -335,6 +335,37 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
         assert got is not None and abs(got[0] - 600) < 0.1 and abs(got[1] - 600) < 0.1, (fmt, got)
 
 
+def test_a_png_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
+    """The text chunks of a PNG scan (tEXt, zTXt, iTXt in UTF-8) come back as such in a PNG output, and in
+    the EXIF tags that mean the same (ImageDescription, Artist, UserComment) in a JPEG or TIFF, UTF-8
+    byte for byte; an EXIF that already says them keeps its own words."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Grandma Rose")
+    info.add_text("Author", "Joe")
+    info.add_itxt("Description", "Brighton beach, été 1962 — 🌊")
+    info.add_text("Comment", "scan 0042", zip=True)
+    scan = tmp_path / "scan.png"
+    Image.fromarray(photos["chelsea_45x59"]).save(scan, pnginfo=info)
+    want = {"Title": "Grandma Rose", "Author": "Joe", "Description": "Brighton beach, été 1962 — 🌊",
+            "Comment": "scan 0042"}
+    assert restore(scan, tmp_path / "out.png").exit_code == 0
+    out = Image.open(tmp_path / "out.png")
+    out.load()
+    assert out.text == want
+    for suffix in (".jpg", ".tif"):
+        assert restore(scan, tmp_path / f"out{suffix}").exit_code == 0
+        exif = Image.open(tmp_path / f"out{suffix}").getexif()
+        assert exif[0x010E].encode("latin-1").decode("utf-8") == want["Description"]  # the UTF-8 bytes
+        assert exif[0x013B] == "Joe" and exif.get_ifd(0x8769)[0x9286] == b"ASCII\x00\x00\x00scan 0042"
+    named = Image.Exif()
+    named[0x013B] = "Grandpa Joe"
+    Image.fromarray(photos["chelsea_45x59"]).save(tmp_path / "named.png", pnginfo=info, exif=named.tobytes())
+    assert restore(tmp_path / "named.png", tmp_path / "named.jpg").exit_code == 0
+    assert Image.open(tmp_path / "named.jpg").getexif()[0x013B] == "Grandpa Joe"
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

@@ -40,7 +40,7 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
-from ganrt.pipelines import density, retag
+from ganrt.pipelines import density, png_text, retag
 from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class DecodedImage:
     xmp: bytes | None = None  # captions, keywords, people, ratings (XMP packet; its orientation reset to 1)
     iptc: bytes | None = None  # a JPEG's APP13 (Photoshop IRB holding the IPTC-IIM captions and keywords)
     dpi: tuple[float, float] | None = None  # pixel density of the upright pixels (x, y per inch), where known
+    text: dict[str, str] | None = None  # a PNG's text chunks (Title, Author, Description, Comment …)
 
     @property
     def gray(self) -> bool:
@@ -235,6 +236,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             iptc = photoshop_of_iim(iim) if iim else None
         else:  # after load(): a PNG's text chunks may follow its pixels
             xmp, iptc = _xmp_of(img), _iptc_of(img)
+        text = png_text.of_image(img)
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
@@ -257,7 +259,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             exif_bytes = exif_tobytes(exif)
         except Exception:  # noqa: BLE001
             exif_bytes = None
-    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi)
+    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi, text)
 
 
 _XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>\s*)[2-8]')
@@ -500,11 +502,13 @@ def holds_16bit(suffix: str) -> bool:
 
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
                 exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
-                iptc: bytes | None = None, dpi: tuple[float, float] | None = None, quality: int = 95,
+                iptc: bytes | None = None, dpi: tuple[float, float] | None = None,
+                text: dict[str, str] | None = None, quality: int = 95,
                 png_compression: int = 1, consume: bool = False) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
     density (x, y per inch) to write in the format's own field and in the metadata that states one; the
-    metadata that states a size is given the size written (``retag``).
+    metadata that states a size is given the size written (``retag``). ``text``: a PNG's text chunks, written
+    as such into a PNG and into the EXIF tags that mean the same elsewhere (``png_text``).
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
@@ -519,6 +523,9 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         pixels = to_8bit(pixels)
         alpha = to_8bit(alpha) if alpha is not None else None
         consume = True
+    if text and suffix != ".png":
+        exif = png_text.into_exif(exif, text)
+        text = None
     exif, xmp, iptc = retag.for_output(exif, xmp, iptc, size=(pixels.shape[1], pixels.shape[0]), dpi=dpi,
                                        own_density_field=suffix in DENSITY_FIELD)
     try:
@@ -541,10 +548,10 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
             elif suffix == ".png" and alpha is not None and pixels.ndim == 2:
                 from ganrt.pipelines.metadata import png_gray_alpha
 
-                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, xmp=xmp, dpi=dpi,
+                tmp.write_bytes(png_gray_alpha(pixels, alpha, exif=exif, icc=icc, xmp=xmp, dpi=dpi, text=text,
                                                level=max(1, png_compression)))
             else:
-                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi,
+                _write_opencv(tmp, suffix, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi, text=text,
                               quality=quality, png_compression=png_compression, consume=consume)
     except OSError as exc:
         raise from_os_error(exc, f"writing {path}") from None
@@ -556,7 +563,7 @@ def to_8bit(arr: np.ndarray) -> np.ndarray:
 
 
 def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, dpi, quality, png_compression,
-                  consume) -> None:
+                  consume, text=None) -> None:
     import cv2
 
     from ganrt.pipelines.metadata import insert_metadata
@@ -575,12 +582,12 @@ def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc
                   cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if quality >= 90 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
     else:
         params = []
-    carry_meta = (exif or icc or xmp or iptc or dpi) and suffix != ".bmp"
+    carry_meta = (exif or icc or xmp or iptc or dpi or text) and suffix != ".bmp"
     raw = tmp.with_name(f"{tmp.name}.raw{suffix}") if carry_meta else tmp
     try:
         cv2_write(raw, arr, params)
         if carry_meta:
-            insert_metadata(raw, tmp, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
+            insert_metadata(raw, tmp, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi, text=text)
         elif dpi and suffix == ".bmp":
             density.bmp_set_dpi(tmp, dpi)
     finally:

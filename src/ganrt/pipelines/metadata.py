@@ -122,10 +122,36 @@ def bare_exif(exif: bytes) -> bytes:
     return exif[len(EXIF_HEADER):] if exif.startswith(EXIF_HEADER) else exif
 
 
-def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None, dpi=None) -> bytes:
+def png_text_chunks(text: dict[str, str] | None) -> bytes:
+    """PNG text chunks for {keyword: text}: ``tEXt`` where both are Latin-1, else ``iTXt`` (UTF-8); long texts
+    compressed (``zTXt``/compressed ``iTXt``). Keywords PNG cannot hold (not 1–79 Latin-1 characters) are
+    left out."""
+    out = b""
+    for keyword, value in (text or {}).items():
+        try:
+            key = keyword.encode("latin-1")
+        except UnicodeEncodeError:
+            continue
+        if not 1 <= len(key) <= 79 or b"\x00" in key:
+            continue
+        big = len(value) > 1024
+        try:
+            data = value.encode("latin-1")
+            out += png_chunk(b"zTXt", key + b"\x00\x00" + zlib.compress(data)) if big else \
+                png_chunk(b"tEXt", key + b"\x00" + data)
+        except UnicodeEncodeError:
+            data = value.encode("utf-8")
+            body = zlib.compress(data) if big else data
+            out += png_chunk(b"iTXt", key + b"\x00" + bytes([int(big), 0]) + b"\x00\x00" + body)
+    return out
+
+
+def png_metadata_chunks(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None, dpi=None,
+                        text: dict[str, str] | None = None) -> bytes:
     from ganrt.pipelines.density import png_phys
 
     out = png_chunk(b"pHYs", png_phys(dpi)) if dpi else b""
+    out += png_text_chunks(text)
     if icc:
         out += png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
     if exif:
@@ -216,7 +242,7 @@ def _header_end_jpeg(head: bytes) -> int:
 
 
 def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | None, xmp: bytes | None = None,
-                    iptc: bytes | None = None, dpi=None) -> None:
+                    iptc: bytes | None = None, dpi=None, text: dict[str, str] | None = None) -> None:
     """Copy the encoded image ``src`` to ``dst`` with EXIF/ICC/XMP (and, into a JPEG, IPTC) inserted and the
     pixel density set (format from the suffix)."""
     from ganrt.pipelines.density import jfif_with_dpi
@@ -225,7 +251,7 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         head = fin.read(64 * 1024)
         if suffix == ".png":
-            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp, dpi)
+            cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp, dpi, text)
         elif suffix in (".jpg", ".jpeg"):
             head = jfif_with_dpi(head, dpi) if dpi else head
             cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc, xmp, iptc)
@@ -238,7 +264,7 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
 
 
 def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
-                   dpi=None, level: int = 1) -> bytes:
+                   dpi=None, text: dict[str, str] | None = None, level: int = 1) -> bytes:
     """A grayscale+alpha PNG (colour type 4, 8 or 16 bit): the layout OpenCV cannot write."""
     import numpy as np
 
@@ -250,5 +276,5 @@ def png_gray_alpha(gray, alpha, *, exif: bytes | None = None, icc: bytes | None 
     rows[:, 0] = 0  # filter type None on every row
     rows[:, 1:] = samples.view(np.uint8).reshape(h, -1)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, 4, 0, 0, 0)
-    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc, xmp, dpi)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_metadata_chunks(exif, icc, xmp, dpi, text)
             + png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + png_chunk(b"IEND", b""))

@@ -105,7 +105,7 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
     h, w = finished.pixels.shape[:2]
     dpi = density.scaled(d.dpi, (d.width, d.height), (w, h))
     return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
-                                iptc=d.iptc, dpi=dpi, quality=settings.quality, consume=True)
+                                iptc=d.iptc, dpi=dpi, text=d.text, quality=settings.quality, consume=True)
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
