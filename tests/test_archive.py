@@ -366,6 +366,37 @@ def test_a_png_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
     assert Image.open(tmp_path / "named.jpg").getexif()[0x013B] == "Grandpa Joe"
 
 
+def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):
+    """GIF (animated too: its first frame, with a warning), what SANE's scanimage writes (PPM, PGM, PBM; 16-
+    and 12-bit PPM kept deep) and DOS-era Targa and PCX are restored, each into a PNG beside the others."""
+    import cv2
+
+    src, dst = tmp_path / "old", tmp_path / "out"
+    src.mkdir()
+    rgb = photos["chelsea_45x59"]
+    img = Image.fromarray(rgb)
+    img.save(src / "web.gif")
+    img.save(src / "anim.gif", save_all=True, append_images=[img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    img.convert("L").save(src / "gray.pgm")
+    img.convert("1").save(src / "ink.pbm")
+    img.save(src / "dos.tga")
+    img.save(src / "paint.pcx")
+    deep = rgb.astype(np.uint16) * 257 + 3  # low bits an 8-bit read would lose
+    (src / "scan16.ppm").write_bytes(b"P6\n59 45\n65535\n" + deep.astype(">u2").tobytes())
+    (src / "scan12.ppm").write_bytes(b"P6\n59 45\n4095\n" + (rgb.astype(np.uint16) * 16).astype(">u2").tobytes())
+    result = restore(src, dst)
+    assert result.exit_code == 0, result.output
+    assert "anim.gif holds 2 pages/frames; only the first is restored" in " ".join(result.output.split())
+    assert outputs(dst) == {"web.png", "anim.png", "gray.png", "ink.png", "dos.png", "paint.png", "scan16.png",
+                            "scan12.png"}
+    for name in ("scan16.png", "scan12.png"):
+        got = cv2.imread(str(dst / name), cv2.IMREAD_UNCHANGED)
+        assert got.dtype == np.uint16 and got.shape == (180, 236, 3), name
+        small = cv2.resize(got, (59, 45), interpolation=cv2.INTER_AREA)[..., ::-1].astype(float) / 257
+        assert np.abs(small - rgb).mean() < 8, name
+    assert read_image(src / "scan12.ppm").pixels.max() > 4095 * 8  # stretched to 16 bits, not left at 12
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ganrt.errors import UsageError
 from ganrt.fsutil import is_temp_name
-from ganrt.pipelines.image_io import IMAGE_SUFFIXES, output_suffix
+from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
 from ganrt.pipelines.remote_folder import Mirror
 
 STATE_NAMES = (".ganrt-state.sqlite", ".ganrt-state.sqlite-wal", ".ganrt-state.sqlite-shm", ".ganrt-state.lock")
@@ -126,7 +126,7 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
 
 def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_suffix: str) -> Task | str:
     """The task for one file, or the reason it is ignored. OSError: it cannot be examined."""
-    if full.suffix.lower() not in IMAGE_SUFFIXES:
+    if full.suffix.lower() not in READ_SUFFIXES:
         return "not an image file type"
     if full.is_symlink():
         target = full.resolve(strict=True)

@@ -46,6 +46,10 @@ from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photosh
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2", ".heic", ".heif", ".avif")
+# read, not written (their outputs are PNG): old web scans (GIF), what Linux scanners write (SANE's
+# scanimage: PNM, PPM, PGM, PBM; 16-bit too), and DOS-era Targa and PCX
+READ_ONLY_SUFFIXES = (".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga", ".pcx")
+READ_SUFFIXES = IMAGE_SUFFIXES + READ_ONLY_SUFFIXES
 DENSITY_FIELD = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2")  # formats with a density field of their own
 HEIF_SUFFIXES = (".heic", ".heif")  # decoded and encoded by pillow-heif (libheif)
 OPENCV_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2")  # what OpenCV itself decodes
@@ -124,9 +128,19 @@ def _rawmodes(img) -> list[str]:
     return out
 
 
+def _pnm_maxval(img) -> int:
+    """The largest sample value a PPM/PGM declares (255 for 8-bit; up to 65535), 0 for other formats."""
+    for tile in img.tile or ():
+        args = tile[3] if len(tile) > 3 else None
+        if tile[0] == "ppm" and isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], int):
+            return args[1]
+    return 0
+
+
 def _is_16bit(img) -> bool:
-    """Whether the samples are deeper than 8 bits (16-bit, 32-bit integer, floating point): decoded to 16 bits."""
-    return img.mode.startswith(("I", "F")) or any(";16" in raw for raw in _rawmodes(img))
+    """Whether the samples are deeper than 8 bits (16-bit, 32-bit integer, floating point, a PPM of more
+    than 255 levels): decoded to 16 bits."""
+    return img.mode.startswith(("I", "F")) or any(";16" in raw for raw in _rawmodes(img)) or _pnm_maxval(img) > 255
 
 
 def _is_gray(img) -> bool:
@@ -205,6 +219,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
         by_tifffile = _deep_tiff_for_tifffile(img)
         bits, jp2 = 16, img.format == "JPEG2000"
+        if _pnm_maxval(img) > 255:  # a 12-bit scan's PPM says 4095: stretched to 16 bits like a 12-bit JPEG 2000
+            bits = _pnm_maxval(img).bit_length()
         if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile, EXIF, XMP or IPTC
             from ganrt.pipelines import jp2_boxes
 

@@ -301,7 +301,7 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
     from ganrt.fsutil import is_temp_name
     from ganrt.pipelines import archive_walk
     from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
-    from ganrt.pipelines.image_io import IMAGE_SUFFIXES, output_suffix
+    from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
 
     check_urls(src, dst)
     dst_mirror = Mirror.of(dst, "outputs") if isinstance(dst, str) else None
@@ -318,7 +318,7 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
             rel_path = Path(rel)
             if is_temp_name(rel_path.name) or rel_path.name in STATE_NAMES:
                 continue
-            if rel_path.suffix.lower() not in IMAGE_SUFFIXES:
+            if rel_path.suffix.lower() not in READ_SUFFIXES:
                 found.ignored.append((rel, "not an image file type"))
                 continue
             out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))

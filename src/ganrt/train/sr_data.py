@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import UsageError
-from ganrt.pipelines.image_io import IMAGE_SUFFIXES
+from ganrt.pipelines.image_io import READ_SUFFIXES
 from ganrt.train.degrade import DEGRADATIONS, bicubic_down, degrade
 
 PREFETCH = 2
@@ -52,7 +52,7 @@ def _images(folder: Path) -> list[tuple[str, np.ndarray]]:
         raise UsageError(f"--data {folder}: not a folder of images")
     out = []
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."):
+        if p.is_file() and p.suffix.lower() in READ_SUFFIXES and not p.name.startswith("."):
             img = _read_rgb(p)
             if img is not None:
                 out.append((p.relative_to(folder).as_posix(), img))
