@@ -189,6 +189,14 @@ def test_idx_files_train_and_bad_inputs_are_one_line(tmp_path, trained):
     assert "empty" in one_line(cli(*base, "--data", empty, "--run", tmp_path / "r1"), 2)
     assert "readable image" in one_line(cli(*base, "--data", notes, "--run", tmp_path / "r2"), 2)
     assert "magic number" in one_line(cli(*base, "--data", bad_magic, "--run", tmp_path / "r3"), 2)
+    # a run that failed before its first step leaves nothing that blocks the corrected command
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+    mine = tmp_path / "my-runs"
+    mine.mkdir()
+    assert "fewer than one batch" in one_line(cli(*base, "--data", images, "--run", mine), 2)
+    assert mine.is_dir() and not any(mine.iterdir())  # the user's own folder stays, empty
+    fixed = cli(*base, "--data", images, "--run", mine, "--width", "8", "--batch", "8")
+    assert fixed.exit_code == 0, fixed.output
     assert "is a dcgan run" in one_line(cli("train", "gan", "--run", trained, "--resume"), 2)
     photo = tmp_path / "photo.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)

@@ -126,6 +126,11 @@ def _check(settings: dict) -> None:
         check_device(settings["device"])
 
 
+def _holds_training(run: Path) -> bool:
+    """Whether a run folder holds trained weights or a checkpoint: work a failed command must not delete."""
+    return (run / "generator.safetensors").exists() or any((run / "checkpoints").glob("*.pt"))
+
+
 def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, quiet: bool, **settings) -> None:
     """Create or resume the run folder, train, and say where the result is."""
     setup_logging(quiet)
@@ -157,17 +162,25 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
         if not settings.get("data"):
             raise UsageError("--data is required for a new run (a folder, an IDX file, or 'digits')")
         config = TrainConfig(recipe=recipe, data=settings.pop("data")).override(**settings)
+    existed = run.exists()
     run.mkdir(parents=True, exist_ok=True)
     config.save(run)
-    trainer = Trainer(run, config, make_recipe(recipe))
     began = time.perf_counter()
-    with RateBar(f"training {recipe}", config.max_steps, quiet, unit="steps") as bar:
-        def progress(step: int, losses: dict) -> None:
-            shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in losses.items() if k.startswith("loss"))
-            bar.update(step, rates=f"{losses['steps_per_s']:.2f} steps/s  {shown}")
+    try:
+        trainer = Trainer(run, config, make_recipe(recipe))
+        with RateBar(f"training {recipe}", config.max_steps, quiet, unit="steps") as bar:
+            def progress(step: int, losses: dict) -> None:
+                shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in losses.items()
+                                  if k.startswith("loss"))
+                bar.update(step, rates=f"{losses['steps_per_s']:.2f} steps/s  {shown}")
 
-        trainer.on_progress = progress
-        done = trainer.fit(resume=resume)
+            trainer.on_progress = progress
+            done = trainer.fit(resume=resume)
+    except BaseException:
+        if not resume and not _holds_training(run):  # nothing to resume: the same command can run again
+            for path in (run.iterdir() if existed else [run]):  # a folder the user made stays, empty
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        raise
     if not quiet:
         console().print(f"trained {recipe} to step {trainer.step} ({done} step(s) in {time.perf_counter() - began:.1f} s"
                         f" on {trainer.device.type}{', ' + str(trainer.amp).removeprefix('torch.') if trainer.amp else ''}"
