@@ -126,6 +126,15 @@ def test_bad_sr_inputs_are_one_line(photos_dir, tmp_path):
     Image.fromarray(np.zeros((40, 30, 3), np.uint8)).save(small / "tiny.png")
     base = ["train", "srgan", "--max-steps", "2", "-q"]
     assert "smaller than --crop 96" in one_line(cli(*base, "--data", small, "--run", tmp_path / "r1"), 2)
+    import shutil
+
+    mixed = tmp_path / "mixed"  # photos and a thumbnail: the thumbnail is left out, not the run refused
+    shutil.copytree(photos_dir, mixed)
+    shutil.copy(small / "tiny.png", mixed / "tiny.png")
+    ok = runner.invoke(app, ["train", "srgan", "--data", str(mixed), "--max-steps", "1", "--run",
+                             str(tmp_path / "mixed-run"), *TINY])
+    assert ok.exit_code == 0, ok.output
+    assert "left out 1 image(s) smaller than --crop 32: tiny.png (30×40)" in " ".join(ok.output.split())
     wrong = tmp_path / "vgg.pth"
     torch.save({"conv1.weight": torch.zeros(64, 3, 3, 3)}, wrong)
     line = one_line(cli(*base, "--data", photos_dir, "--perceptual-weights", wrong, "--run", tmp_path / "r2", *TINY), 2)

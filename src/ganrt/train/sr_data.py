@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ import numpy as np
 from ganrt.errors import UsageError
 from ganrt.pipelines.image_io import READ_SUFFIXES
 from ganrt.train.degrade import DEGRADATIONS, bicubic_down, degrade
+
+log = logging.getLogger(__name__)
 
 PREFETCH = 2
 
@@ -62,13 +65,15 @@ def _images(folder: Path) -> list[tuple[str, np.ndarray]]:
 
 
 def load_pairs(hr_dir: Path, lr_dir: Path | None, scale: int, crop: int) -> list[Pair]:
-    """Every training image, checked: at least one crop big, and (paired) its LR at 1/scale size."""
-    pairs = []
+    """Every training image at least one crop big (smaller ones left out, with a warning), and (paired) its LR
+    at 1/scale size."""
+    pairs, small = [], []
     lows = dict(_images(lr_dir)) if lr_dir is not None else {}
     for name, hr in _images(hr_dir):
         h, w = hr.shape[:2]
-        if min(h, w) < crop:
-            raise UsageError(f"{name} is {w}×{h}, smaller than --crop {crop}; use a smaller --crop or larger images")
+        if min(h, w) < crop:  # left out, not the whole run refused: a photo folder has its thumbnails
+            small.append(f"{name} ({w}×{h})")
+            continue
         lr = None
         if lr_dir is not None:
             lr = lows.get(name)
@@ -77,6 +82,12 @@ def load_pairs(hr_dir: Path, lr_dir: Path | None, scale: int, crop: int) -> list
             if abs(lr.shape[0] * scale - h) > scale or abs(lr.shape[1] * scale - w) > scale:
                 raise UsageError(f"--lr-data {name} is {lr.shape[1]}×{lr.shape[0]}; ×{scale} of it is not {w}×{h}")
         pairs.append(Pair(name, hr, lr))
+    if small and not pairs:
+        raise UsageError(f"every image in --data is smaller than --crop {crop} ({', '.join(small[:3])}"
+                         f"{' …' if len(small) > 3 else ''}); use a smaller --crop or larger images")
+    if small:
+        log.warning("left out %d image(s) smaller than --crop %d: %s%s", len(small), crop, ", ".join(small[:5]),
+                    " …" if len(small) > 5 else "")
     return pairs
 
 
