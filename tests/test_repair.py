@@ -124,6 +124,21 @@ def test_single_photo_refuses_to_overwrite_and_can_upscale_after(tmp_path, damag
     assert cli("repair", folder / "chelsea.png", tmp_path / "x.png", "--outscale", "2").exit_code == 2
 
 
+def test_a_repaired_scan_and_its_mask_keep_the_scans_density(damaged, tmp_path):
+    """A 300 dpi scan repaired (no upscale) is written at 300 dpi, and so is its saved mask, which lies over it;
+    repaired then upscaled ×2 it is written at 600 dpi."""
+    folder, _truth = damaged
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.open(folder / "chelsea.png").save(src / "scan.png", dpi=(300, 300))
+    assert cli("repair", src, tmp_path / "out", "--save-masks", "-q").exit_code == 0
+    for name in ("scan.png", "scan.mask.png"):
+        assert tuple(round(v) for v in Image.open(tmp_path / "out" / name).info["dpi"]) == (300, 300), name
+    assert cli("repair", src / "scan.png", tmp_path / "up.png", "--then", "realesr-animevideov3", "--outscale", "2",
+               "-q").exit_code == 0
+    assert tuple(round(v) for v in Image.open(tmp_path / "up.png").info["dpi"]) == (600, 600)
+
+
 def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path):
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression

@@ -119,7 +119,8 @@ def infer_stage(prepared: RepairPrepared, settings: RepairSettings, upscaler=Non
     return restore_stages.infer_stage(upscaler, staged, settings.restore)
 
 
-def write_mask(path: Path, mask: np.ndarray) -> Path:
+def write_mask(path: Path, mask: np.ndarray, dpi: tuple[float, float] | None = None) -> Path:
+    """The damage mask as a PNG marked as ganrt's, at the photo's pixel density (it lies over the photo)."""
     from PIL import Image, PngImagePlugin
 
     from ganrt.fsutil import atomic_path
@@ -127,7 +128,7 @@ def write_mask(path: Path, mask: np.ndarray) -> Path:
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", MASK_MARK)
     with atomic_path(path) as tmp:
-        Image.fromarray(mask).save(tmp, format="PNG", pnginfo=info)
+        Image.fromarray(mask).save(tmp, format="PNG", pnginfo=info, **({"dpi": dpi} if dpi else {}))
     return path
 
 
@@ -136,7 +137,7 @@ def write_stage(dst: Path, repaired: np.ndarray, prepared: RepairPrepared, setti
     finished = finish_stage(repaired, prepared, settings.restore, scale)
     notes = check_output(dst, finished)
     if settings.save_masks:
-        write_mask(mask_path_for(dst), prepared.mask)
+        write_mask(mask_path_for(dst), prepared.mask, prepared.decoded.dpi)
     return restore_stages.write_stage(dst, finished, prepared, settings.restore), notes
 
 
