@@ -440,6 +440,27 @@ def test_16_bit_tiffs_of_separate_planes_or_cmyk_stay_16_bit(tmp_path, photo):
     assert cli("restore", tmp_path / "ink.tif", tmp_path / "ink.png", *FAST).exit_code == 0  # OpenCV refused it
 
 
+def test_an_output_beyond_its_formats_size_limit_fails_before_any_work(tmp_path, photo):
+    """A 4,100 px wide WebP upscaled ×4 would be 16,400 px wide, beyond WebP's 16,383: the image fails in one
+    line that says so and what to do, before inference (it was an 'internal error' after it); a JPEG beyond
+    65,500 px likewise (it was 'OpenCV could not encode'); the other images of the folder are restored."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.tile(photo[:8, :40], (1, 103, 1))[:, :4100]).save(src / "panorama.webp", lossless=True)
+    rgb(src / "small.png", photo)
+    result = cli("restore", src, tmp_path / "out", *FAST[:-1], "--report", tmp_path / "r.json")
+    assert result.exit_code == 1, result.output
+    assert ("failed: panorama.webp: the output would be 16400x32; .webp holds at most 16,383 pixels a side: use "
+            "--format png or tiff, or a smaller --outscale") in " ".join(result.output.split())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == ["small.png"]
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((4, 16400, 3), np.uint8)).save(wide)
+    one = cli("restore", wide, tmp_path / "wide.jpg", *FAST)
+    assert one.exit_code == 1 and "the output would be 65600x16; .jpg holds at most 65,500" in " ".join(one.output.split())
+    assert "internal error" not in one.output and not (tmp_path / "wide.jpg").exists()
+    assert cli("restore", src / "panorama.webp", tmp_path / "p.png", *FAST).exit_code == 0  # as PNG it fits
+
+
 def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):
     pages = [Image.fromarray(photo[i:i + 16, :16]) for i in range(3)]
     tif = tmp_path / "pages.tif"

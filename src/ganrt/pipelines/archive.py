@@ -22,8 +22,8 @@ from ganrt.errors import GanrtError, ResourceError
 from ganrt.pipelines.archive_walk import Discovery, Task
 from ganrt.pipelines.jobstate import JobState
 from ganrt.pipelines.output_plan import OutputPlan, folder_outputs
-from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output, finish_stage, infer_stage,
-                                     read_stage, write_stage)
+from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output, check_output_size, finish_stage,
+                                     infer_stage, read_stage, write_stage)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,11 @@ class ArchiveRunner:
     def _infer(self, prepared: Prepared):
         return infer_stage(self.engine, prepared, self.settings)
 
+    def infer_task(self, task: Task, prepared: Prepared):
+        """The infer stage, after checking that the output's format can hold what it will make."""
+        check_output_size(task.dst, prepared, self.settings, self.scale)
+        return self._infer(prepared)
+
     def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
         finished = finish_stage(restored, prepared, self.settings, self.scale)
         notes = list(task.notes) + check_output(task.dst, finished)
@@ -214,7 +219,7 @@ class ArchiveRunner:
                 try:
                     prepared = fut.result()
                     self.state.mark_started(task, self.fingerprint)
-                    restored = self._infer(prepared)
+                    restored = self.infer_task(task, prepared)
                 except KeyboardInterrupt:
                     raise
                 except Exception as exc:  # noqa: BLE001

@@ -512,6 +512,17 @@ def holds_alpha(suffix: str) -> bool:
     return suffix in (".png", ".webp", ".tif", ".tiff", ".jp2", ".avif", ".heic", ".heif")
 
 
+MAX_SIDE = {".jpg": 65500, ".jpeg": 65500, ".webp": 16383}  # what libjpeg and libwebp can encode, per side
+
+
+def check_size(suffix: str, width: int, height: int) -> None:
+    """Refuse, before any work, an output larger than its format can hold."""
+    most = MAX_SIDE.get(suffix.lower())
+    if most is not None and max(width, height) > most:
+        raise ImageWriteError(f"the output would be {width}x{height}; {suffix.lower()} holds at most {most:,} "
+                              "pixels a side: use --format png or tiff, or a smaller --outscale")
+
+
 def holds_16bit(suffix: str) -> bool:
     return suffix in (".png", ".tif", ".tiff", ".jp2")
 
@@ -724,4 +735,7 @@ def _write_pillow(tmp: Path, fmt: str, pixels, alpha, *, exif, icc, xmp, options
         kw["exif"] = exif
     if xmp:
         kw["xmp"] = xmp
-    img.save(tmp, format=fmt, **kw)
+    try:
+        img.save(tmp, format=fmt, **kw)
+    except ValueError as exc:  # Pillow's encoders say what they refuse this way
+        raise ImageWriteError(f"the {fmt} encoder refused the image ({exc})") from None

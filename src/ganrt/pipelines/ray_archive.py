@@ -85,7 +85,7 @@ class EngineActor:
         task, prepared = pickle.loads(batch["payload"][0])
         before = getattr(self.engine, "fallbacks", 0)
         try:
-            restored = self.runner._infer(prepared)
+            restored = self.runner.infer_task(task, prepared)
         except Exception as exc:  # noqa: BLE001
             return _error_row(i, exc)
         payload = pickle.dumps((task, prepared, restored, self.runner.scale, self.runner.row_stats(prepared)),

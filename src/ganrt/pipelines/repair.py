@@ -188,6 +188,7 @@ def repair_runner(tools, settings: RepairSettings, state, fingerprint: str, **kw
 
 def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> tuple[Path, list[str]]:
     """Repair an image already read and write it to ``dst`` (its final, planned path)."""
-    repaired = infer_stage(prepared, settings, upscaler)
     scale = upscaler.scale if upscaler is not None else 1
+    restore_stages.check_output_size(dst, prepared, settings.restore, scale)
+    repaired = infer_stage(prepared, settings, upscaler)
     return write_stage(dst, repaired, prepared, settings, scale)

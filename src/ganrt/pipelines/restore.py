@@ -68,6 +68,12 @@ def check_memory_for_output(h: int, w: int, scale: int, channels: int, itemsize:
                             "to skip such images, or restore it on a larger machine")
 
 
+def check_output_size(dst: Path, prepared: Prepared, settings: RestoreSettings, scale: int) -> None:
+    """Refuse, before inference, an output its format cannot hold (a 4,100 px wide scan ×4 is beyond WebP)."""
+    d = prepared.decoded
+    image_io.check_size(dst.suffix, *output_size(d.width, d.height, scale, settings.outscale))
+
+
 def infer_stage(engine, prepared: Prepared, settings: RestoreSettings, on_tiles=None) -> np.ndarray:
     h, w = prepared.rgb.shape[:2]
     channels = engine.spec.out_channels
@@ -111,6 +117,7 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
                      on_tiles=None) -> tuple[Path, list[str]]:
     """Infer, finish and write an image already read to ``dst`` (its final, planned path)."""
+    check_output_size(dst, prepared, settings, engine.scale)
     restored = infer_stage(engine, prepared, settings, on_tiles=on_tiles)
     finished = finish_stage(restored, prepared, settings, engine.scale)
     notes = check_output(dst, finished)
