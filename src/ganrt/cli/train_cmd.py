@@ -178,8 +178,11 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
             done = trainer.fit(resume=resume)
     except BaseException:
         if not resume and not _holds_training(run):  # nothing to resume: the same command can run again
-            for path in (run.iterdir() if existed else [run]):  # a folder the user made stays, empty
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            for path in (list(run.iterdir()) if existed else [run]):  # a folder the user made stays, empty
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
         raise
     if not quiet:
         console().print(f"trained {recipe} to step {trainer.step} ({done} step(s) in {time.perf_counter() - began:.1f} s"

@@ -21,9 +21,10 @@ the new in another.
 
 from __future__ import annotations
 
-import re
 import struct
 from fractions import Fraction
+
+from ganrt.pipelines.metadata import xmp_property
 
 X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 282, 283, 296
 TIFF_TAGS = (X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT)
@@ -82,12 +83,8 @@ def set_exif_dpi(parsed, dpi: Dpi) -> None:
     parsed[RESOLUTION_UNIT] = INCH
 
 
-def _xmp_tag(name: str) -> re.Pattern:
-    return re.compile(rb'(tiff:' + name.encode() + rb'\s*=\s*["\']|<tiff:' + name.encode() + rb'>\s*)[^"\'<]*')
-
-
 _XMP_TAGS = {"XResolution": 0, "YResolution": 1}
-_XMP_PATTERNS = {name: _xmp_tag(name) for name in (*_XMP_TAGS, "ResolutionUnit")}
+_XMP_PATTERNS = {name: xmp_property(b"tiff:" + name.encode()) for name in (*_XMP_TAGS, "ResolutionUnit")}
 
 
 def xmp_with_dpi(xmp: bytes, dpi: Dpi) -> bytes:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import numpy as np
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
 from ganrt.pipelines import density, png_text, retag
-from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim
+from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim, xmp_property
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +277,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
     return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi, text)
 
 
-_XMP_ORIENTATION = re.compile(rb'(tiff:Orientation\s*=\s*["\']|<tiff:Orientation>\s*)[2-8]')
+_XMP_ORIENTATION = xmp_property(b"tiff:Orientation", rb"[2-8]")
 
 
 def upright_xmp(xmp: bytes | str | None) -> bytes | None:

@@ -63,6 +63,13 @@ def _header_box(data: bytes):
     return None
 
 
+def _required_header(data: bytes) -> tuple[int, int, int]:
+    header = _header_box(data)
+    if header is None:
+        raise ValueError("not a JP2 file (no header box)")
+    return header
+
+
 def _top_level(fh):
     """(type, contents start, contents length) of each top-level box of the open file, reading box headers
     only; stops at a box too short for its own header (a damaged file)."""
@@ -118,15 +125,19 @@ def _box(kind: bytes, contents: bytes) -> bytes:
     return struct.pack(">I4s", 8 + len(contents), kind) + contents
 
 
+def _with_header(data: bytes, header: tuple[int, int, int], children: list[bytes]) -> bytes:
+    """``data`` with its header box (``_header_box``'s result) made of ``children`` instead."""
+    _start, stop, at = header
+    return data[:at] + _box(b"jp2h", b"".join(children)) + data[stop:]
+
+
 def with_icc(data: bytes, icc: bytes) -> bytes:
     """A JP2 file (``data``) whose ``colr`` box carries ``icc`` in place of what it said before.
 
     Written as a restricted ICC profile (method 2), the form JP2 readers take; the box keeps its place
     in the header, after ``ihdr`` (and ``bpcc``), as the standard orders them."""
-    header = _header_box(data)
-    if header is None:
-        raise ValueError("not a JP2 file (no header box)")
-    start, stop, at = header
+    header = _required_header(data)
+    start, stop, _at = header
     colr = _box(b"colr", bytes([METHOD_RESTRICTED_ICC, 0, 0]) + icc)
     children, placed = [], False
     for kind, c_start, c_stop, c_at in boxes(data, start, stop):
@@ -139,20 +150,16 @@ def with_icc(data: bytes, icc: bytes) -> bytes:
     if not placed:
         keep = 2 if len(children) > 1 and children[1][4:8] == b"bpcc" else 1
         children.insert(keep, colr)
-    new_header = _box(b"jp2h", b"".join(children))
-    return data[:at] + new_header + data[stop:]
+    return _with_header(data, header, children)
 
 
 def with_resolution(data: bytes, resc: bytes) -> bytes:
     """A JP2 file (``data``) whose header ends with a ``res `` box holding the capture resolution ``resc``
     (``density.jp2_resc``), in place of any it had."""
-    header = _header_box(data)
-    if header is None:
-        raise ValueError("not a JP2 file (no header box)")
-    start, stop, at = header
+    header = _required_header(data)
+    start, stop, _at = header
     children = [data[c_at:c_stop] for kind, _c_start, c_stop, c_at in boxes(data, start, stop) if kind != "res "]
-    new_header = _box(b"jp2h", b"".join(children) + _box(b"res ", _box(b"resc", resc)))
-    return data[:at] + new_header + data[stop:]
+    return _with_header(data, header, children + [_box(b"res ", _box(b"resc", resc))])
 
 
 def uuid_boxes(path: Path) -> dict[bytes, bytes]:
@@ -172,9 +179,7 @@ def uuid_boxes(path: Path) -> dict[bytes, bytes]:
 
 def with_uuid_boxes(data: bytes, contents: dict[bytes, bytes]) -> bytes:
     """A JP2 file (``data``) with a ``uuid`` box for each {id: contents}, right after its header box."""
-    header = _header_box(data)
-    if header is None:
-        raise ValueError("not a JP2 file (no header box)")
+    header = _required_header(data)
     stop = header[1]
     extra = b"".join(_box(b"uuid", uuid + payload) for uuid, payload in contents.items() if payload)
     return data[:stop] + extra + data[stop:]

@@ -17,6 +17,7 @@ PNG has no field for it, and a folder of frames would otherwise play at 25 fps.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import struct
 import zlib
@@ -115,6 +116,12 @@ def insert_png_chunks(png: bytes, chunks: bytes) -> bytes:
 
 
 EXIF_HEADER = b"Exif\x00\x00"  # what a JPEG's APP1 puts before the TIFF structure of an EXIF block
+
+
+def xmp_property(name: bytes, value: bytes = rb"[^\"'<]*") -> re.Pattern:
+    """A pattern for an XMP property (``tiff:Orientation``…) written as an attribute (``name="6"``) or an
+    element (``<name>6</name>``): group 1 is everything before the value, which ``value`` matches."""
+    return re.compile(rb"(" + name + rb"\s*=\s*[\"']|<" + name + rb">\s*)" + value)
 
 
 def bare_exif(exif: bytes) -> bytes:

@@ -11,16 +11,15 @@ has no field of its own for it (WebP, AVIF, HEIC), where EXIF is the only place.
 from __future__ import annotations
 
 import logging
-import re
 
 from ganrt.pipelines import density
+from ganrt.pipelines.metadata import xmp_property
 
 log = logging.getLogger(__name__)
 
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
 EXIF_IFD, PIXEL_X, PIXEL_Y = 0x8769, 0xA002, 0xA003
-_XMP_SIZE = {name: re.compile(rb"(" + prefix + rb":" + name.encode() + rb'\s*=\s*["\']|<' + prefix + rb":"
-                               + name.encode() + rb">\s*)\d+")
+_XMP_SIZE = {name: xmp_property(prefix + b":" + name.encode(), rb"\d+")
              for prefix, names in ((b"exif", ("PixelXDimension", "PixelYDimension")),
                                    (b"tiff", ("ImageWidth", "ImageLength")))
              for name in names}
