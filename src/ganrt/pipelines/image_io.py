@@ -549,11 +549,10 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         pixels = to_8bit(pixels)
         alpha = to_8bit(alpha) if alpha is not None else None
         consume = True
-    if text and suffix != ".png":
-        exif = png_text.into_exif(exif, text)
-        text = None
+    in_png = suffix == ".png"  # a PNG keeps text chunks as such; other formats get them as EXIF tags
     exif, xmp, iptc = retag.for_output(exif, xmp, iptc, size=(pixels.shape[1], pixels.shape[0]), dpi=dpi,
-                                       own_density_field=suffix in DENSITY_FIELD)
+                                       own_density_field=suffix in DENSITY_FIELD, text=None if in_png else text)
+    text = text if in_png else None
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):

@@ -27,13 +27,9 @@ def of_image(img) -> dict[str, str] | None:
     return text or None
 
 
-def into_exif(exif: bytes | None, text: dict[str, str]) -> bytes | None:
-    """An EXIF block saying the texts EXIF has a tag for, where it did not say them already."""
-    from PIL import Image
-
-    from ganrt.pipelines.tiff_exif import exif_tobytes, parse
-
-    parsed = parse(exif) if exif else Image.Exif()
+def into_exif(parsed, text: dict[str, str]) -> bool:
+    """Make a Pillow ``Exif`` say, in place, the texts EXIF has a tag for, where it did not say them
+    already; whether it changed."""
     changed = False
     for keyword, tag in TO_EXIF:
         if keyword in text and not parsed.get(tag):  # UTF-8, held as Pillow holds text it read (Latin-1)
@@ -45,7 +41,7 @@ def into_exif(exif: bytes | None, text: dict[str, str]) -> bytes | None:
             if EXIF_IFD not in parsed:
                 parsed[EXIF_IFD] = sub
             changed = True
-    return exif_tobytes(parsed) if changed else exif
+    return changed
 
 
 def _user_comment(text: str) -> bytes:

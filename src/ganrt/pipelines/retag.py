@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from ganrt.pipelines import density
+from ganrt.pipelines import density, png_text
 from ganrt.pipelines.metadata import xmp_property
 
 log = logging.getLogger(__name__)
@@ -26,15 +26,15 @@ _XMP_SIZE = {name: xmp_property(prefix + b":" + name.encode(), rb"\d+")
 _WIDTH_NAMES = ("PixelXDimension", "ImageWidth")
 
 
-def _exif(exif: bytes | None, size: tuple[int, int], dpi, *, add_density: bool) -> bytes | None:
+def _exif(exif: bytes | None, size: tuple[int, int], dpi, *, add_density: bool, text) -> bytes | None:
     from ganrt.pipelines.tiff_exif import exif_tobytes, parse
 
-    if not exif and not (dpi and add_density):
+    if not exif and not (dpi and add_density) and not text:
         return exif
     from PIL import Image
 
     parsed = parse(exif) if exif else Image.Exif()
-    changed = False
+    changed = png_text.into_exif(parsed, text) if text else False
     for tag, value in ((IMAGE_WIDTH, size[0]), (IMAGE_LENGTH, size[1])):
         if tag in parsed and parsed[tag] != value:
             parsed[tag], changed = value, True
@@ -57,10 +57,12 @@ def _xmp(xmp: bytes, size: tuple[int, int], dpi) -> bytes:
 
 
 def for_output(exif: bytes | None, xmp: bytes | None, iptc: bytes | None, *, size: tuple[int, int], dpi,
-               own_density_field: bool) -> tuple[bytes | None, bytes | None, bytes | None]:
+               own_density_field: bool, text: dict[str, str] | None = None
+               ) -> tuple[bytes | None, bytes | None, bytes | None]:
     """(EXIF, XMP, Photoshop resources) stating the output's ``size`` (width, height) and ``dpi`` (or None:
     unknown) wherever they stated a size or density; a new EXIF holding the density for a format with no
-    density field of its own. A block that cannot be rewritten goes out as it came."""
+    density field of its own, and the ``text`` of a PNG source for a format that keeps it in EXIF
+    (``png_text``). A block that cannot be rewritten goes out as it came."""
     def rewritten(change, block, what):
         try:
             return change(block)
@@ -68,7 +70,7 @@ def for_output(exif: bytes | None, xmp: bytes | None, iptc: bytes | None, *, siz
             log.warning("the %s could not be given the new size and density (%s); written as it was", what, exc)
             return block
 
-    exif = rewritten(lambda b: _exif(b, size, dpi, add_density=not own_density_field), exif, "EXIF")
+    exif = rewritten(lambda b: _exif(b, size, dpi, add_density=not own_density_field, text=text), exif, "EXIF")
     xmp = rewritten(lambda b: _xmp(b, size, dpi), xmp, "XMP") if xmp else xmp
     if iptc and dpi:
         iptc = rewritten(lambda b: density.photoshop_with_dpi(b, dpi), iptc, "Photoshop resources")
