@@ -376,7 +376,8 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             xmp = upright_xmp(xmp_tag.value) if xmp_tag is not None else None
             tags = {t: page.tags[t].value for t in density.TIFF_TAGS if t in page.tags}
-            dpi = density.dpi_of(None, {t: v[0] / v[1] if isinstance(v, tuple) else v for t, v in tags.items()})
+            dpi = density.dpi_of(None, {t: v[0] / v[1] if isinstance(v, tuple) and len(v) == 2 and v[1] else v
+                                        for t, v in tags.items()})
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
