@@ -335,10 +335,11 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
         assert got is not None and abs(got[0] - 600) < 0.1 and abs(got[1] - 600) < 0.1, (fmt, got)
 
 
-def test_a_png_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
+def test_a_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
     """The text chunks of a PNG scan (tEXt, zTXt, iTXt in UTF-8) come back as such in a PNG output, and in
     the EXIF tags that mean the same (ImageDescription, Artist, UserComment) in a JPEG or TIFF, UTF-8
-    byte for byte; an EXIF that already says them keeps its own words."""
+    byte for byte (a JPEG keeps the comment as its COM segment); an EXIF that already says them keeps its
+    own words. A JPEG's comment stays a comment in a JPEG and becomes a Comment chunk in a PNG."""
     from PIL import PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
@@ -358,12 +359,24 @@ def test_a_png_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
         assert restore(scan, tmp_path / f"out{suffix}").exit_code == 0
         exif = Image.open(tmp_path / f"out{suffix}").getexif()
         assert exif[0x010E].encode("latin-1").decode("utf-8") == want["Description"]  # the UTF-8 bytes
-        assert exif[0x013B] == "Joe" and exif.get_ifd(0x8769)[0x9286] == b"ASCII\x00\x00\x00scan 0042"
+        assert exif[0x013B] == "Joe"
+        if suffix == ".jpg":  # a JPEG keeps a comment as a comment
+            assert Image.open(tmp_path / "out.jpg").info["comment"] == b"scan 0042"
+        else:
+            assert exif.get_ifd(0x8769)[0x9286] == b"ASCII\x00\x00\x00scan 0042"
     named = Image.Exif()
     named[0x013B] = "Grandpa Joe"
     Image.fromarray(photos["chelsea_45x59"]).save(tmp_path / "named.png", pnginfo=info, exif=named.tobytes())
     assert restore(tmp_path / "named.png", tmp_path / "named.jpg").exit_code == 0
     assert Image.open(tmp_path / "named.jpg").getexif()[0x013B] == "Grandpa Joe"
+    noted = tmp_path / "noted.jpg"  # a JPEG's comment (COM), where scanner software notes the scan
+    Image.fromarray(photos["chelsea_45x59"]).save(noted, comment="Scanned 1998 by Dad — box 3".encode())
+    assert restore(noted, tmp_path / "noted-out.jpg").exit_code == 0
+    assert Image.open(tmp_path / "noted-out.jpg").info["comment"] == "Scanned 1998 by Dad — box 3".encode()
+    assert restore(noted, tmp_path / "noted-out.png").exit_code == 0
+    as_png = Image.open(tmp_path / "noted-out.png")
+    as_png.load()
+    assert as_png.text == {"Comment": "Scanned 1998 by Dad — box 3"}
 
 
 def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):

@@ -39,7 +39,7 @@ import numpy as np
 
 from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
-from ganrt.pipelines import density, png_text, retag
+from ganrt.pipelines import density, photo_text, retag
 from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim, xmp_property
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class DecodedImage:
     xmp: bytes | None = None  # captions, keywords, people, ratings (XMP packet; its orientation reset to 1)
     iptc: bytes | None = None  # a JPEG's APP13 (Photoshop IRB holding the IPTC-IIM captions and keywords)
     dpi: tuple[float, float] | None = None  # pixel density of the upright pixels (x, y per inch), where known
-    text: dict[str, str] | None = None  # a PNG's text chunks (Title, Author, Description, Comment …)
+    text: dict[str, str] | None = None  # a PNG's text chunks (Title, Author, Description …), a JPEG's comment
 
     @property
     def gray(self) -> bool:
@@ -251,7 +251,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             iptc = photoshop_of_iim(iim) if iim else None
         else:  # after load(): a PNG's text chunks may follow its pixels
             xmp, iptc = _xmp_of(img), _iptc_of(img)
-        text = png_text.of_image(img)
+        text = photo_text.of_image(img)
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
             pixels, alpha = _pil_to_arrays(img)
@@ -534,8 +534,8 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
                 png_compression: int = 1, consume: bool = False) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
     density (x, y per inch) to write in the format's own field and in the metadata that states one; the
-    metadata that states a size is given the size written (``retag``). ``text``: a PNG's text chunks, written
-    as such into a PNG and into the EXIF tags that mean the same elsewhere (``png_text``).
+    metadata that states a size is given the size written (``retag``). ``text``: the source's words
+    (``photo_text``), as text chunks into a PNG, a comment into a JPEG, the rest into EXIF tags.
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
@@ -550,10 +550,9 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
         pixels = to_8bit(pixels)
         alpha = to_8bit(alpha) if alpha is not None else None
         consume = True
-    in_png = suffix == ".png"  # a PNG keeps text chunks as such; other formats get them as EXIF tags
+    text, text_in_exif = photo_text.split_for(suffix, text)
     exif, xmp, iptc = retag.for_output(exif, xmp, iptc, size=(pixels.shape[1], pixels.shape[0]), dpi=dpi,
-                                       own_density_field=suffix in DENSITY_FIELD, text=None if in_png else text)
-    text = text if in_png else None
+                                       own_density_field=suffix in DENSITY_FIELD, text=text_in_exif)
     try:
         with atomic_path(path) as tmp:
             if suffix in (".tif", ".tiff"):

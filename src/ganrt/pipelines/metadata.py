@@ -178,7 +178,7 @@ def _jpeg_segment(marker: bytes, payload: bytes, what: str) -> bytes:
 
 
 def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None, xmp: bytes | None = None,
-                           iptc: bytes | None = None) -> bytes:
+                           iptc: bytes | None = None, comment: str | None = None) -> bytes:
     out = b""
     if exif:
         payload = EXIF_HEADER + bare_exif(exif)
@@ -192,6 +192,8 @@ def jpeg_metadata_segments(exif: bytes | None, icc: bytes | None, xmp: bytes | N
             out += b"\xff\xe2" + struct.pack(">H", len(payload) + 2) + payload
     if iptc:
         out += _jpeg_segment(b"\xff\xed", iptc, "IPTC")
+    if comment:
+        out += _jpeg_segment(b"\xff\xfe", comment.encode("utf-8"), "comment")
     return out
 
 
@@ -261,7 +263,8 @@ def insert_metadata(src: Path, dst: Path, *, exif: bytes | None, icc: bytes | No
             cut, extra = _header_end_png(head), png_metadata_chunks(exif, icc, xmp, dpi, text)
         elif suffix in (".jpg", ".jpeg"):
             head = jfif_with_dpi(head, dpi) if dpi else head
-            cut, extra = _header_end_jpeg(head), jpeg_metadata_segments(exif, icc, xmp, iptc)
+            cut = _header_end_jpeg(head)
+            extra = jpeg_metadata_segments(exif, icc, xmp, iptc, (text or {}).get("Comment"))
         else:
             raise ValueError(f"no metadata insertion for {suffix}")
         fout.write(head[:cut])

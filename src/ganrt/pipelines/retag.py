@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from ganrt.pipelines import density, png_text
+from ganrt.pipelines import density, photo_text
 from ganrt.pipelines.metadata import xmp_property
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _exif(exif: bytes | None, size: tuple[int, int], dpi, *, add_density: bool, 
     from PIL import Image
 
     parsed = parse(exif) if exif else Image.Exif()
-    changed = png_text.into_exif(parsed, text) if text else False
+    changed = photo_text.into_exif(parsed, text) if text else False
     for tag, value in ((IMAGE_WIDTH, size[0]), (IMAGE_LENGTH, size[1])):
         if tag in parsed and parsed[tag] != value:
             parsed[tag], changed = value, True
@@ -61,8 +61,8 @@ def for_output(exif: bytes | None, xmp: bytes | None, iptc: bytes | None, *, siz
                ) -> tuple[bytes | None, bytes | None, bytes | None]:
     """(EXIF, XMP, Photoshop resources) stating the output's ``size`` (width, height) and ``dpi`` (or None:
     unknown) wherever they stated a size or density; a new EXIF holding the density for a format with no
-    density field of its own, and the ``text`` of a PNG source for a format that keeps it in EXIF
-    (``png_text``). A block that cannot be rewritten goes out as it came."""
+    density field of its own, and the source's words (``photo_text``) that go into EXIF. A block that cannot
+    be rewritten goes out as it came."""
     def rewritten(change, block, what):
         try:
             return change(block)
