@@ -377,6 +377,11 @@ def test_a_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
     as_png = Image.open(tmp_path / "noted-out.png")
     as_png.load()
     assert as_png.text == {"Comment": "Scanned 1998 by Dad — box 3"}
+    assert restore(noted, tmp_path / "noted-out.webp").exit_code == 0  # UTF-16 in the EXIF's own byte order
+    exif = Image.open(tmp_path / "noted-out.webp").getexif()
+    comment = exif.get_ifd(0x8769)[0x9286]
+    assert comment[:8] == b"UNICODE\x00"
+    assert comment[8:].decode("utf-16-le" if exif.endian == "<" else "utf-16-be") == "Scanned 1998 by Dad — box 3"
 
 
 def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):

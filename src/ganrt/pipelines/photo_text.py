@@ -64,15 +64,17 @@ def into_exif(parsed, text: dict[str, str]) -> bool:
     if "Comment" in text:
         sub = parsed.get_ifd(EXIF_IFD)
         if not sub.get(USER_COMMENT):
-            sub[USER_COMMENT] = _user_comment(text["Comment"])
+            sub[USER_COMMENT] = _user_comment(text["Comment"], getattr(parsed, "endian", None))
             if EXIF_IFD not in parsed:
                 parsed[EXIF_IFD] = sub
             changed = True
     return changed
 
 
-def _user_comment(text: str) -> bytes:
-    """EXIF UserComment: an 8-byte character code, then the text (ASCII, or UTF-16 as "UNICODE" says)."""
+def _user_comment(text: str, endian: str | None) -> bytes:
+    """EXIF UserComment: an 8-byte character code, then the text: ASCII, or UTF-16 ("UNICODE") in the byte
+    order Pillow writes the EXIF block in (little-endian where its ``endian`` is "<", else big), as exiftool
+    reads it."""
     if text.isascii():
         return b"ASCII\x00\x00\x00" + text.encode("ascii")
-    return b"UNICODE\x00" + text.encode("utf-16-be")
+    return b"UNICODE\x00" + text.encode("utf-16-le" if endian == "<" else "utf-16-be")
