@@ -78,8 +78,8 @@ def repair(
 
     restore = RestoreSettings(tile=tools.tile, outscale=outscale if outscale is not None else tools.default_outscale,
                               fmt=fmt, quality=quality, max_pixels=max_pixels)
-    base = dict(restore=restore, mask_dir=mask_dir.resolve() if mask_dir else None, detector=DetectorSettings(sensitivity=sensitivity),
-                save_masks=save_masks)
+    base = dict(restore=restore, mask_dir=mask_dir.resolve() if mask_dir else None,
+                detector=DetectorSettings(sensitivity=sensitivity), save_masks=save_masks)
     fingerprint_of = {"command": "repair", "inpaint": tools.inpaint_id, "then": tools.then_id, "faces": tools.face_id,
                       "masks": str(mask_dir.resolve()) if mask_dir else f"detected@{sensitivity:g}",
                       "outscale": restore.outscale, "format": fmt, "suffix": suffix, "quality": quality,

@@ -10,6 +10,7 @@ a colon is never read as a protocol (``concat:…``, ``http:…``).
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import subprocess
@@ -177,8 +178,6 @@ class MediaInfo:
 
 def pixel_aspect(num: int, den: int) -> tuple[int, int] | None:
     """A sample aspect ratio in lowest terms; None for square pixels or none stated (0:1)."""
-    import math
-
     if num <= 0 or den <= 0 or num == den:
         return None
     g = math.gcd(num, den)

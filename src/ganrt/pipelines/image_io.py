@@ -218,8 +218,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
         by_tifffile = _deep_tiff_for_tifffile(img)
         bits, jp2 = 16, img.format == "JPEG2000"
-        if _pnm_maxval(img) > 255:  # a 12-bit scan's PPM says 4095: stretched to 16 bits like a 12-bit JPEG 2000
-            bits = _pnm_maxval(img).bit_length()
+        if (maxval := _pnm_maxval(img)) > 255:  # a 12-bit scan's PPM says 4095: stretched to 16 bits like 12-bit JP2
+            bits = maxval.bit_length()
         if jp2:  # Pillow decodes deep colour to 8 bits and reads no ICC profile, EXIF, XMP or IPTC
             from ganrt.pipelines import jp2_boxes
 
@@ -587,8 +587,8 @@ def to_8bit(arr: np.ndarray) -> np.ndarray:
     return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, dpi, quality, png_compression,
-                  consume, text=None) -> None:
+def _write_opencv(tmp: Path, suffix: str, pixels, alpha, *, exif, icc, xmp, iptc, dpi, text, quality,
+                  png_compression, consume) -> None:
     import cv2
 
     from ganrt.pipelines.metadata import insert_metadata

@@ -145,7 +145,7 @@ def png_text_chunks(text: dict[str, str] | None) -> bytes:
         try:
             data = value.encode("latin-1")
             out += png_chunk(b"zTXt", key + b"\x00\x00" + zlib.compress(data)) if big else \
-                png_chunk(b"tEXt", key + b"\x00" + data)
+                png_text_chunk(keyword, value)
         except UnicodeEncodeError:
             data = value.encode("utf-8")
             body = zlib.compress(data) if big else data

@@ -209,9 +209,7 @@ def _folder_colour(first: Path) -> dict:
     BT.2020 video) and the pixel aspect its pHYs chunk gives (frames of a DV tape), as ``FrameSource``
     fields; {} for untagged frames."""
     from ganrt.pipelines.ffmpeg import MATRIX_OF_PRIMARIES
-    from ganrt.pipelines.metadata import read_png_cicp
-
-    from ganrt.pipelines.metadata import read_png_aspect
+    from ganrt.pipelines.metadata import read_png_aspect, read_png_cicp
 
     found = {"sar": sar} if (sar := read_png_aspect(first)) else {}
     tags = read_png_cicp(first)
