@@ -485,6 +485,33 @@ def test_links_out_of_the_archive_are_not_followed(tmp_path, photos):
     assert outputs(tmp_path / "out") == {"inside.jpg"}
 
 
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(64)
+
+
+def test_nas_thumbnails_recycle_bins_and_mac_companions_are_ignored_not_restored_or_failed(tmp_path, photos):
+    src = tmp_path / "archive"
+    photo = photos["chelsea_45x59"]
+    for rel in ("roll/IMG_1.jpg", "roll/@eaDir/IMG_1.jpg/SYNOPHOTO_THUMB_XL.jpg", "#recycle/old.jpg",
+                "$RECYCLE.BIN/S-1-5-21/$RAB12.jpg", ".Trash-1000/files/x.jpg", "__MACOSX/roll/IMG_2.jpg",
+                "._IMG_1.jpg"):  # the last one a real JPEG that only looks like a companion
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(photo).save(src / rel)
+    (src / "roll" / "._IMG_1.jpg").write_bytes(APPLE_DOUBLE)
+    result = restore(src, tmp_path / "out", "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0 and report["failures"] == [], result.output
+    assert outputs(tmp_path / "out") == {"roll/IMG_1.jpg", "._IMG_1.jpg"}
+    assert report["ignored_files"] == [
+        {"path": "#recycle", "reason": "recycle bin (NAS)"},
+        {"path": "$RECYCLE.BIN", "reason": "recycle bin"},
+        {"path": ".Trash-1000", "reason": "recycle bin"},
+        {"path": "__MACOSX", "reason": "macOS zip metadata (__MACOSX)"},
+        {"path": "roll/._IMG_1.jpg", "reason": "macOS metadata file (AppleDouble ._ companion)"},
+        {"path": "roll/@eaDir", "reason": "NAS thumbnail cache (Synology @eaDir)"}]
+    thumbs = restore(src / "roll" / "@eaDir", tmp_path / "thumbs")  # asked for by name: walked
+    assert thumbs.exit_code == 0 and outputs(tmp_path / "thumbs") == {"IMG_1.jpg/SYNOPHOTO_THUMB_XL.jpg"}
+
+
 def test_relative_folders_as_in_the_readme(archive, tmp_path, monkeypatch):
     src, kinds = archive
     monkeypatch.chdir(src.parent)

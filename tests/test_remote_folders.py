@@ -38,6 +38,9 @@ def make_archive(root: Path, photos) -> Path:
     Image.fromarray(rgba).save(root / "roll 1" / "cutout.png")
     (root / "roll 1" / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     (root / "notes.txt").write_text("inventory\n")
+    (root / "roll 1" / "@eaDir" / "cutout.png").mkdir(parents=True)  # a NAS's thumbnails and a Mac's companion
+    Image.fromarray(photos[names[0]]).save(root / "roll 1" / "@eaDir" / "cutout.png" / "SYNOPHOTO_THUMB_M.png")
+    (root / "roll 1" / "._cutout.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
     return root
 
 
@@ -71,6 +74,7 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     want = json.loads((tmp_path / "l.json").read_text())
     got = json.loads((tmp_path / "r.json").read_text())
     assert without_timings(got) == without_timings(want) and got["restored"] == 4
+    assert [i["path"] for i in got["ignored_files"]] == ["notes.txt", "roll 1/._cutout.png", "roll 1/@eaDir"]
     made = remote_files(fs, f"{url}/restored")
     expected = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
                 if not p.name.startswith(".")}

@@ -131,6 +131,8 @@ def test_bad_sr_inputs_are_one_line(photos_dir, tmp_path):
     mixed = tmp_path / "mixed"  # photos and a thumbnail: the thumbnail is left out, not the run refused
     shutil.copytree(photos_dir, mixed)
     shutil.copy(small / "tiny.png", mixed / "tiny.png")
+    (mixed / "@eaDir" / "tiny.png").mkdir(parents=True)  # a NAS's thumbnail cache: not training data at all
+    shutil.copy(small / "tiny.png", mixed / "@eaDir" / "tiny.png" / "SYNOPHOTO_THUMB_S.png")
     ok = runner.invoke(app, ["train", "srgan", "--data", str(mixed), "--max-steps", "1", "--run",
                              str(tmp_path / "mixed-run"), *TINY])
     assert ok.exit_code == 0, ok.output

@@ -86,7 +86,7 @@ def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: boo
 
     Done ones are skipped without decoding; an output that would replace a file the job did not
     write is a failure row; entries the walk could not examine are failure rows too."""
-    result.ignored = list(discovery.ignored)
+    result.ignored = sorted(discovery.ignored)  # one order whether the folder was walked or listed
     result.failed.extend(discovery.failed)
     outputs = OutputPlan(input_root=discovery.src_root, output_root=discovery.dst_root, overwrite=overwrite,
                          owns=state.owns, remote=state.remote)

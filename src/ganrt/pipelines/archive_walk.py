@@ -26,6 +26,7 @@ from ganrt.errors import UsageError
 from ganrt.fsutil import is_temp_name
 from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
 from ganrt.pipelines.remote_folder import Mirror
+from ganrt.pipelines.system_files import file_reason, folder_reason
 
 STATE_NAMES = (".ganrt-state.sqlite", ".ganrt-state.sqlite-wal", ".ganrt-state.sqlite-shm", ".ganrt-state.lock")
 
@@ -97,6 +98,10 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
             full = here / d
             if full == dst_root:
                 continue  # OUTPUT_DIR inside INPUT_DIR: not part of the archive
+            why = folder_reason(d)
+            if why:
+                found.ignored.append((full.relative_to(src_root).as_posix(), why))
+                continue
             try:
                 link = full.is_symlink()
             except OSError as exc:
@@ -128,6 +133,9 @@ def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_s
     """The task for one file, or the reason it is ignored. OSError: it cannot be examined."""
     if full.suffix.lower() not in READ_SUFFIXES:
         return "not an image file type"
+    why = file_reason(full, full.name)
+    if why:
+        return why
     if full.is_symlink():
         target = full.resolve(strict=True)
         if not target.is_relative_to(src_root) or not target.is_file():

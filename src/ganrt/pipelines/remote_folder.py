@@ -302,6 +302,7 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
     from ganrt.pipelines import archive_walk
     from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
     from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
+    from ganrt.pipelines.system_files import file_reason, ignored_part
 
     check_urls(src, dst)
     dst_mirror = Mirror.of(dst, "outputs") if isinstance(dst, str) else None
@@ -312,14 +313,25 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
         src_mirror = Mirror.of(src, "inputs")
         found = Discovery(src_mirror.local, dst_root)
         inside = dst[len(src) + 1:] if isinstance(dst, str) and dst.startswith(src + "/") else None
+        system_folders: set[str] = set()
         for rel, info in sorted(_list(src, missing_ok=False).items()):
             if info.get("type") == "directory" or (inside and (rel == inside or rel.startswith(inside + "/"))):
                 continue
             rel_path = Path(rel)
             if is_temp_name(rel_path.name) or rel_path.name in STATE_NAMES:
                 continue
+            system = ignored_part(rel)
+            if system:
+                if system[0] not in system_folders:
+                    system_folders.add(system[0])
+                    found.ignored.append(system)
+                continue
             if rel_path.suffix.lower() not in READ_SUFFIXES:
                 found.ignored.append((rel, "not an image file type"))
+                continue
+            why = file_reason(None, rel_path.name)
+            if why:
+                found.ignored.append((rel, why))
                 continue
             out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))
             found.tasks.append(Task(src_mirror.local / rel_path, rel, out, int(info.get("size") or 0),

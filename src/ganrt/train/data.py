@@ -133,7 +133,9 @@ def _label_files(path: Path) -> list[Path]:
 def _folder(path: Path, size: int, channels: int) -> ImageSet:
     from PIL import Image, UnidentifiedImageError
 
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    from ganrt.pipelines.system_files import user_files
+
+    files = user_files(path)
     if not files:
         raise UsageError(f"--data {path}: the folder is empty")
     out, skipped = [], 0

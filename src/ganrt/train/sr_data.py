@@ -25,6 +25,7 @@ import numpy as np
 
 from ganrt.errors import UsageError
 from ganrt.pipelines.image_io import READ_SUFFIXES
+from ganrt.pipelines.system_files import user_files
 from ganrt.train.degrade import DEGRADATIONS, bicubic_down, degrade
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def _images(folder: Path) -> list[tuple[str, np.ndarray]]:
     if not folder.is_dir():
         raise UsageError(f"--data {folder}: not a folder of images")
     out = []
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix.lower() in READ_SUFFIXES and not p.name.startswith("."):
+    for p in user_files(folder):
+        if p.suffix.lower() in READ_SUFFIXES:
             img = _read_rgb(p)
             if img is not None:
                 out.append((p.relative_to(folder).as_posix(), img))
