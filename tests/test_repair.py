@@ -60,10 +60,14 @@ def test_repair_a_folder_fills_the_holes_and_touches_nothing_else(damaged, tmp_p
     folder, truth = damaged
     out = tmp_path / "out"
     report, preview = tmp_path / "report.json", tmp_path / "sheet.png"
+    for i, path in enumerate(sorted(folder.iterdir())):  # scanned on other days: photo and mask keep the date
+        os.utime(path, ns=(0, 1_000_000_000_000_000_000 + i * 86_400 * 10**9))
     result = cli("repair", folder, out, "--save-masks", "--report", report, "--preview", preview, "-q")
     assert result.exit_code == 0, result.output
     gains = []
     for name, (img, dmg, mask) in truth.items():
+        dated = (folder / f"{name}.png").stat().st_mtime_ns
+        assert (out / f"{name}.png").stat().st_mtime_ns == (out / f"{name}.mask.png").stat().st_mtime_ns == dated
         repaired = np.asarray(Image.open(out / f"{name}.png"))
         used = np.asarray(Image.open(out / f"{name}.mask.png")) > 0
         assert repaired.shape == dmg.shape

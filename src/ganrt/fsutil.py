@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,18 +52,22 @@ def new_temp_path(target: str | os.PathLike) -> Path:
     return Path(tmp)
 
 
-def commit_temp(tmp: Path, target: str | os.PathLike, *, fsync: bool = True) -> None:
+def commit_temp(tmp: Path, target: str | os.PathLike, *, fsync: bool = True, mtime_ns: int | None = None) -> None:
     """Make a finished temporary file durable and rename it onto ``target``, with the usual permissions
-    (a writer that replaces the file, as safetensors' ``save_file`` does, leaves mkstemp's 0600)."""
+    (a writer that replaces the file, as safetensors' ``save_file`` does, leaves mkstemp's 0600).
+    ``mtime_ns``: the modification time to give it (a restored photo dated as its original); its
+    status-change time (``st_ctime``) stays the time it was written."""
     os.chmod(tmp, FILE_MODE)
     if fsync:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+    if mtime_ns is not None:
+        os.utime(tmp, ns=(time.time_ns(), mtime_ns))
     os.replace(tmp, target)
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, fsync: bool = True, mtime_ns: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     The temporary path keeps the target's suffix so that encoders that pick
@@ -72,7 +77,7 @@ def atomic_path(target: str | os.PathLike, *, fsync: bool = True) -> Iterator[Pa
     tmp_path = new_temp_path(target)
     try:
         yield tmp_path
-        commit_temp(tmp_path, target, fsync=fsync)
+        commit_temp(tmp_path, target, fsync=fsync, mtime_ns=mtime_ns)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

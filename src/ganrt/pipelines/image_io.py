@@ -531,7 +531,7 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
                 exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
                 iptc: bytes | None = None, dpi: tuple[float, float] | None = None,
                 text: dict[str, str] | None = None, quality: int = 95,
-                png_compression: int = 1, consume: bool = False) -> Path:
+                png_compression: int = 1, consume: bool = False, mtime_ns: int | None = None) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
     density (x, y per inch) to write in the format's own field and in the metadata that states one; the
     metadata that states a size is given the size written (``retag``). ``text``: the source's words
@@ -539,6 +539,7 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
 
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
+    ``mtime_ns``: the file's modification time (the original's), None: the time of writing.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -554,7 +555,7 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     exif, xmp, iptc = retag.for_output(exif, xmp, iptc, size=(pixels.shape[1], pixels.shape[0]), dpi=dpi,
                                        own_density_field=suffix in DENSITY_FIELD, text=text_in_exif)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_path(path, mtime_ns=mtime_ns) as tmp:
             if suffix in (".tif", ".tiff"):
                 _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
             elif suffix == ".jp2":

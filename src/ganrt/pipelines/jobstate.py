@@ -240,14 +240,16 @@ class JobState:
         return row.status == "started" and written > row.updated - slack
 
     def output_time(self, out: Path) -> float | None:
-        """The modification time of the regular file ``out``, or None when there is none."""
+        """When the regular file ``out`` was last written (None when there is none): a remote file's time, a
+        local file's latest of its modification and status-change times."""
         if self.remote is not None and self.remote.covers(out):
             return self.remote.file_time(out)
         try:
             written = out.stat()
         except OSError:
             return None
-        return written.st_mtime if stat.S_ISREG(written.st_mode) else None
+        # an output is dated as its original (st_mtime); st_ctime is when it was renamed into place
+        return max(written.st_mtime, written.st_ctime) if stat.S_ISREG(written.st_mode) else None
 
     def adopt(self, task: Task, fingerprint: str) -> None:
         """Record as done an output :meth:`is_done` found finished but unrecorded."""

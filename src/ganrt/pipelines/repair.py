@@ -106,7 +106,7 @@ def read_stage(src: Path, settings: RepairSettings) -> RepairPrepared:
         mask, source = read_user_mask(src, shape, settings), "user"
     else:
         mask, source = detect(rgb, settings.detector), "detected"
-    return RepairPrepared(src, decoded, rgb, mask=mask, mask_source=source)
+    return RepairPrepared(src, decoded, rgb, restore_stages.source_time(src), mask=mask, mask_source=source)
 
 
 def infer_stage(prepared: RepairPrepared, settings: RepairSettings, upscaler=None) -> np.ndarray:
@@ -115,19 +115,21 @@ def infer_stage(prepared: RepairPrepared, settings: RepairSettings, upscaler=Non
         repaired = settings.faces.restore(repaired)
     if upscaler is None:
         return repaired
-    staged = Prepared(prepared.src, prepared.decoded, repaired)
+    staged = Prepared(prepared.src, prepared.decoded, repaired, prepared.mtime_ns)
     return restore_stages.infer_stage(upscaler, staged, settings.restore)
 
 
-def write_mask(path: Path, mask: np.ndarray, dpi: tuple[float, float] | None = None) -> Path:
-    """The damage mask as a PNG marked as ganrt's, at the photo's pixel density (it lies over the photo)."""
+def write_mask(path: Path, mask: np.ndarray, dpi: tuple[float, float] | None = None,
+               mtime_ns: int | None = None) -> Path:
+    """The damage mask as a PNG marked as ganrt's, at the photo's pixel density (it lies over the photo),
+    dated as the photo."""
     from PIL import Image, PngImagePlugin
 
     from ganrt.fsutil import atomic_path
 
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", MASK_MARK)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mtime_ns=mtime_ns) as tmp:
         Image.fromarray(mask).save(tmp, format="PNG", pnginfo=info, **({"dpi": dpi} if dpi else {}))
     return path
 
@@ -137,7 +139,7 @@ def write_stage(dst: Path, repaired: np.ndarray, prepared: RepairPrepared, setti
     finished = finish_stage(repaired, prepared, settings.restore, scale)
     notes = check_output(dst, finished)
     if settings.save_masks:
-        write_mask(mask_path_for(dst), prepared.mask, prepared.decoded.dpi)
+        write_mask(mask_path_for(dst), prepared.mask, prepared.decoded.dpi, prepared.mtime_ns)
     return restore_stages.write_stage(dst, finished, prepared, settings.restore), notes
 
 

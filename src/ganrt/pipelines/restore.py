@@ -39,6 +39,7 @@ class Prepared:
     src: Path
     decoded: image_io.DecodedImage
     rgb: np.ndarray  # H×W×3 input for the model
+    mtime_ns: int | None = None  # the source file's modification time, which its output is dated with
 
     @property
     def megapixels(self) -> float:
@@ -51,9 +52,17 @@ class Finished:
     alpha: np.ndarray | None
 
 
+def source_time(src: Path) -> int | None:
+    """The modification time of the file read (outputs are dated as their originals, as ``cp -p`` does)."""
+    try:
+        return src.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
     decoded = image_io.read_image(src, settings.max_pixels)
-    return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha))
+    return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src))
 
 
 def check_memory_for_output(h: int, w: int, scale: int, channels: int, itemsize: int) -> None:
@@ -105,13 +114,14 @@ def check_output(dst: Path, finished: Finished) -> list[str]:
 
 
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
-    """Write the finished pixels with the source's metadata; its pixel density scaled with its size, so that a
-    300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size."""
+    """Write the finished pixels with the source's metadata and modification time; its pixel density scaled
+    with its size, so that a 300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size."""
     d = prepared.decoded
     h, w = finished.pixels.shape[:2]
     dpi = density.scaled(d.dpi, (d.width, d.height), (w, h))
     return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
-                                iptc=d.iptc, dpi=dpi, text=d.text, quality=settings.quality, consume=True)
+                                iptc=d.iptc, dpi=dpi, text=d.text, quality=settings.quality, consume=True,
+                                mtime_ns=prepared.mtime_ns)
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
