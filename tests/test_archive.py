@@ -202,6 +202,44 @@ def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
     assert CAPTION.encode() in read_image(tmp_path / "rose.png").xmp
 
 
+def test_captions_in_xmp_sidecars_travel_with_the_photo_and_edits_to_them_redo_it(tmp_path, photos):
+    """digiKam ("sidecar files only", for read-only archives) and darktable keep captions in
+    IMG.jpg.xmp, Lightroom and Bridge in IMG.xmp: the restored photo carries the sidecar's XMP (which
+    those tools read before the photo's own), turned as the sidecar says."""
+    a = photos["chelsea_45x59"]
+    src = tmp_path / "album"
+    src.mkdir()
+    Image.fromarray(a).save(src / "digikam.jpg", quality=90)
+    (src / "digikam.jpg.xmp").write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n' + XMP + b"\n")
+    Image.fromarray(a).save(src / "lightroom.png")
+    (src / "lightroom.xmp").write_bytes(XMP.replace(b'tiff:Orientation="6"', b""))
+    Image.fromarray(a).save(src / "alone.png")
+    (src / "broken.png.xmp").write_text("not xmp at all")
+    Image.fromarray(a).save(src / "broken.png")
+    dst = tmp_path / "out"
+    first = restore(src, dst, "--report", tmp_path / "r.json")
+    assert first.exit_code == 0, first.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ignored_files"] == [
+        {"path": "broken.png.xmp", "reason": "XMP sidecar of broken.png (its captions go into that output)"},
+        {"path": "digikam.jpg.xmp", "reason": "XMP sidecar of digikam.jpg (its captions go into that output)"},
+        {"path": "lightroom.xmp", "reason": "XMP sidecar of lightroom.png (its captions go into that output)"}]
+    for name in ("digikam.jpg", "lightroom.png"):
+        xmp = read_image(dst / name).xmp
+        assert xmp.startswith(b"<x:xmpmeta") and CAPTION.encode() in xmp, name
+    assert Image.open(dst / "digikam.jpg").size == (45 * 4, 59 * 4)  # turned as the sidecar says
+    assert b'tiff:Orientation="1"' in read_image(dst / "digikam.jpg").xmp
+    assert Image.open(dst / "lightroom.png").size == (59 * 4, 45 * 4)
+    assert read_image(dst / "alone.png").xmp is None and read_image(dst / "broken.png").xmp is None
+    assert "broken.png.xmp holds no XMP packet" in " ".join(first.output.split())
+    (src / "lightroom.xmp").write_bytes(XMP.replace(CAPTION.encode(), b"Rose, 1963 (corrected)"))
+    os.utime(src / "lightroom.xmp", ns=(0, (src / "lightroom.png").stat().st_mtime_ns + 10**9))
+    again = restore(src, dst, "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert again.exit_code == 0 and (report["restored"], report["skipped_done"]) == (1, 3)
+    assert b"Rose, 1963 (corrected)" in read_image(dst / "lightroom.png").xmp
+
+
 def test_camera_dates_place_and_captions_stay_in_tiff_and_jpeg2000_masters(tmp_path, photos):
     """TIFF and JPEG 2000, the archival masters' formats, keep what a JPEG keeps: the EXIF (camera, author,
     the date taken in the Exif sub-IFD, the GPS position; UTF-8 text byte for byte), the XMP and the IPTC

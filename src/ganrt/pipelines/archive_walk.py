@@ -8,6 +8,10 @@
 - Symbolic links are not followed out of INPUT_DIR: a file link whose target
   is outside is ignored; folder links are never descended (their targets
   inside INPUT_DIR are walked at their real place).
+- What systems leave beside the photos (NAS thumbnail caches, recycle bins, macOS ``._``
+  companions: ``ganrt.pipelines.system_files``) is ignored with its reason.
+- A photo's XMP sidecar (``ganrt.pipelines.sidecar``) is ignored as a file, read with the photo, and
+  part of the photo's version: editing the captions redoes the photo.
 - Each task gets the output path its format asks for (the relative path
   with the suffix of ``--format``); the final names (format fallbacks,
   collisions) are decided by ``ganrt.pipelines.output_plan``.
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from ganrt.errors import UsageError
 from ganrt.fsutil import is_temp_name
+from ganrt.pipelines import sidecar
 from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
 from ganrt.pipelines.remote_folder import Mirror
 from ganrt.pipelines.system_files import file_reason, folder_reason
@@ -112,13 +117,14 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
                 continue
             keep.append(d)
         dirnames[:] = keep
+        siblings = set(filenames)
         for name in sorted(filenames):
             if is_temp_name(name) or name in STATE_NAMES:
                 continue
             full = here / name
             rel = full.relative_to(src_root).as_posix()
             try:
-                task = _task(full, rel, src_root, dst_root, fmt, name_suffix)
+                task = _task(full, rel, src_root, dst_root, fmt, name_suffix, siblings)
             except (OSError, RuntimeError) as exc:
                 found.failed.append((rel, _why(exc)))
                 continue
@@ -129,10 +135,12 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
     return found
 
 
-def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_suffix: str) -> Task | str:
+def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_suffix: str,
+          siblings: set[str]) -> Task | str:
     """The task for one file, or the reason it is ignored. OSError: it cannot be examined."""
     if full.suffix.lower() not in READ_SUFFIXES:
-        return "not an image file type"
+        photo = sidecar.owner(full.name, siblings)
+        return f"XMP sidecar of {photo} (its captions go into that output)" if photo else "not an image file type"
     why = file_reason(full, full.name)
     if why:
         return why
@@ -145,4 +153,4 @@ def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_s
     dst = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(full, fmt))
     if not Path(os.path.abspath(dst)).is_relative_to(dst_root):
         raise OSError(f"output for {rel} would leave OUTPUT_DIR")
-    return Task(full, rel, dst, st.st_size, st.st_mtime_ns)
+    return Task(full, rel, dst, st.st_size, sidecar.version_ns(full, st.st_mtime_ns))

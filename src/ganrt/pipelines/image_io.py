@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -205,14 +205,19 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
     return img
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Decode ``path`` upright, with its metadata. Raises ImageReadError with a reason."""
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
+               sidecar_xmp: bytes | None = None) -> DecodedImage:
+    """Decode ``path`` upright, with its metadata. Raises ImageReadError with a reason.
+
+    ``sidecar_xmp``: the packet of the photo's XMP sidecar (``ganrt.pipelines.sidecar``), which stands
+    for the photo's own XMP, and whose orientation, where it states one, stands for the EXIF's."""
     path = Path(path)
     try:
         img = read_header(path, max_pixels)
     except ImageReadError as exc:
         if path.suffix.lower() in (".tif", ".tiff") and "not an image" in str(exc):
-            return _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
+            found = _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
+            return replace(found, xmp=upright_xmp(sidecar_xmp)) if sidecar_xmp else found
         raise
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
@@ -237,6 +242,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
             exif = None
         orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
+        if sidecar_xmp:
+            from ganrt.pipelines.sidecar import orientation as sidecar_orientation
+
+            orientation = sidecar_orientation(sidecar_xmp) or orientation
         dpi = density.dpi_of(_own_dpi(img), exif, orientation)
         icc = jp2_icc if jp2 else img.info.get("icc_profile")
         # deep JPEG 2000 is decoded by OpenCV alone, which refuses damaged files (OpenJPEG's strict mode)
@@ -251,6 +260,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             iptc = photoshop_of_iim(iim) if iim else None
         else:  # after load(): a PNG's text chunks may follow its pixels
             xmp, iptc = _xmp_of(img), _iptc_of(img)
+        if sidecar_xmp:
+            xmp = upright_xmp(sidecar_xmp)
         text = photo_text.of_image(img)
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
             log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ImageReadError
-from ganrt.pipelines import image_io
+from ganrt.pipelines import image_io, sidecar
 from ganrt.pipelines.archive import ArchiveRunner
 from ganrt.pipelines.damage import DetectorSettings, detect
 from ganrt.pipelines import restore as restore_stages
@@ -99,7 +99,7 @@ def read_user_mask(src: Path, shape: tuple[int, int], settings: RepairSettings) 
 def read_stage(src: Path, settings: RepairSettings) -> RepairPrepared:
     from ganrt.pipelines.image_ops import to_model_rgb
 
-    decoded = image_io.read_image(src, settings.restore.max_pixels)
+    decoded = image_io.read_image(src, settings.restore.max_pixels, sidecar_xmp=sidecar.read(src))
     rgb = to_model_rgb(decoded.pixels, decoded.alpha)
     shape = rgb.shape[:2]
     if settings.mask_dir is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ImageWriteError, ResourceError
-from ganrt.pipelines import density, image_io
+from ganrt.pipelines import density, image_io, sidecar
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.tiling import DEFAULT_PAD, upscale
@@ -61,7 +61,7 @@ def source_time(src: Path) -> int | None:
 
 
 def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
-    decoded = image_io.read_image(src, settings.max_pixels)
+    decoded = image_io.read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src))
     return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src))
 
 

@@ -1,0 +1,99 @@
+"""XMP sidecars: the captions, keywords, people and ratings a photo manager keeps beside a photo.
+
+digiKam ("write to sidecar files only", the setting for read-only archives) and darktable keep them
+in ``IMG_0001.jpg.xmp``; Lightroom, Bridge and digiKam's compatible mode in ``IMG_0001.xmp``. These
+applications read the sidecar before the photo's own XMP, so it is what the user last wrote: the
+restored photo carries the sidecar's packet as its XMP (and takes the orientation it states, which
+is how those applications turn a photo they must not rewrite).
+
+Only a local folder's sidecars are read; the walk lists them as ignored with the photo they belong to.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ganrt.pipelines.metadata import xmp_property
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".xmp"
+MAX_BYTES = 16 << 20  # larger is not a sidecar a photo manager wrote
+_STARTS = (b"<?xpacket begin", b"<x:xmpmeta", b"<rdf:RDF")
+_ORIENTATION = xmp_property(b"tiff:Orientation", rb"([1-8])\b")
+
+
+def names_for(photo_name: str) -> tuple[str, ...]:
+    """The sidecar names a photo may have, in the order the applications look: ``name.ext.xmp`` first."""
+    stem = photo_name.rsplit(".", 1)[0]
+    return tuple(dict.fromkeys((photo_name + SUFFIX, photo_name + ".XMP", stem + SUFFIX, stem + ".XMP")))
+
+
+def find(photo: Path) -> Path | None:
+    """The sidecar of a local photo, or None."""
+    for name in names_for(photo.name):
+        candidate = photo.with_name(name)
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def packet(data: bytes) -> bytes | None:
+    """The XMP packet of a sidecar file's bytes (from ``<?xpacket`` or ``<x:xmpmeta``, without the XML
+    declaration a file may start with), or None when it holds none."""
+    starts = [i for i in (data.find(s) for s in _STARTS) if i >= 0]
+    return data[min(starts):].rstrip() if starts else None
+
+
+def read(photo: Path) -> bytes | None:
+    """The XMP packet of a photo's sidecar, or None (no sidecar, or one that is not XMP: a warning)."""
+    path = find(photo)
+    if path is None:
+        return None
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise OSError(f"larger than {MAX_BYTES >> 20} MB")
+        found = packet(path.read_bytes())
+    except OSError as exc:
+        log.warning("%s: its sidecar %s cannot be read (%s); the photo's own XMP is kept", photo.name, path.name,
+                    getattr(exc, "strerror", None) or exc)
+        return None
+    if found is None:
+        log.warning("%s: %s holds no XMP packet; the photo's own XMP is kept", photo.name, path.name)
+    return found
+
+
+def orientation(xmp: bytes | None) -> int | None:
+    """The ``tiff:Orientation`` an XMP packet states (1–8), or None."""
+    found = _ORIENTATION.search(xmp) if xmp else None
+    return int(found.group(2)) if found else None
+
+
+def version_ns(photo: Path, mtime_ns: int) -> int:
+    """What the job state compares to see a photo changed: the later of its time and its sidecar's, so
+    that captions edited after a run redo the photo."""
+    path = find(photo)
+    if path is None:
+        return mtime_ns
+    try:
+        return max(mtime_ns, path.stat().st_mtime_ns)
+    except OSError:
+        return mtime_ns
+
+
+def owner(name: str, siblings: set[str]) -> str | None:
+    """For a file named ``name`` among ``siblings`` (the names in its folder), the photo it is the
+    sidecar of, or None."""
+    from ganrt.pipelines.image_io import READ_SUFFIXES
+
+    if not name.lower().endswith(SUFFIX):
+        return None
+    base = name[: -len(SUFFIX)]
+    photos = sorted(s for s in siblings if Path(s).suffix.lower() in READ_SUFFIXES)
+    if base in photos:
+        return base  # IMG_0001.jpg.xmp
+    return next((s for s in photos if Path(s).stem == base), None)  # IMG_0001.xmp
