@@ -424,7 +424,8 @@ def test_a_scans_title_author_and_comment_travel_with_it(tmp_path, photos):
 
 def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):
     """GIF (animated too: its first frame, with a warning), what SANE's scanimage writes (PPM, PGM, PBM; 16-
-    and 12-bit PPM kept deep) and DOS-era Targa and PCX are restored, each into a PNG beside the others."""
+    and 12-bit PPM kept deep) and DOS-era Targa and PCX are restored, each into a PNG beside the others; a
+    JPEG a browser saved as .jfif (or a camera as .jpe) into a .jpg."""
     import cv2
 
     src, dst = tmp_path / "old", tmp_path / "out"
@@ -440,11 +441,15 @@ def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):
     deep = rgb.astype(np.uint16) * 257 + 3  # low bits an 8-bit read would lose
     (src / "scan16.ppm").write_bytes(b"P6\n59 45\n65535\n" + deep.astype(">u2").tobytes())
     (src / "scan12.ppm").write_bytes(b"P6\n59 45\n4095\n" + (rgb.astype(np.uint16) * 16).astype(">u2").tobytes())
+    img.save(src / "saved from chrome.jfif", format="JPEG", dpi=(72, 72))  # JPEGs under other names: .jpg
+    img.save(src / "camera.JPE", format="JPEG")
     result = restore(src, dst)
     assert result.exit_code == 0, result.output
     assert "anim.gif holds 2 pages/frames; only the first is restored" in " ".join(result.output.split())
     assert outputs(dst) == {"web.png", "anim.png", "gray.png", "ink.png", "dos.png", "paint.png", "scan16.png",
-                            "scan12.png"}
+                            "scan12.png", "saved from chrome.jpg", "camera.jpg"}
+    with Image.open(dst / "saved from chrome.jpg") as jfif:
+        assert (jfif.format, jfif.size, jfif.info["dpi"]) == ("JPEG", (236, 180), (288, 288))
     for name in ("scan16.png", "scan12.png"):
         got = cv2.imread(str(dst / name), cv2.IMREAD_UNCHANGED)
         assert got.dtype == np.uint16 and got.shape == (180, 236, 3), name

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2", ".heic", ".heif", ".avif")
 # read, not written (their outputs are PNG): old web scans (GIF), what Linux scanners write (SANE's
 # scanimage: PNM, PPM, PGM, PBM; 16-bit too), and DOS-era Targa and PCX
-READ_ONLY_SUFFIXES = (".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga", ".pcx")
+JPEG_ALIASES = (".jfif", ".jpe", ".jif")  # JPEG under the names browsers and old cameras saved it with
+READ_ONLY_SUFFIXES = (".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga", ".pcx") + JPEG_ALIASES
 READ_SUFFIXES = IMAGE_SUFFIXES + READ_ONLY_SUFFIXES
 DENSITY_FIELD = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2")  # formats with a density field of their own
 HEIF_SUFFIXES = (".heic", ".heif")  # decoded and encoded by pillow-heif (libheif)
@@ -510,8 +511,11 @@ def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np
 # --- writing ---------------------------------------------------------------------------
 
 def output_suffix(src: Path, fmt: str) -> str:
-    """The file suffix for output format ``fmt`` ('same' keeps the input's, letter case included)."""
+    """The file suffix for output format ``fmt`` ('same' keeps the input's, letter case included; a JPEG
+    under another name becomes ``.jpg``, the formats written only as PNG ``.png``)."""
     if fmt == "same":
+        if src.suffix.lower() in JPEG_ALIASES:
+            return ".jpg"
         return src.suffix if src.suffix.lower() in IMAGE_SUFFIXES else ".png"
     try:
         return FORMAT_SUFFIX[fmt]
