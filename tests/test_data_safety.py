@@ -163,10 +163,28 @@ def test_report_and_preview_never_replace_inputs(tmp_path, photo):
     report = tmp_path / "report.json"
     assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
     assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
+    big = json.loads(report.read_text())  # a report of 50,000 failures is megabytes: still known as ganrt's
+    big["failures"] = [{"path": f"roll {i}/scan {i}.tif", "reason": "corrupt or truncated image"} for i in range(40000)]
+    report.write_text(json.dumps(big, indent=2))
+    assert report.stat().st_size > 2 << 20
+    assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
+    sheet = tmp_path / "report.csv"  # a spreadsheet of the failed and ignored files, replaced on a rerun too
+    (src / "torn, 1962.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (src / "été.txt").write_text("inventory")
+    for _ in range(2):
+        assert cli("restore", src, dst, "--report", sheet, *FAST).exit_code == 1
+    assert sheet.read_bytes().decode("utf-8-sig").splitlines() == [
+        "path,outcome,reason", '"torn, 1962.png",failed,not an image (unrecognised file contents)',
+        "été.txt,ignored,not an image file type"]
+    assert sheet.read_bytes().startswith(b"\xef\xbb\xbf")  # the mark Excel reads UTF-8 names by
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": true}')
     assert "already exists" in one_line_error(cli("restore", src, dst, "--report", notes, *FAST), 2)
     assert notes.read_text() == '{"mine": true}'
+    table = tmp_path / "inventory.csv"
+    table.write_text("path,box,shelf\n")
+    assert "already exists" in one_line_error(cli("restore", src, dst, "--report", table, *FAST), 2)
+    assert table.read_text() == "path,box,shelf\n"
 
 
 # --- medium: wrong or partial results that look like success ----------------------------------------

@@ -42,6 +42,7 @@ OutscaleOpt = Annotated[float | None, typer.Option("--outscale", "-s", help="Fin
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for inference (default: all cores).")]
 QuietOpt = Annotated[bool, flag("--quiet", "-q", help="No progress, notices or tables; errors only.")]
 OverwriteOpt = Annotated[bool, flag("--overwrite", help="Replace existing outputs this job did not make.")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON (.json), or every failed and ignored file as a spreadsheet (.csv).")]
 RayOpt = Annotated[str | None, typer.Option("--ray", metavar="[ADDRESS]", help="Run on Ray: alone, a local Ray on this machine; with ADDRESS (host:port, ray://…, auto), that cluster. Needs ganrt[ray].")]
 RayActorsOpt = Annotated[int | None, typer.Option("--ray-actors", help="Engine actors under --ray (default: one per GPU, or one per two CPU cores).")]
 JsonOpt = Annotated[bool, flag("--json", help="Print JSON instead of a table.")]

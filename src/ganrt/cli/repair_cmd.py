@@ -19,7 +19,8 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt, RayActorsOpt,
-                              RayOpt, ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging, shown)
+                              RayOpt, ReportOpt, ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging,
+                              shown)
 
 
 @handle_errors
@@ -45,7 +46,7 @@ def repair(
     no_resume: Annotated[bool, flag("--no-resume", help="Redo every photo, ignoring what earlier runs finished.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Reader and writer threads (detection runs in the readers).")] = 2,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images whose header declares more pixels.")] = 200_000_000,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
+    report: ReportOpt = None,
     preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (damaged | mask | repaired) as PNG.")] = None,
     dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
     ray: RayOpt = None,
@@ -262,15 +263,15 @@ def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, f
 
 def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, fingerprint_of: dict, *, suffix, overwrite,
                    resume, jobs, report, preview, dry_run, quiet, ray, ray_actors) -> int:
-    import json
     import logging
 
     from ganrt.cli.progress import RateBar, rates
     from ganrt.cli.restore_cmd import _dry_run, _print_summary, discover_folder
     from ganrt.errors import UsageError
-    from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
+    from ganrt.fsutil import remove_stale_temps
     from ganrt.pipelines.archive import ArchiveResult, plan
     from ganrt.pipelines.jobstate import settings_fingerprint
+    from ganrt.pipelines import report_file
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, repair_runner
 
@@ -326,7 +327,7 @@ def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, 
         details = {**fingerprint_of, "filler": tools.filler_name}
         if runner is not None:  # what this run found and filled
             details.update(masks=runner.masks, damaged_megapixels=round(runner.damaged_pixels / 1e6, 4))
-        atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
+        report_file.write(report, result.report(details))
     if preview and result.written and runner is not None:
         from ganrt.pipelines.preview import repair_sheet
 

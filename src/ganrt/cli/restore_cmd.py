@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from ganrt.cli.common import (BackendOpt, DeviceOpt, ModelOpt, OutscaleOpt, OverwriteOpt, PrecisionOpt, QuietOpt,
-                              RayActorsOpt, RayOpt, ThreadsOpt, TileOpt, console, flag, handle_errors, setup_logging,
-                              shown)
+                              RayActorsOpt, RayOpt, ReportOpt, ThreadsOpt, TileOpt, console, flag, handle_errors,
+                              setup_logging, shown)
 
 DEFAULT_MODEL = "RealESRGAN_x4plus"
 FORMATS = ("same", "png", "jpg", "webp", "tiff", "jp2", "avif", "heic")
@@ -39,7 +39,7 @@ def restore(
     no_resume: Annotated[bool, flag("--no-resume", help="Redo every image, ignoring what earlier runs finished.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Reader and writer threads around the engine.")] = 2,
     max_pixels: Annotated[int, typer.Option("--max-pixels", help="Refuse images whose header declares more pixels (decompression bombs).")] = 200_000_000,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the summary and every failure as JSON.")] = None,
+    report: ReportOpt = None,
     preview: Annotated[Path | None, typer.Option("--preview", help="Write a contact sheet (input | restored) as PNG.")] = None,
     dry_run: Annotated[bool, flag("--dry-run", help="Show what would be done; write nothing.")] = False,
     ray: RayOpt = None,
@@ -181,15 +181,15 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
 def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device, precision, tile, outscale, threads, quality,
                     quiet, max_pixels, fmt, suffix, overwrite, resume, jobs, report, preview, dry_run, ray,
                     ray_actors) -> int:
-    import json
     import logging
 
     from ganrt.cli.engine_setup import choose_engine
     from ganrt.cli.progress import RateBar, rates
     from ganrt.errors import UsageError
-    from ganrt.fsutil import atomic_write_bytes, remove_stale_temps
+    from ganrt.fsutil import remove_stale_temps
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.jobstate import settings_fingerprint
+    from ganrt.pipelines import report_file
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.restore import RestoreSettings
 
@@ -234,7 +234,7 @@ def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device,
                             on_progress=on_progress)
     if report:
         details = {**fingerprint_of, "backend": choice.backend, "device": choice.device}
-        atomic_write_bytes(report, (json.dumps(result.report(details), indent=2) + "\n").encode())
+        report_file.write(report, result.report(details))
     if preview and result.written:
         from ganrt.pipelines.preview import contact_sheet
 

@@ -66,13 +66,13 @@ class ArchiveResult:
         }
 
     def report(self, settings: dict) -> dict:
-        from ganrt.pipelines.output_plan import REPORT_MARK
+        from ganrt.pipelines.report_file import MARK
 
         def shown(text: str) -> str:  # JSON has no place for file-name bytes that are not UTF-8
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
         return {
-            "generator": REPORT_MARK,
+            "generator": MARK,
             **self.summary(),
             "settings": settings,
             "failures": [{"path": shown(p), "reason": shown(r)} for p, r in self.failed],

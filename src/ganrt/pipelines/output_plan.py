@@ -24,7 +24,6 @@ from pathlib import Path
 from ganrt.errors import OutputConflictError, UsageError
 from ganrt.pipelines.image_io import FORMAT_SUFFIX, IMAGE_SUFFIXES, header_has_alpha, holds_alpha, output_suffix
 
-REPORT_MARK = "ganrt-report"
 PREVIEW_MARK = "ganrt-preview"
 
 
@@ -135,18 +134,6 @@ def _canonical(suffix: str) -> str:
 
 # --- reports and previews ------------------------------------------------------------------------
 
-def is_report(path: Path) -> bool:
-    """A JSON report an earlier ganrt run wrote (replaced without --overwrite)."""
-    import json
-
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 20)
-        return json.loads(head).get("generator") == REPORT_MARK
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def is_preview(path: Path) -> bool:
     """A contact sheet an earlier ganrt run wrote (its PNG carries a ganrt text chunk)."""
     return carries_mark(path, PREVIEW_MARK)
@@ -162,13 +149,15 @@ def carries_mark(path: Path, mark: str) -> bool:
 
 
 def claim_side_files(plan: OutputPlan, *, report: Path | None, preview: Path | None) -> None:
-    """Check a job's report (.json) and preview (.png) paths against the plan, before any work."""
-    for path, what, suffix, ours in ((report, "--report", ".json", is_report),
-                                     (preview, "--preview", ".png", is_preview)):
+    """Check a job's report (.json or .csv) and preview (.png) paths against the plan, before any work."""
+    from ganrt.pipelines import report_file
+
+    for path, what, suffixes, ours in ((report, "--report", report_file.SUFFIXES, report_file.is_ours),
+                                       (preview, "--preview", (".png",), is_preview)):
         if path is None:
             continue
-        if path.suffix.lower() != suffix:
-            raise UsageError(f"{what} must be a {suffix} file, not {path}")
+        if path.suffix.lower() not in suffixes:
+            raise UsageError(f"{what} must be a {' or '.join(suffixes)} file, not {path}")
         plan.claim(path, what, ours=ours)
 
 

@@ -1,0 +1,48 @@
+"""The ``--report`` file of a folder job: JSON (the summary, the settings, every failure and ignored
+file), or CSV for a spreadsheet (one row per failed or ignored file: path, outcome, reason).
+
+A CSV is written in UTF-8 with a byte-order mark, which is how Excel knows the names are UTF-8.
+Either kind is recognised as ganrt's, so a rerun replaces it without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+from ganrt.fsutil import atomic_write_bytes
+
+SUFFIXES = (".json", ".csv")
+MARK = "ganrt-report"
+CSV_HEADER = ("path", "outcome", "reason")
+_JSON_MARK = re.compile(rb'\s*\{\s*"generator"\s*:\s*"' + MARK.encode() + rb'"')
+
+
+def write(path: Path, report: dict) -> None:
+    """Write ``report`` (``ArchiveResult.report``, its mark first) in the format ``path``'s suffix names."""
+    if path.suffix.lower() == ".csv":
+        text = io.StringIO(newline="")
+        rows = csv.writer(text, lineterminator="\r\n")
+        rows.writerow(CSV_HEADER)
+        for outcome, key in (("failed", "failures"), ("ignored", "ignored_files")):
+            for entry in report[key]:
+                rows.writerow((entry["path"], outcome, entry["reason"]))
+        atomic_write_bytes(path, text.getvalue().encode("utf-8-sig"))
+    else:
+        atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
+
+
+def is_ours(path: Path) -> bool:
+    """A report an earlier ganrt run wrote (replaced without --overwrite)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return False
+    if path.suffix.lower() == ".csv":
+        first = head.decode("utf-8-sig", "replace").split("\r\n", 1)[0].split("\n", 1)[0]
+        return first == ",".join(CSV_HEADER)
+    return _JSON_MARK.match(head) is not None  # the head only: a report of 50,000 failures is megabytes
