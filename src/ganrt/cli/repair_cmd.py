@@ -269,9 +269,9 @@ def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, 
     from ganrt.cli.restore_cmd import _dry_run, _print_summary, discover_folder
     from ganrt.errors import UsageError
     from ganrt.fsutil import remove_stale_temps
+    from ganrt.pipelines import report_file
     from ganrt.pipelines.archive import ArchiveResult, plan
     from ganrt.pipelines.jobstate import settings_fingerprint
-    from ganrt.pipelines import report_file
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, repair_runner
 

@@ -187,9 +187,9 @@ def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device,
     from ganrt.cli.progress import RateBar, rates
     from ganrt.errors import UsageError
     from ganrt.fsutil import remove_stale_temps
+    from ganrt.pipelines import report_file
     from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
     from ganrt.pipelines.jobstate import settings_fingerprint
-    from ganrt.pipelines import report_file
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.restore import RestoreSettings
 

@@ -153,4 +153,4 @@ def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_s
     dst = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(full, fmt))
     if not Path(os.path.abspath(dst)).is_relative_to(dst_root):
         raise OSError(f"output for {rel} would leave OUTPUT_DIR")
-    return Task(full, rel, dst, st.st_size, sidecar.version_ns(full, st.st_mtime_ns))
+    return Task(full, rel, dst, st.st_size, sidecar.version_ns(full, st.st_mtime_ns, siblings))

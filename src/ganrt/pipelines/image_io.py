@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".jp2", ".heic", ".heif", ".avif")
 # read, not written (their outputs are PNG): old web scans (GIF), what Linux scanners write (SANE's
-# scanimage: PNM, PPM, PGM, PBM; 16-bit too), and DOS-era Targa and PCX
-JPEG_ALIASES = (".jfif", ".jpe", ".jif")  # JPEG under the names browsers and old cameras saved it with
+# scanimage: PNM, PPM, PGM, PBM; 16-bit too), and DOS-era Targa and PCX; and JPEG under the names
+# browsers and old cameras saved it with (their outputs are .jpg)
+JPEG_ALIASES = (".jfif", ".jpe", ".jif")
 READ_ONLY_SUFFIXES = (".gif", ".pnm", ".ppm", ".pgm", ".pbm", ".tga", ".pcx") + JPEG_ALIASES
 READ_SUFFIXES = IMAGE_SUFFIXES + READ_ONLY_SUFFIXES
 DENSITY_FIELD = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2")  # formats with a density field of their own

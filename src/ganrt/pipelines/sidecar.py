@@ -30,9 +30,12 @@ def names_for(photo_name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((photo_name + SUFFIX, photo_name + ".XMP", stem + SUFFIX, stem + ".XMP")))
 
 
-def find(photo: Path) -> Path | None:
-    """The sidecar of a local photo, or None."""
+def find(photo: Path, siblings: set[str] | None = None) -> Path | None:
+    """The sidecar of a local photo, or None. ``siblings``: the names in its folder, where known (a walk
+    then asks the file system nothing, which counts on a network share)."""
     for name in names_for(photo.name):
+        if siblings is not None and name not in siblings:
+            continue
         candidate = photo.with_name(name)
         try:
             if candidate.is_file():
@@ -73,10 +76,10 @@ def orientation(xmp: bytes | None) -> int | None:
     return int(found.group(2)) if found else None
 
 
-def version_ns(photo: Path, mtime_ns: int) -> int:
+def version_ns(photo: Path, mtime_ns: int, siblings: set[str] | None = None) -> int:
     """What the job state compares to see a photo changed: the later of its time and its sidecar's, so
     that captions edited after a run redo the photo."""
-    path = find(photo)
+    path = find(photo, siblings)
     if path is None:
         return mtime_ns
     try:
