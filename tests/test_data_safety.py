@@ -148,6 +148,33 @@ def test_colliding_names_each_get_one_output(tmp_path, photo):
     assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["skipped_done"] == 3
 
 
+def test_names_differing_in_case_get_two_outputs_where_the_output_drive_folds_case(tmp_path, photo):
+    """A Linux archive holding IMG.JPG and img.jpg, restored onto exFAT/NTFS/APFS (one name there): the
+    second is written as img~2.jpg, not over the first. This machine's file systems keep case, so the
+    plan is told to fold it, as its probe of such a drive would."""
+    from ganrt.pipelines.archive_walk import discover
+    from ganrt.pipelines.jobstate import JobState
+    from ganrt.pipelines.output_plan import OutputPlan, folder_outputs, ignores_case
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    (src / "Roll").mkdir(parents=True)
+    for name in ("IMG.JPG", "img.jpg", "Roll/a.png", "Roll/A.png"):
+        rgb(src / name, photo)
+    dst.mkdir()
+    assert not ignores_case(dst) and os.listdir(dst) == []  # the probe leaves nothing behind
+    found = discover(src, dst)
+    with JobState(dst) as state:
+        plan = OutputPlan(input_root=found.src_root, output_root=found.dst_root, owns=state.owns, fold_case=True)
+        todo, _skipped, failures, _stale = folder_outputs(found, state, "fp", plan, resume=True)
+        assert failures == []
+        assert sorted(t.dst.relative_to(found.dst_root).as_posix() for t in todo) == [
+            "IMG.JPG", "Roll/A.png", "Roll/a~2.png", "img~2.jpg"]
+        kept = OutputPlan(input_root=found.src_root, output_root=found.dst_root, owns=state.owns)
+        assert not kept.fold_case and sorted(t.dst.name for t in folder_outputs(found, state, "fp", kept,
+                                                                             resume=True)[0]) == \
+            ["A.png", "IMG.JPG", "a.png", "img.jpg"]
+
+
 def test_report_and_preview_never_replace_inputs(tmp_path, photo):
     src, dst = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -17,6 +17,7 @@ raise ``OutputConflictError`` before anything is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,14 +40,22 @@ class OutputPlan:
 
     def __init__(self, *, inputs: tuple[Path, ...] = (), input_root: Path | None = None,
                  output_root: Path | None = None, overwrite: bool = False,
-                 owns: Callable[[Path], bool] = lambda path: False, remote=None):
+                 owns: Callable[[Path], bool] = lambda path: False, remote=None, fold_case: bool | None = None):
         self._inputs = {_key(p) for p in inputs}
         self._input_root = _key(input_root) if input_root is not None else None
         self._output_root = _key(output_root) if output_root is not None else None
         self.overwrite = overwrite
         self.owns = owns
         self.remote = remote  # a remote OUTPUT's Listing: existence under its stand-in path comes from it
+        # names that differ only in letter case are one file on exFAT, NTFS and APFS (a Linux archive
+        # restored onto a USB drive): IMG.JPG and img.jpg must not both claim it
+        if fold_case is None:
+            fold_case = output_root is not None and remote is None and ignores_case(output_root)
+        self.fold_case = fold_case
         self._claimed: dict[Path, str] = {}
+
+    def _claim_key(self, key: Path) -> Path:
+        return Path(str(key).casefold()) if self.fold_case else key
 
     def is_input(self, path: Path) -> bool:
         key = _key(path)
@@ -57,7 +66,7 @@ class OutputPlan:
         return self._output_root is None or not key.is_relative_to(self._output_root)
 
     def claimed_by(self, path: Path) -> str | None:
-        return self._claimed.get(_key(path))
+        return self._claimed.get(self._claim_key(_key(path)))
 
     def conflict(self, path: Path, owner: str, *, ours: Callable[[Path], bool] | None = None) -> str | None:
         """Why ``owner`` cannot write ``path``, or None: then the path is claimed for it.
@@ -65,8 +74,8 @@ class OutputPlan:
         ``ours``: a check that an existing file was made by ganrt for this purpose (a report or a
         preview from an earlier run), which may then be replaced like the job's own outputs."""
         key = _key(path)
-        if key in self._claimed:
-            return f"{owner} and {self._claimed[key]} would both be written to {path.name}"
+        if self._claim_key(key) in self._claimed:
+            return f"{owner} and {self._claimed[self._claim_key(key)]} would both be written to {path.name}"
         remote = self.remote is not None and self.remote.covers(key)
         if remote:
             path = self.remote.mirror.url_of(key)  # say where it is, not its stand-in
@@ -84,7 +93,7 @@ class OutputPlan:
             mine = self.owns(key) or (ours is not None and ours(key))
             if not mine and not self.overwrite:
                 return f"{path} already exists and was not written by this job; use --overwrite to replace it"
-        self._claimed[key] = owner
+        self._claimed[self._claim_key(key)] = owner
         return None
 
     def claim(self, path: Path, owner: str, *, ours: Callable[[Path], bool] | None = None) -> Path:
@@ -93,6 +102,24 @@ class OutputPlan:
         if problem:
             raise OutputConflictError(problem)
         return path
+
+
+def ignores_case(folder: Path) -> bool:
+    """Whether the file system holding the existing ``folder`` takes names that differ only in letter
+    case for one file (a probe file is made and removed); False where it cannot tell."""
+    from ganrt.fsutil import new_temp_path
+
+    if not Path(folder).is_dir():
+        return False  # nothing made yet (a dry run): nothing will be written either
+    try:
+        probe = new_temp_path(Path(folder) / "case-probe")
+    except OSError:
+        return False
+    try:
+        return os.path.exists(probe.with_name(probe.name.swapcase()))
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 def _samefile(a: Path, b: Path) -> bool:
@@ -167,7 +194,8 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
     """Final output paths for a folder job, in three passes over the plan (see the module docstring):
 
     1. outputs an earlier run finished with these settings keep their recorded path (skipped);
-    2. inputs whose file name the output keeps as it is (``--format same``, no fallback) claim it;
+    2. inputs whose file name the output keeps as it is (``--format same``, no fallback) claim it
+       (where the output's file system folds letter case, a second IMG.JPG/img.jpg takes img~2.jpg);
     3. the others (suffix changed by ``--format`` or by the alpha fallback) claim the same name if
        free, else the name with the input's suffix kept (``a.jpg.png``), else ``a.jpg~2.png`` …
 
@@ -193,7 +221,7 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
     keeps_name = [t for t in pending if t.dst.suffix == t.src.suffix]
     renamed = [t for t in pending if t.dst.suffix != t.src.suffix]
     for task in keeps_name + renamed:
-        candidates = [task.dst] if task in keeps_name else _candidates(task)
+        candidates = _candidates(task, keeps_name=task in keeps_name)
         dst = next((c for c in candidates if plan.claimed_by(c) is None), None)
         problem = plan.conflict(dst, task.rel) if dst is not None else "no free output name"
         if problem:
@@ -216,6 +244,11 @@ def _has_alpha(task) -> bool:
     return header_has_alpha(task.src)
 
 
-def _candidates(task, tries: int = 50) -> list[Path]:
-    dst, kept = task.dst, task.dst.stem + task.src.suffix  # "a" (+ --suffix) + ".jpg"
+def _candidates(task, tries: int = 50, *, keeps_name: bool = False) -> list[Path]:
+    """The names an output may take, in order. One that keeps its input's name has rivals only where
+    letter case is folded (IMG.JPG and img.jpg): the later one becomes img~2.jpg."""
+    dst = task.dst
+    if keeps_name:
+        return [dst] + [dst.with_name(f"{dst.stem}~{k}{dst.suffix}") for k in range(2, tries)]
+    kept = dst.stem + task.src.suffix  # "a" (+ --suffix) + ".jpg"
     return [dst, dst.with_name(kept + dst.suffix)] + [dst.with_name(f"{kept}~{k}{dst.suffix}") for k in range(2, tries)]
