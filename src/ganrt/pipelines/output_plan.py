@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ganrt.errors import OutputConflictError, UsageError
@@ -220,9 +220,8 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
         pending.append(task)
     keeps_name = [t for t in pending if t.dst.suffix == t.src.suffix]
     renamed = [t for t in pending if t.dst.suffix != t.src.suffix]
-    for task in keeps_name + renamed:
-        candidates = _candidates(task, keeps_name=task in keeps_name)
-        dst = next((c for c in candidates if plan.claimed_by(c) is None), None)
+    for keeps, task in [(True, t) for t in keeps_name] + [(False, t) for t in renamed]:
+        dst = next((c for c in _candidates(task, keeps_name=keeps) if plan.claimed_by(c) is None), None)
         problem = plan.conflict(dst, task.rel) if dst is not None else "no free output name"
         if problem:
             failures.append((task.rel, problem))
@@ -244,11 +243,14 @@ def _has_alpha(task) -> bool:
     return header_has_alpha(task.src)
 
 
-def _candidates(task, tries: int = 50, *, keeps_name: bool = False) -> list[Path]:
-    """The names an output may take, in order. One that keeps its input's name has rivals only where
-    letter case is folded (IMG.JPG and img.jpg): the later one becomes img~2.jpg."""
+def _candidates(task, tries: int = 50, *, keeps_name: bool = False) -> Iterator[Path]:
+    """The names an output may take, in order (made as they are asked for: almost always the first is
+    free). One that keeps its input's name has rivals only where letter case is folded (IMG.JPG and
+    img.jpg): the later one becomes img~2.jpg."""
     dst = task.dst
-    if keeps_name:
-        return [dst] + [dst.with_name(f"{dst.stem}~{k}{dst.suffix}") for k in range(2, tries)]
-    kept = dst.stem + task.src.suffix  # "a" (+ --suffix) + ".jpg"
-    return [dst, dst.with_name(kept + dst.suffix)] + [dst.with_name(f"{kept}~{k}{dst.suffix}") for k in range(2, tries)]
+    yield dst
+    kept = dst.stem if keeps_name else dst.stem + task.src.suffix  # "a" (+ --suffix) + ".jpg"
+    if not keeps_name:
+        yield dst.with_name(kept + dst.suffix)
+    for k in range(2, tries):
+        yield dst.with_name(f"{kept}~{k}{dst.suffix}")
