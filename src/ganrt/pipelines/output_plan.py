@@ -74,8 +74,9 @@ class OutputPlan:
         ``ours``: a check that an existing file was made by ganrt for this purpose (a report or a
         preview from an earlier run), which may then be replaced like the job's own outputs."""
         key = _key(path)
-        if self._claim_key(key) in self._claimed:
-            return f"{owner} and {self._claimed[self._claim_key(key)]} would both be written to {path.name}"
+        claimed = self._claim_key(key)
+        if claimed in self._claimed:
+            return f"{owner} and {self._claimed[claimed]} would both be written to {path.name}"
         remote = self.remote is not None and self.remote.covers(key)
         if remote:
             path = self.remote.mirror.url_of(key)  # say where it is, not its stand-in
@@ -93,7 +94,7 @@ class OutputPlan:
             mine = self.owns(key) or (ours is not None and ours(key))
             if not mine and not self.overwrite:
                 return f"{path} already exists and was not written by this job; use --overwrite to replace it"
-        self._claimed[self._claim_key(key)] = owner
+        self._claimed[claimed] = owner
         return None
 
     def claim(self, path: Path, owner: str, *, ours: Callable[[Path], bool] | None = None) -> Path:
