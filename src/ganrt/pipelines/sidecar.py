@@ -90,13 +90,16 @@ def version_ns(photo: Path, mtime_ns: int, siblings: set[str] | None = None) -> 
 
 def owner(name: str, siblings: set[str]) -> str | None:
     """For a file named ``name`` among ``siblings`` (the names in its folder), the photo it is the
-    sidecar of, or None."""
+    sidecar of, or None. Set lookups only: a folder may hold thousands of photos and their sidecars."""
     from ganrt.pipelines.image_io import READ_SUFFIXES
 
     if not name.lower().endswith(SUFFIX):
         return None
     base = name[: -len(SUFFIX)]
-    photos = sorted(s for s in siblings if Path(s).suffix.lower() in READ_SUFFIXES)
-    if base in photos:
+    if base in siblings and Path(base).suffix.lower() in READ_SUFFIXES:
         return base  # IMG_0001.jpg.xmp
-    return next((s for s in photos if Path(s).stem == base), None)  # IMG_0001.xmp
+    for suffix in READ_SUFFIXES:  # IMG_0001.xmp
+        for photo in (base + suffix, base + suffix.upper()):
+            if photo in siblings:
+                return photo
+    return None
