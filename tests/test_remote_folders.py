@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 from s3_store import bucket, s3_endpoint, upload_folder  # noqa: F401 - fixtures
 
+from ganrt.pipelines.image_io import read_image
+
 pytest.importorskip("s3fs")
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32"]
@@ -41,7 +43,13 @@ def make_archive(root: Path, photos) -> Path:
     (root / "roll 1" / "@eaDir" / "cutout.png").mkdir(parents=True)  # a NAS's thumbnails and a Mac's companion
     Image.fromarray(photos[names[0]]).save(root / "roll 1" / "@eaDir" / "cutout.png" / "SYNOPHOTO_THUMB_M.png")
     (root / "roll 1" / "._cutout.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    (root / "roll 1" / f"{names[1]}.jpg.xmp").write_bytes(SIDECAR)  # digiKam's captions, beside the photo
     return root
+
+
+SIDECAR = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag><rdf:li>Brighton'
+           b'</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>')
 
 
 def decoded(data: bytes) -> np.ndarray:
@@ -74,7 +82,8 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     want = json.loads((tmp_path / "l.json").read_text())
     got = json.loads((tmp_path / "r.json").read_text())
     assert without_timings(got) == without_timings(want) and got["restored"] == 4
-    assert [i["path"] for i in got["ignored_files"]] == ["notes.txt", "roll 1/._cutout.png", "roll 1/@eaDir"]
+    assert [i["path"] for i in got["ignored_files"]] == ["notes.txt", "roll 1/._cutout.png",
+                                                         "roll 1/@eaDir", "roll 1/chelsea_45x59.jpg.xmp"]
     made = remote_files(fs, f"{url}/restored")
     expected = {p.relative_to(tmp_path / "local").as_posix(): p for p in (tmp_path / "local").rglob("*.*")
                 if not p.name.startswith(".")}
@@ -82,6 +91,10 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     assert "roll 1/cutout.png" in made  # alpha seen in the remote header: PNG, as locally
     for rel, path in expected.items():
         assert np.abs(decoded(fs.cat(f"{url.removeprefix('s3://')}/restored/{rel}")) - decoded(path.read_bytes())).max() <= 1
+    captioned = "roll 1/chelsea_45x59.jpg"  # the sidecar's captions, fetched with the photo
+    assert b"<rdf:li>Brighton</rdf:li>" in read_image(tmp_path / "local" / captioned).xmp
+    (tmp_path / "captioned.jpg").write_bytes(fs.cat(f"{url.removeprefix('s3://')}/restored/{captioned}"))
+    assert b"<rdf:li>Brighton</rdf:li>" in read_image(tmp_path / "captioned.jpg").xmp
 
     again = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg",
                   "--report", tmp_path / "again.json", "-q")
@@ -90,6 +103,14 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     assert (report["skipped_done"], report["restored"]) == (4, 0)
     assert {k: v["LastModified"] for k, v in remote_files(fs, f"{url}/restored").items()} == \
         {k: v["LastModified"] for k, v in made.items()}  # nothing uploaded twice
+    fs.pipe(f"{url.removeprefix('s3://')}/scans/{captioned}.xmp", SIDECAR.replace(b"Brighton", b"Hove"))
+    edited = ganrt("restore", f"{url}/scans", f"{url}/restored", *FAST, "--format", "jpg",
+                   "--report", tmp_path / "edited.json", "-q")
+    report = json.loads((tmp_path / "edited.json").read_text())
+    assert edited.returncode == 1 and (report["skipped_done"], report["restored"]) == (3, 1)  # the edited caption
+    (tmp_path / "captioned.jpg").write_bytes(fs.cat(f"{url.removeprefix('s3://')}/restored/{captioned}"))
+    assert b"<rdf:li>Hove</rdf:li>" in read_image(tmp_path / "captioned.jpg").xmp
+    made = remote_files(fs, f"{url}/restored")
 
     down = ganrt("restore", f"{url}/scans", tmp_path / "down", *FAST, "--format", "jpg", "-q")
     assert down.returncode == 1

@@ -46,6 +46,7 @@ class Task:
     notes: tuple[str, ...] = ()  # why the output differs from what was asked (format fallbacks)
     src_url: str | None = None  # an input read through fsspec (src is then its stand-in path)
     dst_mirror: Mirror | None = None  # an OUTPUT given as a URL (dst is then a stand-in path)
+    sidecar_url: str | None = None  # a remote input's XMP sidecar, fetched beside it
 
 
 @dataclass

@@ -302,6 +302,7 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
     from ganrt.pipelines import archive_walk
     from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
     from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
+    from ganrt.pipelines import sidecar
     from ganrt.pipelines.system_files import file_reason, ignored_part
 
     check_urls(src, dst)
@@ -314,7 +315,13 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
         found = Discovery(src_mirror.local, dst_root)
         inside = dst[len(src) + 1:] if isinstance(dst, str) and dst.startswith(src + "/") else None
         system_folders: set[str] = set()
-        for rel, info in sorted(_list(src, missing_ok=False).items()):
+        listed = _list(src, missing_ok=False)
+        siblings: dict[str, set[str]] = {}  # the file names of each folder, for sidecars
+        for rel, info in listed.items():
+            if info.get("type") != "directory":
+                folder, _, name = rel.rpartition("/")
+                siblings.setdefault(folder, set()).add(name)
+        for rel, info in sorted(listed.items()):
             if info.get("type") == "directory" or (inside and (rel == inside or rel.startswith(inside + "/"))):
                 continue
             rel_path = Path(rel)
@@ -326,16 +333,25 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
                     system_folders.add(system[0])
                     found.ignored.append(system)
                 continue
+            here = siblings[rel.rpartition("/")[0]]
             if rel_path.suffix.lower() not in READ_SUFFIXES:
-                found.ignored.append((rel, "not an image file type"))
+                photo = sidecar.owner(rel_path.name, here)
+                found.ignored.append((rel, f"XMP sidecar of {photo} (its captions go into that output)" if photo
+                                      else "not an image file type"))
                 continue
             why = file_reason(None, rel_path.name)
             if why:
                 found.ignored.append((rel, why))
                 continue
             out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))
+            version, side_url = version_ns(info), None
+            side = sidecar.name_among(rel_path.name, here)
+            if side is not None:  # an edited caption redoes the photo, as in a local folder
+                side_rel = rel[: len(rel) - len(rel_path.name)] + side
+                side_url = f"{src}/{side_rel}"
+                version = int(hashlib.sha256(f"{version}:{version_ns(listed[side_rel])}".encode()).hexdigest()[:15], 16)
             found.tasks.append(Task(src_mirror.local / rel_path, rel, out, int(info.get("size") or 0),
-                                    version_ns(info), src_url=f"{src}/{rel}"))
+                                    version, src_url=f"{src}/{rel}", sidecar_url=side_url))
     if dst_mirror is not None:
         found.tasks = [replace(t, dst_mirror=dst_mirror) for t in found.tasks]
         return found, Listing.of(dst_mirror)
@@ -360,7 +376,8 @@ def header_has_alpha(url: str) -> bool:
 
 @contextlib.contextmanager
 def fetched(task) -> Iterator:
-    """The task with its input fetched into a temporary local file of the same name."""
+    """The task with its input fetched into a temporary local file of the same name (and its XMP
+    sidecar beside it, where it has one)."""
     from ganrt.errors import ImageReadError
 
     fs, path = filesystem(task.src_url)
@@ -373,6 +390,12 @@ def fetched(task) -> Iterator:
             raise ImageReadError("file not found (gone since the folder was listed)") from None
         except OSError as exc:
             raise ImageReadError(f"cannot fetch {task.src_url}: {exc}") from None
+        if task.sidecar_url is not None:
+            side_fs, side_path = filesystem(task.sidecar_url)
+            try:
+                side_fs.get_file(side_path, str(folder / task.sidecar_url.rsplit("/", 1)[1]))
+            except OSError as exc:  # gone or unreadable: the photo's own XMP, as for a local sidecar
+                log.warning("%s: its sidecar cannot be fetched (%s); the photo's own XMP is kept", task.rel, exc)
         yield replace(task, src=local)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

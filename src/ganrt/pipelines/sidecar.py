@@ -6,7 +6,8 @@ applications read the sidecar before the photo's own XMP, so it is what the user
 restored photo carries the sidecar's packet as its XMP (and takes the orientation it states, which
 is how those applications turn a photo they must not rewrite).
 
-Only a local folder's sidecars are read; the walk lists them as ignored with the photo they belong to.
+The walk lists sidecars as ignored with the photo they belong to; a remote photo's sidecar is fetched
+beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def names_for(photo_name: str) -> tuple[str, ...]:
     """The sidecar names a photo may have, in the order the applications look: ``name.ext.xmp`` first."""
     stem = photo_name.rsplit(".", 1)[0]
     return tuple(dict.fromkeys((photo_name + SUFFIX, photo_name + ".XMP", stem + SUFFIX, stem + ".XMP")))
+
+
+def name_among(photo_name: str, siblings: set[str]) -> str | None:
+    """The name of a photo's sidecar among the names of its folder, or None."""
+    return next((name for name in names_for(photo_name) if name in siblings), None)
 
 
 def find(photo: Path, siblings: set[str] | None = None) -> Path | None:
