@@ -299,10 +299,9 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
     """``archive_walk.discover`` for a job with a URL on either side: (Discovery, Listing of a
     remote OUTPUT or None). Tasks carry the input's URL and the output's mirror."""
     from ganrt.fsutil import is_temp_name
-    from ganrt.pipelines import archive_walk
+    from ganrt.pipelines import archive_walk, sidecar
     from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
     from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
-    from ganrt.pipelines import sidecar
     from ganrt.pipelines.system_files import file_reason, ignored_part
 
     check_urls(src, dst)
@@ -345,11 +344,12 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
                 continue
             out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))
             version, side_url = version_ns(info), None
-            side = sidecar.name_among(rel_path.name, here)
+            side = next(iter(sidecar.names_among(rel_path.name, here)), None)
             if side is not None:  # an edited caption redoes the photo, as in a local folder
                 side_rel = rel[: len(rel) - len(rel_path.name)] + side
                 side_url = f"{src}/{side_rel}"
-                version = int(hashlib.sha256(f"{version}:{version_ns(listed[side_rel])}".encode()).hexdigest()[:15], 16)
+                both = f"{version}:{version_ns(listed[side_rel])}"
+                version = int(hashlib.sha256(both.encode()).hexdigest()[:15], 16)
             found.tasks.append(Task(src_mirror.local / rel_path, rel, out, int(info.get("size") or 0),
                                     version, src_url=f"{src}/{rel}", sidecar_url=side_url))
     if dst_mirror is not None:

@@ -31,17 +31,15 @@ def names_for(photo_name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((photo_name + SUFFIX, photo_name + ".XMP", stem + SUFFIX, stem + ".XMP")))
 
 
-def name_among(photo_name: str, siblings: set[str]) -> str | None:
-    """The name of a photo's sidecar among the names of its folder, or None."""
-    return next((name for name in names_for(photo_name) if name in siblings), None)
+def names_among(photo_name: str, siblings: set[str]) -> list[str]:
+    """The sidecar names a photo may have that are among the names of its folder, in the same order."""
+    return [name for name in names_for(photo_name) if name in siblings]
 
 
 def find(photo: Path, siblings: set[str] | None = None) -> Path | None:
     """The sidecar of a local photo, or None. ``siblings``: the names in its folder, where known (a walk
     then asks the file system nothing, which counts on a network share)."""
-    for name in names_for(photo.name):
-        if siblings is not None and name not in siblings:
-            continue
+    for name in names_for(photo.name) if siblings is None else names_among(photo.name, siblings):
         candidate = photo.with_name(name)
         try:
             if candidate.is_file():
