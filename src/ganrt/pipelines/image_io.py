@@ -457,10 +457,11 @@ def quiet_opencv():
 
 def to_16bit(arr: np.ndarray, name: str) -> np.ndarray:
     """Samples of any depth as 16-bit. 8-bit ones are stretched; signed ones lose their negatives; integers
-    beyond 16 bits are scaled from the whole bytes their largest value needs (24 or 32 bits). Floating point (TIFF's 32- and 16-bit float)
-    is read as 0–1, the convention of float images, or as 0–255 or 0–65535 where its largest value says
-    so (saved from an array of 8- or 16-bit values): never the black image 0–1 samples give when cut to
-    integers. NaN is black, +inf white; larger floats (HDR) are refused, not clipped to white."""
+    beyond 16 bits are scaled from the whole bytes their largest value needs (24 or 32 bits). Floating
+    point (TIFF's 32- and 16-bit float) is read as 0–1, the convention of float images, or as 0–255 or
+    0–65535 where its largest value says so (saved from an array of 8- or 16-bit values): never the
+    black image 0–1 samples give when cut to integers. NaN is black, +inf white; larger floats (HDR) are
+    refused, not clipped to white."""
     if arr.dtype == np.uint16:
         return arr
     if arr.dtype == np.uint8:
