@@ -128,7 +128,9 @@ def _check(settings: dict) -> None:
 
 def _holds_training(run: Path) -> bool:
     """Whether a run folder holds trained weights or a checkpoint: work a failed command must not delete."""
-    return (run / "generator.safetensors").exists() or any((run / "checkpoints").glob("*.pt"))
+    from ganrt.train.trainer import CHECKPOINTS, MODEL_FILE
+
+    return (run / MODEL_FILE).exists() or any((run / CHECKPOINTS).glob("*.pt"))
 
 
 def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, quiet: bool, **settings) -> None:
