@@ -445,7 +445,7 @@ def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):
     img.save(src / "camera.JPE", format="JPEG")
     result = restore(src, dst)
     assert result.exit_code == 0, result.output
-    assert "anim.gif holds 2 pages/frames; only the first is restored" in " ".join(result.output.split())
+    assert "anim.gif: holds 2 pages/frames; only the first is restored" in " ".join(result.output.split())
     assert outputs(dst) == {"web.png", "anim.png", "gray.png", "ink.png", "dos.png", "paint.png", "scan16.png",
                             "scan12.png", "saved from chrome.jpg", "camera.jpg"}
     with Image.open(dst / "saved from chrome.jpg") as jfif:
@@ -456,6 +456,41 @@ def test_old_and_scanner_formats_are_read_and_written_as_png(tmp_path, photos):
         small = cv2.resize(got, (59, 45), interpolation=cv2.INTER_AREA)[..., ::-1].astype(float) / 257
         assert np.abs(small - rgb).mean() < 8, name
     assert read_image(src / "scan12.ppm").pixels.max() > 4095 * 8  # stretched to 16 bits, not left at 12
+
+
+def test_the_report_names_every_output_that_lost_something_of_its_input(tmp_path, photos):
+    """A two-page TIFF restored from its first page, a 16-bit scan written as an 8-bit JPEG, a photo whose
+    sidecar holds no XMP: each is restored (exit 0), and the report says what each output lost, in JSON and
+    in CSV; a rerun that skips them as done still lists them (the job state keeps the notes)."""
+    import csv
+
+    import tifffile
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    rgb = photos["chelsea_45x59"]
+    Image.fromarray(rgb).save(src / "front and back.tif", save_all=True,
+                              append_images=[Image.fromarray(rgb[::-1].copy())])
+    tifffile.imwrite(src / "deep.tif", rgb.astype(np.uint16) * 257, photometric="rgb")
+    Image.fromarray(rgb).save(src / "plain.png")
+    (src / "plain.xmp").write_text("written by a tool that is not an XMP editor")
+    result = restore(src, dst, "--format", "jpg", "--report", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert outputs(dst) == {"front and back.jpg", "deep.jpg", "plain.jpg"}
+    want = [("deep.tif", ".jpg cannot hold 16-bit samples; writing 8-bit"),
+            ("front and back.tif", "holds 2 pages/frames; only the first is restored"),
+            ("plain.png", "its sidecar plain.xmp holds no XMP packet; the photo's own XMP is kept")]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sorted((w["path"], w["note"]) for w in report["warnings"]) == want
+    assert (report["restored"], report["restored_with_warnings"], report["failed"]) == (3, 3, 0)
+    assert "outputs with warnings (see --report) │ 3" in result.output
+    again = restore(src, dst, "--format", "jpg", "--report", tmp_path / "r.csv")
+    assert again.exit_code == 0, again.output
+    with open(tmp_path / "r.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["path", "outcome", "reason"]
+    assert sorted((path, why) for path, outcome, why in rows[1:] if outcome == "warning") == want
+    assert (tmp_path / "r.csv").stat().st_size < 2000
 
 
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):

@@ -165,7 +165,7 @@ def test_names_differing_in_case_get_two_outputs_where_the_output_drive_folds_ca
     found = discover(src, dst)
     with JobState(dst) as state:
         plan = OutputPlan(input_root=found.src_root, output_root=found.dst_root, owns=state.owns, fold_case=True)
-        todo, _skipped, failures, _stale = folder_outputs(found, state, "fp", plan, resume=True)
+        todo, _skipped, failures, _stale, _kept = folder_outputs(found, state, "fp", plan, resume=True)
         assert failures == []
         assert sorted(t.dst.relative_to(found.dst_root).as_posix() for t in todo) == [
             "IMG.JPG", "Roll/A.png", "Roll/a~2.png", "img~2.jpg"]

@@ -101,6 +101,8 @@ def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_
     """--ray with no address starts its own local Ray, also beside a cluster already running here."""
     src = make_archive(tmp_path / "in", 6, 48)
     (src / "roll1" / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    page = Image.open(src / "roll1" / "scan 01.png")
+    page.save(src / "roll1" / "two pages.tif", save_all=True, append_images=[page.rotate(90)])  # a warning row
     alone = ganrt("restore", src, tmp_path / "alone", *FAST, "--report", tmp_path / "alone.json", "-q")
     on_ray = ganrt("restore", src, tmp_path / "ray", *FAST, "--report", tmp_path / "ray.json", "-q",
                    "--ray", "--ray-actors", "2")
@@ -109,7 +111,8 @@ def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_
         "failed: roll1/torn.jpg: corrupt or truncated image (Truncated File Read)"]  # no Ray noise on the terminal
     a, b = json.loads((tmp_path / "alone.json").read_text()), json.loads((tmp_path / "ray.json").read_text())
     assert {k: v for k, v in a.items() if k not in TIMINGS} == {k: v for k, v in b.items() if k not in TIMINGS}
-    assert a["restored"] == 6
+    assert a["restored"] == 7
+    assert a["warnings"] == [{"path": "roll1/two pages.tif", "note": "holds 2 pages/frames; only the first is restored"}]
     want, got = outputs(tmp_path / "alone"), outputs(tmp_path / "ray")
     assert sorted(want) == sorted(got) and len(want) == 6
     for rel in want:

@@ -253,7 +253,7 @@ def _repair_one(src: Path, output: Path, tools: _Tools, base: dict, *, suffix, f
         filler, upscaler, faces = tools.open(stack)
         from dataclasses import replace
 
-        written, _ = repair_one(prepared, dst, replace(settings, filler=filler, faces=faces), upscaler)
+        written = repair_one(prepared, dst, replace(settings, filler=filler, faces=faces), upscaler)
     if not quiet:
         damaged = 100.0 * (prepared.mask > 0).mean()
         console().print(f"repaired {shown(str(src))} → {shown(str(written))}: {damaged:.2f} % of the pixels "

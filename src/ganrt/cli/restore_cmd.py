@@ -172,7 +172,7 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
         tiles = tile_count(h, w, settings.tile.for_engine(engine, h, w, engine.spec.out_channels, settings.pad),
                            settings.pad)
         with RateBar("restoring", tiles, quiet, unit="tiles") as bar:
-            written, _notes = restore_prepared(engine, prepared, dst, settings, on_tiles=bar.advance)
+            written = restore_prepared(engine, prepared, dst, settings, on_tiles=bar.advance)
     if not quiet:
         console().print(f"restored {shown(str(src))} → {shown(str(written))} with {choice.model.name} "
                         f"({engine.describe()}) in {time.perf_counter() - start:.1f} s", markup=False)
@@ -321,6 +321,8 @@ def _print_summary(result, title: str, quiet: bool, verb: str = "restored") -> N
             ("megapixels/s", f"{result.megapixels_per_s:.3f}")]
     if result.fallbacks:
         rows.append(("tiles re-run in fp32 (NaN/Inf)", result.fallbacks))
+    if warned := result.summary()["restored_with_warnings"]:
+        rows.insert(2, ("outputs with warnings (see --report)", warned))
     for key, value in rows:
         table.add_row(key, Text(str(value)))
     console().print(table)

@@ -21,6 +21,7 @@ from pathlib import Path
 from ganrt.errors import GanrtError, ResourceError
 from ganrt.pipelines.archive_walk import Discovery, Task
 from ganrt.pipelines.jobstate import JobState
+from ganrt.pipelines.notes import gathered, note
 from ganrt.pipelines.output_plan import OutputPlan, folder_outputs
 from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output, check_output_size, finish_stage,
                                      infer_stage, read_stage, write_stage)
@@ -35,6 +36,7 @@ class ArchiveResult:
     restored: int = 0
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (input, what its output lost of it)
     ignored: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     megapixels: float = 0.0
@@ -57,6 +59,7 @@ class ArchiveResult:
             "restored": self.restored,
             "skipped_done": self.skipped,
             "failed": len(self.failed),
+            "restored_with_warnings": len({path for path, _ in self.warnings}),
             "ignored": len(self.ignored),
             "seconds": round(self.seconds, 3),
             "images_per_s": round(self.images_per_s, 4),
@@ -76,6 +79,7 @@ class ArchiveResult:
             **self.summary(),
             "settings": settings,
             "failures": [{"path": shown(p), "reason": shown(r)} for p, r in self.failed],
+            "warnings": [{"path": shown(p), "note": shown(n)} for p, n in self.warnings],
             "ignored_files": [{"path": shown(p), "reason": r} for p, r in self.ignored],
         }
 
@@ -84,15 +88,17 @@ def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: boo
          result: ArchiveResult) -> tuple[list[Task], OutputPlan]:
     """Which tasks to run, with their final output paths, and the plan that holds them.
 
-    Done ones are skipped without decoding; an output that would replace a file the job did not
-    write is a failure row; entries the walk could not examine are failure rows too."""
+    Done ones are skipped without decoding (what their outputs lost, as the job state recorded it, goes
+    into the report again); an output that would replace a file the job did not write is a failure row;
+    entries the walk could not examine are failure rows too."""
     result.ignored = sorted(discovery.ignored)  # one order whether the folder was walked or listed
     result.failed.extend(discovery.failed)
     outputs = OutputPlan(input_root=discovery.src_root, output_root=discovery.dst_root, overwrite=overwrite,
                          owns=state.owns, remote=state.remote)
-    todo, result.skipped, failures, result.stale = folder_outputs(discovery, state, fingerprint, outputs,
-                                                                  resume=resume)
+    todo, result.skipped, failures, result.stale, kept = folder_outputs(discovery, state, fingerprint, outputs,
+                                                                        resume=resume)
     result.failed.extend(failures)
+    result.warnings.extend(kept)
     return todo, outputs
 
 
@@ -134,30 +140,38 @@ class ArchiveRunner:
         check_output_size(task.dst, prepared, self.settings, self.scale)
         return self._infer(prepared)
 
-    def _write(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
+    def _write(self, task: Task, prepared: Prepared, restored) -> Path:
         finished = finish_stage(restored, prepared, self.settings, self.scale)
-        notes = list(task.notes) + check_output(task.dst, finished)
-        for note in notes:
-            log.warning("%s: %s", task.rel, note)
-        return write_stage(task.dst, finished, prepared, self.settings), notes
+        for text in [*task.notes, *check_output(task.dst, finished)]:
+            note(task.rel, text)
+        return write_stage(task.dst, finished, prepared, self.settings)
 
-    # what the loops call: the stages, with a remote input fetched and a remote output uploaded
+    # what the loops call: the stages, with a remote input fetched and a remote output uploaded, and the
+    # notes on what the output loses of its input (``notes``) gathered for the image's report rows
     def read_task(self, task: Task) -> Prepared:
-        if task.src_url is None:
-            return self._read(task)
-        from ganrt.pipelines.remote_folder import fetched
+        with gathered() as found:
+            if task.src_url is None:
+                prepared = self._read(task)
+            else:
+                from ganrt.pipelines.remote_folder import fetched
 
-        with fetched(task) as local:
-            return self._read(local)
+                with fetched(task) as local:
+                    prepared = self._read(local)
+        prepared.notes = tuple(found)
+        return prepared
 
     def write_task(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
-        if task.dst_mirror is None:
-            return self._write(task, prepared, restored)
-        from ganrt.pipelines.remote_folder import uploading
+        """Write the image; returns its output and every note on what the output lost of its input."""
+        with gathered() as found:
+            if task.dst_mirror is None:
+                out = self._write(task, prepared, restored)
+            else:
+                from ganrt.pipelines.remote_folder import uploading
 
-        with uploading(task) as local:
-            _out, notes = self._write(local, prepared, restored)
-        return task.dst, notes
+                with uploading(task) as local:
+                    self._write(local, prepared, restored)
+                out = task.dst
+        return out, [*prepared.notes, *found]
 
     def row_stats(self, prepared: Prepared) -> dict:
         """What the driver gathers of an image besides its output (a subclass's report figures)."""
@@ -187,7 +201,7 @@ class ArchiveRunner:
             task, prepared, fut, nbytes = writes.popleft()
             pending_bytes -= nbytes
             try:
-                out, _notes = fut.result()
+                out, notes = fut.result()
             except ResourceError as exc:  # disk full, read-only folder: every next image would fail too
                 self.state.mark_failed(task, self.fingerprint, _reason(exc))
                 result.failed.append((task.rel, _reason(exc)))
@@ -196,7 +210,8 @@ class ArchiveRunner:
                 self.state.mark_failed(task, self.fingerprint, _reason(exc))
                 result.failed.append((task.rel, _reason(exc)))
             else:
-                self.state.mark_done(task, self.fingerprint, out)
+                self.state.mark_done(task, self.fingerprint, out, notes)
+                result.warnings.extend((task.rel, text) for text in notes)
                 self.absorb(task, self.row_stats(prepared))
                 result.restored += 1
                 result.megapixels += prepared.megapixels

@@ -41,6 +41,7 @@ from ganrt.errors import ImageReadError, ImageWriteError, from_os_error
 from ganrt.fsutil import atomic_path
 from ganrt.pipelines import density, photo_text, retag
 from ganrt.pipelines.metadata import PHOTOSHOP_HEADER, bare_exif, iim_of_photoshop, photoshop_of_iim, xmp_property
+from ganrt.pipelines.notes import note
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
                 raise ImageReadError(f"JPEG 2000 with {bits} bits per sample is not supported (16 at most)")
         frames = getattr(img, "n_frames", 1)
         if frames > 1:
-            log.warning("%s holds %d pages/frames; only the first is restored", path.name, frames)
+            note(path.name, f"holds {frames} pages/frames; only the first is restored")
         try:
             exif = _exif_of(img, jp2_meta.get(jp2_boxes.EXIF_UUID) if jp2 else None)
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
@@ -266,7 +267,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
             xmp = upright_xmp(sidecar_xmp)
         text = photo_text.of_image(img)
         if sixteen and jp2 and img.mode == "LA":  # OpenCV takes no 2-channel JP2
-            log.warning("%s: 16-bit gray+alpha JPEG 2000 is read at 8 bits", path.name)
+            note(path.name, "16-bit gray+alpha JPEG 2000 is read at 8 bits")
             pixels, alpha = _pil_to_arrays(img)
         elif by_tifffile:
             pixels, alpha = _tifffile_pixels(path, img)
@@ -349,8 +350,8 @@ def _matching_icc(icc: bytes | None, *, gray: bool, name: str) -> bytes | None:
     space = icc_colour_space(icc)
     if space is None or space == ("GRAY" if gray else "RGB"):
         return icc
-    log.warning("%s: its ICC profile describes %s, not the %s pixels written; the profile is left out",
-                name, space, "gray" if gray else "RGB")
+    note(name, f"its ICC profile describes {space}, not the {'gray' if gray else 'RGB'} pixels written; "
+               "the profile is left out")
     return None
 
 
@@ -417,7 +418,7 @@ def _tifffile_pixels(path: Path, img) -> tuple[np.ndarray, np.ndarray | None]:
         with tifffile.TiffFile(path) as tif:
             return _tifffile_arrays(tif.pages[0], path.name)
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types
-        log.warning("%s: its 16-bit samples are read at 8 bits (%s)", path.name, exc)
+        note(path.name, f"its 16-bit samples are read at 8 bits ({exc})")
         return _pil_to_arrays(img)
 
 

@@ -76,8 +76,12 @@ class Row:
     fingerprint: str
     status: str
     output: str | None
-    reason: str | None
+    reason: str | None  # why it failed; for a done row, the notes on what its output lost, one per line
     updated: float = 0.0
+
+    @property
+    def notes(self) -> list[str]:
+        return self.reason.split("\n") if self.status == "done" and self.reason else []
 
 
 def _upsert(output: str = "excluded.output") -> str:
@@ -291,8 +295,9 @@ class JobState:
         if self.copy is not None:
             self.copy.changed(self)
 
-    def mark_done(self, task: Task, fingerprint: str, output: Path) -> None:
-        self._put(task, fingerprint, "done", output, None)
+    def mark_done(self, task: Task, fingerprint: str, output: Path, notes: list[str] | tuple[str, ...] = ()) -> None:
+        """Record ``output`` finished; ``notes`` (what it lost of its input) stay with it for later reports."""
+        self._put(task, fingerprint, "done", output, "\n".join(notes) or None)
 
     def mark_failed(self, task: Task, fingerprint: str, reason: str) -> None:
         self._put(task, fingerprint, "failed", self.output_of(self.lookup(task.rel)), reason)

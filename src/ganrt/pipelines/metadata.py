@@ -16,14 +16,13 @@ PNG has no field for it, and a folder of frames would otherwise play at 25 fps.
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import struct
 import zlib
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from ganrt.pipelines.notes import note
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRAME_RATE_KEY = "ganrt frame rate"  # tEXt keyword of the frames ``ganrt video --frames-dir`` writes
@@ -172,8 +171,8 @@ def _jpeg_segment(marker: bytes, payload: bytes, what: str) -> bytes:
     """One JPEG marker segment, or b"" with a warning where the payload is more than a segment holds."""
     if len(payload) + 2 <= 0xFFFF:
         return marker + struct.pack(">H", len(payload) + 2) + payload
-    log.warning("the %s block is %d KB, more than one JPEG segment holds (64 KB); the JPEG is written without "
-                "%s (use --format png or tiff to keep it)", what, len(payload) // 1024, what)
+    note(None, f"the {what} block is {len(payload) // 1024} KB, more than one JPEG segment holds (64 KB); "
+                   f"the JPEG is written without {what} (use --format png or tiff to keep it)")
     return b""
 
 

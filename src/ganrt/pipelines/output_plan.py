@@ -202,17 +202,20 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
 
     The order is fixed, so a rerun finds the same names. An output blocked by a file the job did
     not write (or by a folder, or an input) is a failure row, never silently renamed around.
-    Returns (tasks to run, skipped, failures, stale): stale counts outputs of earlier runs with
-    other settings that sit under another name than the new one (left in place).
+    Returns (tasks to run, skipped, failures, stale, kept): stale counts outputs of earlier runs with
+    other settings that sit under another name than the new one (left in place); kept holds the
+    (input, note) rows recorded for the skipped ones, on what their outputs lost of them.
     """
     from dataclasses import replace
 
-    todo, failures, pending = [], [], []
+    todo, failures, pending, kept = [], [], [], []
     skipped = stale = 0
     for task in discovery.tasks:
         if resume and state.is_done(task, fingerprint):
             state.adopt(task, fingerprint)
-            plan.claim(state.output_of(state.lookup(task.rel)), task.rel)
+            row = state.lookup(task.rel)
+            plan.claim(state.output_of(row), task.rel)
+            kept.extend((task.rel, text) for text in row.notes)
             skipped += 1
             continue
         if not holds_alpha(task.dst.suffix.lower()) and _has_alpha(task):
@@ -231,7 +234,7 @@ def folder_outputs(discovery, state, fingerprint: str, plan: OutputPlan, *, resu
         if previous is not None and previous != dst and state.output_time(previous) is not None:
             stale += 1
         todo.append(replace(task, dst=dst))
-    return todo, skipped, failures, stale
+    return todo, skipped, failures, stale, kept
 
 
 def _has_alpha(task) -> bool:

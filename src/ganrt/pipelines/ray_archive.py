@@ -103,7 +103,7 @@ def write_batch(batch: dict, make_runner: Callable) -> dict:
     runner = make_runner(None)
     runner.fixed_scale = scale
     try:
-        out, _notes = runner.write_task(task, prepared, restored)
+        out, notes = runner.write_task(task, prepared, restored)
     except Exception as exc:  # noqa: BLE001
         row = _error_row(i, exc)
         del row["payload"]
@@ -111,7 +111,7 @@ def write_batch(batch: dict, make_runner: Callable) -> dict:
                       "fallbacks": batch["fallbacks"], "stats": np.array([b""], dtype=object)}
     return {"i": batch["i"], "error": np.array([b""], dtype=object), "fatal": np.array([False]),
             "output": np.array([os.fsencode(out)], dtype=object), "megapixels": np.array([prepared.megapixels]),
-            "fallbacks": batch["fallbacks"], "stats": np.array([pickle.dumps(stats)], dtype=object)}
+            "fallbacks": batch["fallbacks"], "stats": np.array([pickle.dumps((stats, notes))], dtype=object)}
 
 
 class RayArchiveRunner:
@@ -163,11 +163,13 @@ class RayArchiveRunner:
                         raise ResourceError(reason)
                 else:
                     out = Path(os.fsdecode(bytes(row["output"])))
-                    self.state.mark_done(task, self.fingerprint, out)
+                    stats, notes = pickle.loads(bytes(row["stats"]))
+                    self.state.mark_done(task, self.fingerprint, out, notes)
+                    result.warnings.extend((task.rel, text) for text in notes)
                     result.restored += 1
                     result.megapixels += float(row["megapixels"])
                     result.written.append((task.src, out))
-                    self.local.absorb(task, pickle.loads(bytes(row["stats"])))
+                    self.local.absorb(task, stats)
                 result.fallbacks += int(row["fallbacks"] or 0)
                 done += 1
                 result.seconds = time.perf_counter() - start

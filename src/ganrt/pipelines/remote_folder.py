@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ganrt.errors import UsageError
+from ganrt.pipelines.notes import note
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Object stores: an upload is visible whole or not at all, so it goes straight to its final name.
@@ -395,7 +396,7 @@ def fetched(task) -> Iterator:
             try:
                 side_fs.get_file(side_path, str(folder / task.sidecar_url.rsplit("/", 1)[1]))
             except OSError as exc:  # gone or unreadable: the photo's own XMP, as for a local sidecar
-                log.warning("%s: its sidecar cannot be fetched (%s); the photo's own XMP is kept", task.rel, exc)
+                note(task.rel, f"its sidecar cannot be fetched ({exc}); the photo's own XMP is kept")
         yield replace(task, src=local)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

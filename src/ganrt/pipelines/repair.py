@@ -10,7 +10,6 @@ size and every pixel outside the mask is the input's, bit for bit.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +19,9 @@ from ganrt.errors import ImageReadError
 from ganrt.pipelines import image_io, sidecar
 from ganrt.pipelines.archive import ArchiveRunner
 from ganrt.pipelines.damage import DetectorSettings, detect
+from ganrt.pipelines.notes import note
 from ganrt.pipelines import restore as restore_stages
 from ganrt.pipelines.restore import Prepared, RestoreSettings, check_output, finish_stage
-
-log = logging.getLogger(__name__)
 
 MASK_SUFFIX = ".mask.png"
 MASK_MARK = "ganrt-mask"
@@ -135,12 +133,14 @@ def write_mask(path: Path, mask: np.ndarray, dpi: tuple[float, float] | None = N
 
 
 def write_stage(dst: Path, repaired: np.ndarray, prepared: RepairPrepared, settings: RepairSettings,
-                scale: int) -> tuple[Path, list[str]]:
+                scale: int, subject: str) -> Path:
+    """Write the repaired image (and its mask); what it loses is noted (``notes``) under ``subject``."""
     finished = finish_stage(repaired, prepared, settings.restore, scale)
-    notes = check_output(dst, finished)
+    for text in check_output(dst, finished):
+        note(subject, text)
     if settings.save_masks:
         write_mask(mask_path_for(dst), prepared.mask, prepared.decoded.dpi, prepared.mtime_ns)
-    return restore_stages.write_stage(dst, finished, prepared, settings.restore), notes
+    return restore_stages.write_stage(dst, finished, prepared, settings.restore)
 
 
 class RepairRunner(ArchiveRunner):
@@ -171,12 +171,10 @@ class RepairRunner(ArchiveRunner):
         if "small_mask" in stats and len(self.preview_masks) < PREVIEW_MASKS:
             self.preview_masks[task.src] = stats["small_mask"]
 
-    def _write(self, task, prepared: RepairPrepared, repaired) -> tuple[Path, list[str]]:
-        out, notes = write_stage(task.dst, repaired, prepared, self.repair, self.scale)
-        notes = list(task.notes) + notes
-        for note in notes:
-            log.warning("%s: %s", task.rel, note)
-        return out, notes
+    def _write(self, task, prepared: RepairPrepared, repaired) -> Path:
+        for text in task.notes:
+            note(task.rel, text)
+        return write_stage(task.dst, repaired, prepared, self.repair, self.scale, task.rel)
 
 
 def repair_runner(tools, settings: RepairSettings, state, fingerprint: str, **kwargs) -> RepairRunner:
@@ -188,9 +186,9 @@ def repair_runner(tools, settings: RepairSettings, state, fingerprint: str, **kw
     return RepairRunner(upscaler, replace(settings, filler=filler, faces=faces), state, fingerprint, **kwargs)
 
 
-def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> tuple[Path, list[str]]:
+def repair_one(prepared: RepairPrepared, dst: Path, settings: RepairSettings, upscaler=None) -> Path:
     """Repair an image already read and write it to ``dst`` (its final, planned path)."""
     scale = upscaler.scale if upscaler is not None else 1
     restore_stages.check_output_size(dst, prepared, settings.restore, scale)
     repaired = infer_stage(prepared, settings, upscaler)
-    return write_stage(dst, repaired, prepared, settings, scale)
+    return write_stage(dst, repaired, prepared, settings, scale, prepared.src.name)

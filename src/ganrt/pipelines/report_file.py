@@ -1,5 +1,6 @@
-"""The ``--report`` file of a folder job: JSON (the summary, the settings, every failure and ignored
-file), or CSV for a spreadsheet (one row per failed or ignored file: path, outcome, reason).
+"""The ``--report`` file of a folder job: JSON (the summary, the settings, every failure, every warning
+on what an output lost of its input, every ignored file), or CSV for a spreadsheet (one row per
+failure, warning or ignored file: path, outcome, reason).
 
 A CSV is written in UTF-8 with a byte-order mark, which is how Excel knows the names are UTF-8.
 Either kind is recognised as ganrt's, so a rerun replaces it without ``--overwrite``.
@@ -27,9 +28,10 @@ def write(path: Path, report: dict) -> None:
         text = io.StringIO(newline="")
         rows = csv.writer(text, lineterminator="\r\n")
         rows.writerow(CSV_HEADER)
-        for outcome, key in (("failed", "failures"), ("ignored", "ignored_files")):
+        for outcome, key, why in (("failed", "failures", "reason"), ("warning", "warnings", "note"),
+                                  ("ignored", "ignored_files", "reason")):
             for entry in report[key]:
-                rows.writerow((entry["path"], outcome, entry["reason"]))
+                rows.writerow((entry["path"], outcome, entry[why]))
         atomic_write_bytes(path, text.getvalue().encode("utf-8-sig"))
     else:
         atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())

@@ -8,7 +8,6 @@ decides where an output goes: that was planned before (``output_plan``).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +16,9 @@ import numpy as np
 from ganrt.errors import ImageWriteError, ResourceError
 from ganrt.pipelines import density, image_io, sidecar
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
+from ganrt.pipelines.notes import note
 from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.tiling import DEFAULT_PAD, upscale
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,7 @@ class Prepared:
     decoded: image_io.DecodedImage
     rgb: np.ndarray  # H×W×3 input for the model
     mtime_ns: int | None = None  # the source file's modification time, which its output is dated with
+    notes: tuple[str, ...] = ()  # what reading it lost (pages past the first, deep samples): for the report
 
     @property
     def megapixels(self) -> float:
@@ -125,12 +124,11 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
-                     on_tiles=None) -> tuple[Path, list[str]]:
+                     on_tiles=None) -> Path:
     """Infer, finish and write an image already read to ``dst`` (its final, planned path)."""
     check_output_size(dst, prepared, settings, engine.scale)
     restored = infer_stage(engine, prepared, settings, on_tiles=on_tiles)
     finished = finish_stage(restored, prepared, settings, engine.scale)
-    notes = check_output(dst, finished)
-    for note in notes:
-        log.warning("%s: %s", prepared.src.name, note)
-    return write_stage(dst, finished, prepared, settings), notes
+    for text in check_output(dst, finished):
+        note(prepared.src.name, text)
+    return write_stage(dst, finished, prepared, settings)

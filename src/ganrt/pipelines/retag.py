@@ -10,12 +10,9 @@ has no field of its own for it (WebP, AVIF, HEIC), where EXIF is the only place.
 
 from __future__ import annotations
 
-import logging
-
 from ganrt.pipelines import density, photo_text
 from ganrt.pipelines.metadata import xmp_property
-
-log = logging.getLogger(__name__)
+from ganrt.pipelines.notes import note
 
 IMAGE_WIDTH, IMAGE_LENGTH = 0x0100, 0x0101
 EXIF_IFD, PIXEL_X, PIXEL_Y = 0x8769, 0xA002, 0xA003
@@ -67,7 +64,7 @@ def for_output(exif: bytes | None, xmp: bytes | None, iptc: bytes | None, *, siz
         try:
             return change(block)
         except Exception as exc:  # noqa: BLE001 - a damaged block is not worth failing the image
-            log.warning("the %s could not be given the new size and density (%s); written as it was", what, exc)
+            note(None, f"the {what} could not be given the new size and density ({exc}); written as it was")
             return block
 
     exif = rewritten(lambda b: _exif(b, size, dpi, add_density=not own_density_field, text=text), exif, "EXIF")

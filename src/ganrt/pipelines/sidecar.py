@@ -12,12 +12,10 @@ beside it.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ganrt.pipelines.metadata import xmp_property
-
-log = logging.getLogger(__name__)
+from ganrt.pipelines.notes import note
 
 SUFFIX = ".xmp"
 MAX_BYTES = 16 << 20  # larger is not a sidecar a photo manager wrote
@@ -66,11 +64,11 @@ def read(photo: Path) -> bytes | None:
             raise OSError(f"larger than {MAX_BYTES >> 20} MB")
         found = packet(path.read_bytes())
     except OSError as exc:
-        log.warning("%s: its sidecar %s cannot be read (%s); the photo's own XMP is kept", photo.name, path.name,
-                    getattr(exc, "strerror", None) or exc)
+        note(photo.name, f"its sidecar {path.name} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
+                         "the photo's own XMP is kept")
         return None
     if found is None:
-        log.warning("%s: %s holds no XMP packet; the photo's own XMP is kept", photo.name, path.name)
+        note(photo.name, f"its sidecar {path.name} holds no XMP packet; the photo's own XMP is kept")
     return found
 
 

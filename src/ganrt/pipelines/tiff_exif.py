@@ -18,11 +18,10 @@ far too much, inside another file's EXIF.
 
 from __future__ import annotations
 
-import logging
 import struct
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from ganrt.pipelines.notes import note
 
 EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
 # first-IFD tags that describe the photo, not its pixels: DocumentName, ImageDescription, Make, Model,
@@ -132,7 +131,7 @@ def append_sub_ifds(path: Path, exif) -> None:
     with open(path, "r+b") as fh:
         head = fh.read(8)
         if head[:4] not in (b"II*\x00", b"MM\x00*"):
-            log.warning("%s is a BigTIFF: written without its Exif and GPS sub-IFDs", path.name)
+            note(path.name, "a BigTIFF: written without its Exif and GPS sub-IFDs")
             return
         order = "<" if head[:2] == b"II" else ">"
         first = struct.unpack(order + "I", head[4:8])[0]
