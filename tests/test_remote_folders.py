@@ -114,8 +114,12 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
 
     down = ganrt("restore", f"{url}/scans", tmp_path / "down", *FAST, "--format", "jpg", "-q")
     assert down.returncode == 1
+    originals = remote_files(fs, f"{url}/scans")
     for rel, path in expected.items():
         assert np.abs(decoded((tmp_path / "down" / rel).read_bytes()) - decoded(path.read_bytes())).max() <= 1
+        original = originals[rel if rel in originals else rel.removesuffix(".png") + ".png"]
+        # dated as the original in the store (whole seconds there), as a local folder's outputs are
+        assert abs((tmp_path / "down" / rel).stat().st_mtime - original["LastModified"].timestamp()) < 1, rel
 
     from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Mirror
 

@@ -47,6 +47,7 @@ class Task:
     src_url: str | None = None  # an input read through fsspec (src is then its stand-in path)
     dst_mirror: Mirror | None = None  # an OUTPUT given as a URL (dst is then a stand-in path)
     sidecar_url: str | None = None  # a remote input's XMP sidecar, fetched beside it
+    src_time_ns: int | None = None  # a remote input's modification time: its fetched copy (and output) dated so
 
 
 @dataclass

@@ -351,8 +351,10 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
                 side_url = f"{src}/{side_rel}"
                 both = f"{version}:{version_ns(listed[side_rel])}"
                 version = int(hashlib.sha256(both.encode()).hexdigest()[:15], 16)
+            seconds = _seconds(info)
             found.tasks.append(Task(src_mirror.local / rel_path, rel, out, int(info.get("size") or 0),
-                                    version, src_url=f"{src}/{rel}", sidecar_url=side_url))
+                                    version, src_url=f"{src}/{rel}", sidecar_url=side_url,
+                                    src_time_ns=int(seconds * 1e9) if seconds is not None else None))
     if dst_mirror is not None:
         found.tasks = [replace(t, dst_mirror=dst_mirror) for t in found.tasks]
         return found, Listing.of(dst_mirror)
@@ -377,8 +379,8 @@ def header_has_alpha(url: str) -> bool:
 
 @contextlib.contextmanager
 def fetched(task) -> Iterator:
-    """The task with its input fetched into a temporary local file of the same name (and its XMP
-    sidecar beside it, where it has one)."""
+    """The task with its input fetched into a temporary local file of the same name, dated as the remote
+    file (and its XMP sidecar beside it, where it has one)."""
     from ganrt.errors import ImageReadError
 
     fs, path = filesystem(task.src_url)
@@ -391,6 +393,8 @@ def fetched(task) -> Iterator:
             raise ImageReadError("file not found (gone since the folder was listed)") from None
         except OSError as exc:
             raise ImageReadError(f"cannot fetch {task.src_url}: {exc}") from None
+        if task.src_time_ns is not None:  # the output is dated as its original, as from a local folder
+            os.utime(local, ns=(task.src_time_ns, task.src_time_ns))
         if task.sidecar_url is not None:
             side_fs, side_path = filesystem(task.sidecar_url)
             try:
