@@ -148,6 +148,36 @@ def test_colliding_names_each_get_one_output(tmp_path, photo):
     assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["skipped_done"] == 3
 
 
+def test_a_second_input_folder_never_writes_over_the_first_ones_outputs(tmp_path, photo):
+    """Box 2's IMG_0001.jpg restored into box 1's output folder would replace box 1's IMG_0001.jpg (the job
+    state knows photos by name): refused, whole, before any work, dry run too; --overwrite allows it. Box 1
+    moved or remounted elsewhere (its old path gone) is the same archive: it resumes."""
+    box1, box2, dst = tmp_path / "box1", tmp_path / "box2", tmp_path / "restored"
+    box1.mkdir()
+    box2.mkdir()
+    rgb(box1 / "IMG_0001.jpg", photo, quality=95)
+    rgb(box1 / "IMG_0002.jpg", photo[4:], quality=95)
+    rgb(box2 / "IMG_0001.jpg", photo[::-1], quality=95)
+    assert cli("restore", box1, dst, *FAST).exit_code == 0
+    first = photos_in(dst)
+    for extra in ((), ("--dry-run",)):
+        line = one_line_error(cli("restore", box2, dst, *FAST, *extra), 2)
+        assert line == f"error: {dst} holds the outputs of another input folder, {box1}; give {box2} an output " \
+                       "folder of its own (or --overwrite to replace outputs of the same names)"
+    assert photos_in(dst) == first
+    moved = box1.rename(tmp_path / "box1 on the new drive")
+    again = cli("restore", moved, dst, "--report", tmp_path / "r.json", *FAST)
+    assert again.exit_code == 0 and json.loads((tmp_path / "r.json").read_text())["skipped_done"] == 2
+    assert photos_in(dst) == first
+    assert cli("restore", box2, dst, "--overwrite", *FAST).exit_code == 0
+    now = photos_in(dst)
+    assert now["IMG_0001.jpg"] != first["IMG_0001.jpg"] and now["IMG_0002.jpg"] == first["IMG_0002.jpg"]
+
+
+def photos_in(root: Path) -> dict[str, bytes]:
+    return {rel: data for rel, data in snapshot(root).items() if not rel.startswith(".")}
+
+
 def test_names_differing_in_case_get_two_outputs_where_the_output_drive_folds_case(tmp_path, photo):
     """A Linux archive holding IMG.JPG and img.jpg, restored onto exFAT/NTFS/APFS (one name there): the
     second is written as img~2.jpg, not over the first. This machine's file systems keep case, so the

@@ -276,7 +276,7 @@ def _repair_folder(src: Path | str, dst: Path | str, tools: _Tools, base: dict, 
     from ganrt.pipelines.repair import RepairSettings, is_mask, mask_path_for, repair_runner
 
     fmt = base["restore"].fmt
-    discovery, open_state = discover_folder(src, dst, fmt, suffix)
+    discovery, open_state = discover_folder(src, dst, fmt, suffix, overwrite)
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     fingerprint = settings_fingerprint(fingerprint_of)

@@ -193,7 +193,7 @@ def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device,
     from ganrt.pipelines.output_plan import claim_side_files
     from ganrt.pipelines.restore import RestoreSettings
 
-    discovery, open_state = discover_folder(src, dst, fmt, suffix)  # refuses bad folders before any model loads
+    discovery, open_state = discover_folder(src, dst, fmt, suffix, overwrite)  # refuses bad folders before any model loads
     if not discovery.tasks and not discovery.failed:
         raise UsageError(f"no images found in {src} ({len(discovery.ignored)} other file(s) ignored)")
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt restore")
@@ -245,40 +245,42 @@ def _restore_folder(src: Path | str, dst: Path | str, *, model, backend, device,
     return 1 if result.failed else 0
 
 
-def discover_folder(src: Path | str, dst: Path | str, fmt: str, suffix: str):
+def discover_folder(src: Path | str, dst: Path | str, fmt: str, suffix: str, overwrite: bool):
     """The folder job's Discovery and a function opening its job state, for local folders and fsspec
     URLs alike (a remote OUTPUT's state lives in ganrt's cache, sees the outputs through a listing,
-    takes in the copy the OUTPUT holds and keeps that copy up to date)."""
-    from functools import partial
-
+    takes in the copy the OUTPUT holds and keeps that copy up to date). The state opened refuses an
+    OUTPUT holding another input folder's outputs (``JobState.claim_input``)."""
     from ganrt.errors import UsageError
     from ganrt.pipelines.image_io import IMAGE_SUFFIXES
     from ganrt.pipelines.jobstate import JobState
 
+    listing = None
     if isinstance(src, Path) and isinstance(dst, Path):
         from ganrt.pipelines.archive_walk import discover
 
         if not dst.exists() and dst.suffix.lower() in IMAGE_SUFFIXES:
             raise UsageError(f"OUTPUT {dst} looks like an image file, but INPUT is a folder: give an output folder")
-        return discover(src, dst, fmt, suffix), partial(JobState, dst)
-    from ganrt.pipelines import remote_folder
+        discovery = discover(src, dst, fmt, suffix)
+    else:
+        from ganrt.pipelines import remote_folder
 
-    discovery, listing = remote_folder.discover(src, dst, fmt, suffix)
+        discovery, listing = remote_folder.discover(src, dst, fmt, suffix)
+    source = src if isinstance(src, str) else str(discovery.src_root)
 
     def open_state(readonly: bool = False) -> JobState:
         state = JobState(discovery.dst_root, readonly=readonly)
-        if listing is None:  # a remote INPUT into a local OUTPUT: the state is the OUTPUT's own
-            return state
-        state.remote = listing
-        copy = remote_folder.StateCopy(listing)
         try:
-            copy.merge_into(state)
+            if listing is not None:  # a remote OUTPUT (a remote INPUT into a local OUTPUT: the OUTPUT's own state)
+                state.remote = listing
+                copy = remote_folder.StateCopy(listing)
+                copy.merge_into(state)
+                if not readonly:
+                    state.copy = copy
+                    listing.remove_dead_temps()
+            state.claim_input(source, overwrite=overwrite)
         except BaseException:
             state.close()
             raise
-        if not readonly:
-            state.copy = copy
-            listing.remove_dead_temps()
         return state
 
     return discovery, open_state

@@ -7,7 +7,9 @@ time and the fingerprint of the settings that change the output. An image is
 known to be ours and may be replaced, while outputs the job never made are
 not overwritten without ``--overwrite``. Every update is its own committed
 transaction (WAL, synchronous=FULL), so ``kill -9`` loses at most the image
-in flight. A lock file keeps two runs from sharing one OUTPUT_DIR.
+in flight. A lock file keeps two runs from sharing one OUTPUT_DIR, and the state records the INPUT its
+outputs are made from: another input folder's photos of the same names are refused, not written over
+them (see :meth:`JobState.claim_input`).
 
 Paths are stored as text; a file name that is not valid UTF-8 (possible on
 Linux) is stored as ``\0b:`` + its bytes in hex, a form no real name can take.
@@ -46,6 +48,7 @@ CREATE TABLE IF NOT EXISTS images (
     updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS images_output ON images(output);
+CREATE TABLE IF NOT EXISTS job (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -109,6 +112,11 @@ MERGE = (_upsert("COALESCE(excluded.output, images.output)")
          "ELSE excluded.updated > images.updated END")
 
 
+def _still_there(source: str) -> bool:
+    """Whether a recorded INPUT is still where it was (a URL is taken to be)."""
+    return "://" in source or Path(source).is_dir()
+
+
 def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
 
@@ -163,6 +171,29 @@ class JobState:
             raise UsageError(f"the job state {path} is damaged ({exc}); move it away to start afresh "
                              "(outputs of earlier runs will then need --overwrite to be redone)") from None
 
+    def input_folder(self) -> str | None:
+        """The INPUT (a resolved local path or a URL) the recorded outputs were made from."""
+        found = self._db.execute("SELECT value FROM job WHERE key='input'").fetchone()
+        return found[0] if found else None
+
+    def claim_input(self, source: str, *, overwrite: bool) -> None:
+        """Record ``source`` as the INPUT of this OUTPUT's outputs; refuse (without ``overwrite``) another
+        input while the recorded one still exists and outputs made from it are recorded: its IMG_0001.jpg
+        and this one's would share one output, and rows keyed by name alone would take it for a changed
+        photo. A recorded local folder that is gone is an archive moved or mounted elsewhere: adopted."""
+        recorded = self.input_folder()
+        if recorded == source:
+            return
+        if recorded is not None and not overwrite and _still_there(recorded) and self._db.execute(
+                "SELECT 1 FROM images WHERE output IS NOT NULL AND status != 'failed' LIMIT 1").fetchone():
+            raise UsageError(f"{self.root} holds the outputs of another input folder, {recorded}; give {source} "
+                             "an output folder of its own (or --overwrite to replace outputs of the same names)")
+        if not self.readonly:
+            self._db.execute("INSERT INTO job(key, value) VALUES ('input', ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (source,))
+            if self.copy is not None:
+                self.copy.changed(self)
+
     def newest(self) -> tuple[int, float]:
         """(row count, the latest update) of this state."""
         return _newest(self._db)
@@ -175,9 +206,12 @@ class JobState:
         try:
             rows = other.execute("SELECT rel, size, mtime_ns, fingerprint, status, output, reason, updated "
                                  "FROM images")
+            job = other.execute("SELECT key, value FROM job").fetchall() if other.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='job'").fetchone() else []
             before = self._db.total_changes
             self._db.execute("BEGIN")
             try:
+                self._db.executemany("INSERT OR IGNORE INTO job(key, value) VALUES (?, ?)", job)
                 self._db.executemany(MERGE, rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
