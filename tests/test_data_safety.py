@@ -174,6 +174,23 @@ def test_a_second_input_folder_never_writes_over_the_first_ones_outputs(tmp_path
     assert now["IMG_0001.jpg"] != first["IMG_0001.jpg"] and now["IMG_0002.jpg"] == first["IMG_0002.jpg"]
 
 
+def test_the_input_folder_under_another_spelling_is_the_same_input(tmp_path):
+    """On a drive that ignores letter case, ~/Scans and ~/scans are one folder; so are a folder and its
+    bind mount: the job state compares the folders, not the spellings."""
+    from ganrt.errors import UsageError
+    from ganrt.pipelines.jobstate import JobState
+
+    box = tmp_path / "box"
+    box.mkdir()
+    with JobState(tmp_path / "out") as state:
+        state.claim_input(f"{box}/.", overwrite=False)  # a spelling resolve() would not give
+        state._db.execute("INSERT INTO images VALUES ('a.jpg', 1, 1, 'fp', 'done', 'a.jpg', NULL, 0)")
+        state.claim_input(str(box), overwrite=False)
+        (tmp_path / "other").mkdir()
+        with pytest.raises(UsageError, match="holds the outputs of another input folder"):
+            state.claim_input(str(tmp_path / "other"), overwrite=False)
+
+
 def photos_in(root: Path) -> dict[str, bytes]:
     return {rel: data for rel, data in snapshot(root).items() if not rel.startswith(".")}
 

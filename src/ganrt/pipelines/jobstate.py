@@ -112,6 +112,17 @@ MERGE = (_upsert("COALESCE(excluded.output, images.output)")
          "ELSE excluded.updated > images.updated END")
 
 
+def _same_folder(recorded: str | None, source: str) -> bool:
+    """One local folder under two spellings: letter case on a drive that ignores it (macOS, Windows shares),
+    a bind mount."""
+    if recorded is None or "://" in recorded or "://" in source:
+        return False
+    try:
+        return os.path.samefile(recorded, source)
+    except OSError:
+        return False
+
+
 def _still_there(source: str) -> bool:
     """Whether a recorded INPUT is still where it was (a URL is taken to be)."""
     return "://" in source or Path(source).is_dir()
@@ -182,7 +193,7 @@ class JobState:
         and this one's would share one output, and rows keyed by name alone would take it for a changed
         photo. A recorded local folder that is gone is an archive moved or mounted elsewhere: adopted."""
         recorded = self.input_folder()
-        if recorded == source:
+        if recorded == source or _same_folder(recorded, source):
             return
         if recorded is not None and not overwrite and _still_there(recorded) and self._db.execute(
                 "SELECT 1 FROM images WHERE output IS NOT NULL AND status != 'failed' LIMIT 1").fetchone():
