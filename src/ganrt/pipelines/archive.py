@@ -142,8 +142,7 @@ class ArchiveRunner:
 
     def _write(self, task: Task, prepared: Prepared, restored) -> Path:
         finished = finish_stage(restored, prepared, self.settings, self.scale)
-        for text in [*task.notes, *check_output(task.dst, finished)]:
-            note(task.rel, text)
+        check_output(task.dst, finished, task.rel)
         return write_stage(task.dst, finished, prepared, self.settings)
 
     # what the loops call: the stages, with a remote input fetched and a remote output uploaded, and the
@@ -163,6 +162,8 @@ class ArchiveRunner:
     def write_task(self, task: Task, prepared: Prepared, restored) -> tuple[Path, list[str]]:
         """Write the image; returns its output and every note on what the output lost of its input."""
         with gathered() as found:
+            for text in task.notes:  # the plan's (an alpha channel moved the output to PNG)
+                note(task.rel, text)
             if task.dst_mirror is None:
                 out = self._write(task, prepared, restored)
             else:

@@ -19,7 +19,6 @@ from ganrt.errors import ImageReadError
 from ganrt.pipelines import image_io, sidecar
 from ganrt.pipelines.archive import ArchiveRunner
 from ganrt.pipelines.damage import DetectorSettings, detect
-from ganrt.pipelines.notes import note
 from ganrt.pipelines import restore as restore_stages
 from ganrt.pipelines.restore import Prepared, RestoreSettings, check_output, finish_stage
 
@@ -136,8 +135,7 @@ def write_stage(dst: Path, repaired: np.ndarray, prepared: RepairPrepared, setti
                 scale: int, subject: str) -> Path:
     """Write the repaired image (and its mask); what it loses is noted (``notes``) under ``subject``."""
     finished = finish_stage(repaired, prepared, settings.restore, scale)
-    for text in check_output(dst, finished):
-        note(subject, text)
+    check_output(dst, finished, subject)
     if settings.save_masks:
         write_mask(mask_path_for(dst), prepared.mask, prepared.decoded.dpi, prepared.mtime_ns)
     return restore_stages.write_stage(dst, finished, prepared, settings.restore)
@@ -172,8 +170,6 @@ class RepairRunner(ArchiveRunner):
             self.preview_masks[task.src] = stats["small_mask"]
 
     def _write(self, task, prepared: RepairPrepared, repaired) -> Path:
-        for text in task.notes:
-            note(task.rel, text)
         return write_stage(task.dst, repaired, prepared, self.repair, self.scale, task.rel)
 
 

@@ -98,8 +98,9 @@ def finish_stage(restored: np.ndarray, prepared: Prepared, settings: RestoreSett
     return Finished(pixels, alpha)
 
 
-def check_output(dst: Path, finished: Finished) -> list[str]:
-    """Whether ``dst`` (planned before any work) can hold the finished image; notes on what it loses.
+def check_output(dst: Path, finished: Finished, subject: str) -> None:
+    """Whether ``dst`` (planned before any work) can hold the finished image; what it loses is noted
+    (``notes``) under ``subject``.
 
     The plan already moved images with alpha to PNG; an alpha channel its header did not declare
     fails the image rather than write somewhere the plan did not check."""
@@ -108,8 +109,7 @@ def check_output(dst: Path, finished: Finished) -> list[str]:
         raise ImageWriteError(f"the image has an alpha channel its header did not declare; {suffix} cannot "
                               "hold it (use --format png)")
     if finished.pixels.dtype == np.uint16 and not image_io.holds_16bit(suffix):
-        return [f"{suffix} cannot hold 16-bit samples; writing 8-bit"]
-    return []
+        note(subject, f"{suffix} cannot hold 16-bit samples; writing 8-bit")
 
 
 def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
@@ -129,6 +129,5 @@ def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSet
     check_output_size(dst, prepared, settings, engine.scale)
     restored = infer_stage(engine, prepared, settings, on_tiles=on_tiles)
     finished = finish_stage(restored, prepared, settings, engine.scale)
-    for text in check_output(dst, finished):
-        note(prepared.src.name, text)
+    check_output(dst, finished, prepared.src.name)
     return write_stage(dst, finished, prepared, settings)
