@@ -493,6 +493,44 @@ def test_the_report_names_every_output_that_lost_something_of_its_input(tmp_path
     assert (tmp_path / "r.csv").stat().st_size < 2000
 
 
+def test_a_turned_tiff_is_read_upright_once(tmp_path, photos):
+    """A TIFF that states its orientation (a scan turned in a photo manager, which sets the tag): every one of
+    the 8, at 8 and 16 bits, gray and colour, uncompressed, zlib and LZW, comes out upright, turned once (a
+    decoder that turns TIFFs itself must not have it turned twice); and a folder restore of one is upright."""
+    import tifffile
+
+    from ganrt.pipelines.image_io import _orient
+
+    rgb = photos["chelsea_45x59"]
+    samples = [rgb, rgb[..., 1].copy(), rgb.astype(np.uint16) * 257 + 3, rgb[..., 0].astype(np.uint16) * 257]
+    for orientation in range(1, 9):
+        for arr in samples:
+            for compression in (None, "zlib"):
+                tifffile.imwrite(tmp_path / "t.tif", arr, photometric="rgb" if arr.ndim == 3 else "minisblack",
+                                 compression=compression, metadata=None,
+                                 extratags=[(274, "H", 1, orientation, True)])
+                got = read_image(tmp_path / "t.tif").pixels
+                assert np.array_equal(got, _orient(arr, orientation)), (orientation, arr.dtype, arr.ndim, compression)
+        exif = Image.Exif()
+        exif[274] = orientation
+        Image.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw", exif=exif)
+        assert np.array_equal(read_image(tmp_path / "lzw.tif").pixels, _orient(rgb, orientation)), orientation
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tifffile.imwrite(src / "sideways.tif", rgb, photometric="rgb", metadata=None, extratags=[(274, "H", 1, 6, True)])
+    assert restore(src, dst, "-q").exit_code == 0
+    with Image.open(dst / "sideways.tif") as out:
+        assert out.size == (180, 236) and out.getexif().get(274, 1) == 1
+        upright = np.rot90(rgb, -1)
+        assert np.abs(cv2_area(np.asarray(out), upright.shape[:2]) - upright).mean() < 8
+
+
+def cv2_area(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(image.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
 def test_resume_skips_done_and_redoes_what_changed(archive, tmp_path, photos):
     src, _ = archive
     dst = tmp_path / "out"

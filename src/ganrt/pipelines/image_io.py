@@ -222,6 +222,14 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
             found = _read_tiff_fallback(path, max_pixels)  # layouts Pillow cannot open (16-bit gray+alpha…)
             return replace(found, xmp=upright_xmp(sidecar_xmp)) if sidecar_xmp else found
         raise
+    turns, data = _tiff_turns(img, path)
+    if data is not None:  # decoded as stored, turned below: decoders differ in whether they turn a TIFF
+        import io
+
+        from PIL import Image
+
+        img.close()
+        img = Image.open(io.BytesIO(data))
     with img:
         sixteen, gray = _is_16bit(img), _is_gray(img)  # before load(), which clears the tile list
         by_tifffile = _deep_tiff_for_tifffile(img)
@@ -244,7 +252,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
             exif = _exif_of(img, jp2_meta.get(jp2_boxes.EXIF_UUID) if jp2 else None)
         except Exception:  # noqa: BLE001 - broken EXIF is not worth failing the image
             exif = None
-        orientation = int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
+        orientation = turns[0] if turns else int(exif.get(EXIF_ORIENTATION, 1)) if exif else 1
         if sidecar_xmp:
             from ganrt.pipelines.sidecar import orientation as sidecar_orientation
 
@@ -272,7 +280,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
         elif by_tifffile:
             pixels, alpha = _tifffile_pixels(path, img)
         elif sixteen:
-            pixels, alpha = _decode_16bit(path, gray=gray, bits=bits)
+            pixels, alpha = _decode_16bit(path, gray=gray, bits=bits, data=data)
         else:
             pixels, alpha = _pil_to_arrays(img)
     if orientation in range(2, 9):
@@ -289,6 +297,22 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
         except Exception:  # noqa: BLE001
             exif_bytes = None
     return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi, text)
+
+
+def _tiff_turns(img, path: Path) -> tuple[tuple[int, ...], bytes | None]:
+    """The orientation each page of a TIFF states (``tiff_orientation``), and, where one is not 1, the file's
+    bytes with every page stated upright, for the decoders; ((), None) for other formats."""
+    if img.format != "TIFF":
+        return (), None
+    from ganrt.pipelines import tiff_orientation
+
+    turns = tiff_orientation.orientations(path)
+    if all(turn == 1 for turn in turns):
+        return turns, None
+    try:
+        return turns, tiff_orientation.unturned(path)
+    except OSError as exc:
+        raise from_os_error(exc, f"reading {path}") from None
 
 
 _XMP_ORIENTATION = xmp_property(b"tiff:Orientation", rb"[2-8]")
@@ -386,12 +410,16 @@ def _read_tiff_fallback(path: Path, max_pixels: int) -> DecodedImage:
             if h * w > max_pixels:
                 raise ImageReadError(f"header declares {w}x{h} = {w * h:,} pixels, more than --max-pixels {max_pixels:,}")
             pixels, alpha = _tifffile_arrays(page, path.name)
+            turn = page.tags.get(EXIF_ORIENTATION)  # tifffile decodes as stored
+            turn = int(turn.value) if turn is not None and turn.value in range(2, 9) else 1
+            pixels = _orient(pixels, turn)
+            alpha = _orient(alpha, turn) if alpha is not None else None
             icc_tag, xmp_tag = page.tags.get(34675), page.tags.get(700)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             xmp = upright_xmp(xmp_tag.value) if xmp_tag is not None else None
             tags = {t: page.tags[t].value for t in density.TIFF_TAGS if t in page.tags}
             dpi = density.dpi_of(None, {t: v[0] / v[1] if isinstance(v, tuple) and len(v) == 2 and v[1] else v
-                                        for t, v in tags.items()})
+                                        for t, v in tags.items()}, turn)
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types for bad files
@@ -488,12 +516,14 @@ def to_16bit(arr: np.ndarray, name: str) -> np.ndarray:
     raise ImageReadError(f"unsupported sample type {arr.dtype}")
 
 
-def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16,
+                  data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA);
-    ``bits``: the samples' precision, stretched to the full 16-bit range when less (12-bit JPEG 2000)."""
+    ``bits``: the samples' precision, stretched to the full 16-bit range when less (12-bit JPEG 2000);
+    ``data``: the file's bytes to decode instead of the file's."""
     import cv2
 
-    data = np.fromfile(path, dtype=np.uint8)
+    data = np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)
     with quiet_opencv():
         arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None:
