@@ -525,6 +525,43 @@ def test_a_turned_tiff_is_read_upright_once(tmp_path, photos):
         assert np.abs(cv2_area(np.asarray(out), upright.shape[:2]) - upright).mean() < 8
 
 
+def test_every_page_of_a_multi_page_tiff_is_restored_into_its_tiff(tmp_path, photos):
+    """The front and the back of a print scanned into one TIFF: both pages are restored into the output TIFF,
+    each at its own depth, upright and with its own density; the photo's EXIF stays with the first page; a
+    reduced-resolution preview page is left out, and the report says so. Pillow's LZW pages too."""
+    import tifffile
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    front, back = photos["chelsea_45x59"], photos["coffee_61x93"][:45, :59, 1].astype(np.uint16) * 257 + 3
+    with tifffile.TiffWriter(src / "album.tif") as tif:
+        tif.write(front, photometric="rgb", resolution=(300, 300), resolutionunit=2, metadata=None,
+                  extratags=[(271, "s", 0, "Epson", True)])
+        tif.write(back, photometric="minisblack", resolution=(150, 200), resolutionunit=2, metadata=None,
+                  extratags=[(274, "H", 1, 6, True)])  # the back, written turned: its own orientation
+        tif.write(front[::4, ::4], photometric="rgb", subfiletype=1, metadata=None)  # a preview, not a page
+    lzw = [Image.fromarray(front), Image.fromarray(front[::-1].copy()).convert("L")]
+    lzw[0].save(src / "lzw.tif", save_all=True, append_images=lzw[1:], compression="tiff_lzw")
+    result = restore(src, dst, "--report", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["warnings"] == [{"path": "album.tif",
+                                   "note": "page 3 of 3 is a reduced-resolution preview or a mask: left out"}]
+    with Image.open(dst / "album.tif") as out:
+        assert out.n_frames == 2 and out.size == (236, 180) and out.getexif().get(271) == "Epson"
+    with tifffile.TiffFile(dst / "album.tif") as out:
+        first, second = (page.asarray() for page in out.pages)
+        assert [page.tags[297].value for page in out.pages] == [(0, 2), (1, 2)]
+        assert (out.pages[1].tags[282].value, out.pages[1].tags[283].value) == ((800, 1), (600, 1))
+    assert first.dtype == np.uint8 and second.dtype == np.uint16 and second.shape == (236, 180)
+    upright = np.rot90(back, -1).astype(float) / 257  # orientation 6: turned 90° clockwise to stand upright
+    assert np.abs(cv2_area(second, upright.shape) / 257 - upright).mean() < 8
+    with Image.open(dst / "lzw.tif") as out:
+        assert out.n_frames == 2
+        out.seek(1)
+        assert out.mode == "L" and np.abs(cv2_area(np.asarray(out), (45, 59)) - np.asarray(lzw[1])).mean() < 8
+
+
 def cv2_area(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     import cv2
 

@@ -553,12 +553,16 @@ def test_an_output_beyond_its_formats_size_limit_fails_before_any_work(tmp_path,
     assert cli("restore", src / "panorama.webp", tmp_path / "p.png", *FAST).exit_code == 0  # as PNG it fits
 
 
-def test_multi_page_tiff_warns_and_gray_alpha_stays_gray_alpha(tmp_path, photo):
+def test_multi_page_tiff_keeps_its_pages_and_gray_alpha_stays_gray_alpha(tmp_path, photo):
     pages = [Image.fromarray(photo[i:i + 16, :16]) for i in range(3)]
     tif = tmp_path / "pages.tif"
     pages[0].save(tif, save_all=True, append_images=pages[1:])
     result = cli("restore", tif, tmp_path / "o.tif", *FAST[:-1])
-    assert result.exit_code == 0 and "3 pages" in result.output
+    assert result.exit_code == 0 and "only the first" not in result.output, result.output
+    with Image.open(tmp_path / "o.tif") as out:
+        assert (out.n_frames, out.size) == (3, (64, 64))
+    as_png = cli("restore", tif, tmp_path / "o.png", *FAST[:-1])  # a PNG holds one page, and says so
+    assert as_png.exit_code == 0 and "holds 3 pages/frames; only the first is restored" in as_png.output
     la = tmp_path / "la.png"
     Image.fromarray(np.dstack([photo[:16, :16, 0], np.full((16, 16), 128, np.uint8)]), "LA").save(la)
     assert cli("restore", la, tmp_path / "la_out.png", *FAST).exit_code == 0

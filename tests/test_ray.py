@@ -102,7 +102,8 @@ def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_
     src = make_archive(tmp_path / "in", 6, 48)
     (src / "roll1" / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     page = Image.open(src / "roll1" / "scan 01.png")
-    page.save(src / "roll1" / "two pages.tif", save_all=True, append_images=[page.rotate(90)])  # a warning row
+    page.save(src / "roll1" / "two pages.gif", save_all=True, append_images=[page.rotate(90)])  # a warning row
+    page.save(src / "roll1" / "two pages.tif", save_all=True, append_images=[page.rotate(90)])  # both restored
     alone = ganrt("restore", src, tmp_path / "alone", *FAST, "--report", tmp_path / "alone.json", "-q")
     on_ray = ganrt("restore", src, tmp_path / "ray", *FAST, "--report", tmp_path / "ray.json", "-q",
                    "--ray", "--ray-actors", "2")
@@ -111,12 +112,17 @@ def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_
         "failed: roll1/torn.jpg: corrupt or truncated image (Truncated File Read)"]  # no Ray noise on the terminal
     a, b = json.loads((tmp_path / "alone.json").read_text()), json.loads((tmp_path / "ray.json").read_text())
     assert {k: v for k, v in a.items() if k not in TIMINGS} == {k: v for k, v in b.items() if k not in TIMINGS}
-    assert a["restored"] == 7
-    assert a["warnings"] == [{"path": "roll1/two pages.tif", "note": "holds 2 pages/frames; only the first is restored"}]
+    assert a["restored"] == 8
+    assert a["warnings"] == [{"path": "roll1/two pages.gif", "note": "holds 2 pages/frames; only the first is restored"}]
     want, got = outputs(tmp_path / "alone"), outputs(tmp_path / "ray")
-    assert sorted(want) == sorted(got) and len(want) == 6
+    assert sorted(want) == sorted(got) and len(want) == 7
     for rel in want:
         assert np.abs(pixels(want[rel]) - pixels(got[rel])).max() <= 1, rel
+    with Image.open(tmp_path / "alone/roll1/two pages.tif") as one, Image.open(tmp_path / "ray/roll1/two pages.tif") as two:
+        assert one.n_frames == two.n_frames == 2
+        for index in range(2):
+            one.seek(index), two.seek(index)
+            assert np.abs(np.asarray(one).astype(int) - np.asarray(two)).max() <= 1, index
     again = ganrt("restore", src, tmp_path / "ray", *FAST, "-q", "--ray", cluster, "--ray-actors", "2")
     assert again.returncode == 1  # the torn file still fails; nothing else is redone (on the cluster, this time)
     assert {rel: p.stat().st_mtime_ns for rel, p in outputs(tmp_path / "ray").items()} == \

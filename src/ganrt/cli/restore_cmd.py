@@ -156,7 +156,7 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
     dst, notes = single_output(src, output, fmt=fmt, suffix=suffix)
     OutputPlan(inputs=(src,), overwrite=overwrite).claim(dst, str(src))
     try:  # read first: a bad input fails before any model is loaded
-        prepared = read_stage(src, RestoreSettings(max_pixels=max_pixels))
+        prepared = read_stage(src, RestoreSettings(max_pixels=max_pixels), into=dst)
     except ImageReadError as exc:
         raise ImageReadError(f"{src}: {exc}") from None
     choice = choose_engine(model, backend, device, precision, tile, threads, command="ganrt restore")
@@ -168,9 +168,11 @@ def _restore_one(src: Path, output: Path, *, model, backend, device, precision, 
         remove_stale_temps(dst.parent)  # what a killed restore into this folder left
     start = time.perf_counter()
     with choice.open() as engine:
-        h, w = prepared.rgb.shape[:2]
-        tiles = tile_count(h, w, settings.tile.for_engine(engine, h, w, engine.spec.out_channels, settings.pad),
-                           settings.pad)
+        tiles = 0
+        for page in prepared.every_page:  # a multi-page TIFF's pages all go into its TIFF output
+            h, w = page.rgb.shape[:2]
+            tile = settings.tile.for_engine(engine, h, w, engine.spec.out_channels, settings.pad)
+            tiles += tile_count(h, w, tile, settings.pad)
         with RateBar("restoring", tiles, quiet, unit="tiles") as bar:
             written = restore_prepared(engine, prepared, dst, settings, on_tiles=bar.advance)
     if not quiet:

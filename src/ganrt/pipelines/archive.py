@@ -23,8 +23,8 @@ from ganrt.pipelines.archive_walk import Discovery, Task
 from ganrt.pipelines.jobstate import JobState
 from ganrt.pipelines.notes import gathered, note
 from ganrt.pipelines.output_plan import OutputPlan, folder_outputs
-from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output, check_output_size, finish_stage,
-                                     infer_stage, read_stage, write_stage)
+from ganrt.pipelines.restore import (Prepared, RestoreSettings, check_output_size, finish_and_write, infer_pages,
+                                     read_stage)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,11 @@ def plan(discovery: Discovery, state: JobState, fingerprint: str, *, resume: boo
     return todo, outputs
 
 
+def _nbytes(restored) -> int:
+    """The memory what ``_infer`` made holds: an array, or a tuple of them (the pages of a TIFF)."""
+    return sum(a.nbytes for a in restored) if isinstance(restored, tuple) else restored.nbytes
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, GanrtError):
         return str(exc)
@@ -130,10 +135,12 @@ class ArchiveRunner:
 
     # stages run in the pools ---------------------------------------------------------
     def _read(self, task: Task) -> Prepared:
-        return read_stage(task.src, self.settings)
+        return read_stage(task.src, self.settings, into=task.dst)
 
     def _infer(self, prepared: Prepared):
-        return infer_stage(self.engine, prepared, self.settings)
+        """What the engine made of the image: opaque to the loop, which only weighs it (``_nbytes``) and hands
+        it to ``_write``; here, one array per page."""
+        return infer_pages(self.engine, prepared, self.settings)
 
     def infer_task(self, task: Task, prepared: Prepared):
         """The infer stage, after checking that the output's format can hold what it will make."""
@@ -141,9 +148,7 @@ class ArchiveRunner:
         return self._infer(prepared)
 
     def _write(self, task: Task, prepared: Prepared, restored) -> Path:
-        finished = finish_stage(restored, prepared, self.settings, self.scale)
-        check_output(task.dst, finished, task.rel)
-        return write_stage(task.dst, finished, prepared, self.settings)
+        return finish_and_write(task.dst, restored, prepared, self.settings, self.scale, task.rel)
 
     # what the loops call: the stages, with a remote input fetched and a remote output uploaded, and the
     # notes on what the output loses of its input (``notes``) gathered for the image's report rows
@@ -245,7 +250,7 @@ class ArchiveRunner:
                     result.seconds = time.perf_counter() - start
                     self.on_progress(result, done)
                     continue
-                nbytes = restored.nbytes
+                nbytes = _nbytes(restored)
                 writes.append((task, prepared, writers.submit(self.write_task, task, prepared, restored), nbytes))
                 pending_bytes += nbytes
                 del restored

@@ -74,6 +74,9 @@ class DecodedImage:
     iptc: bytes | None = None  # a JPEG's APP13 (Photoshop IRB holding the IPTC-IIM captions and keywords)
     dpi: tuple[float, float] | None = None  # pixel density of the upright pixels (x, y per inch), where known
     text: dict[str, str] | None = None  # a PNG's text chunks (Title, Author, Description …), a JPEG's comment
+    # a multi-page TIFF's later pages (read with ``every_page``), each upright with its own ICC profile and
+    # density; the photo's EXIF, XMP, IPTC and words belong to the first page
+    pages: tuple[DecodedImage, ...] = ()
 
     @property
     def gray(self) -> bool:
@@ -209,11 +212,13 @@ def read_header(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS):
 
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
-               sidecar_xmp: bytes | None = None) -> DecodedImage:
+               sidecar_xmp: bytes | None = None, every_page: bool = False) -> DecodedImage:
     """Decode ``path`` upright, with its metadata. Raises ImageReadError with a reason.
 
     ``sidecar_xmp``: the packet of the photo's XMP sidecar (``ganrt.pipelines.sidecar``), which stands
-    for the photo's own XMP, and whose orientation, where it states one, stands for the EXIF's."""
+    for the photo's own XMP, and whose orientation, where it states one, stands for the EXIF's.
+    ``every_page``: a multi-page TIFF's later pages are read too (``DecodedImage.pages``), for an output
+    that holds them; otherwise only the first page is read, and the loss is noted."""
     path = Path(path)
     try:
         img = read_header(path, max_pixels)
@@ -246,7 +251,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
             if bits > 16:
                 raise ImageReadError(f"JPEG 2000 with {bits} bits per sample is not supported (16 at most)")
         frames = getattr(img, "n_frames", 1)
-        if frames > 1:
+        read_pages = every_page and frames > 1 and img.format == "TIFF"
+        if frames > 1 and not read_pages:
             note(path.name, f"holds {frames} pages/frames; only the first is restored")
         try:
             exif = _exif_of(img, jp2_meta.get(jp2_boxes.EXIF_UUID) if jp2 else None)
@@ -283,20 +289,32 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, *,
             pixels, alpha = _decode_16bit(path, gray=gray, bits=bits, data=data)
         else:
             pixels, alpha = _pil_to_arrays(img)
+        exif_bytes = _upright_exif_bytes(exif)  # before another page is read: a TIFF's EXIF reads the page open
+        pages = _later_pages(path, img, max_pixels, turns, data) if read_pages else ()
     if orientation in range(2, 9):
         pixels = _orient(pixels, orientation)
         alpha = _orient(alpha, orientation) if alpha is not None else None
     icc = _matching_icc(icc, gray=pixels.ndim == 2, name=path.name)
-    exif_bytes = None
-    if exif:
-        exif[EXIF_ORIENTATION] = 1
-        try:
-            from ganrt.pipelines.tiff_exif import exif_tobytes
+    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi, text, pages)
 
-            exif_bytes = exif_tobytes(exif)
-        except Exception:  # noqa: BLE001
-            exif_bytes = None
-    return DecodedImage(pixels, alpha, exif_bytes, icc, xmp, iptc, dpi, text)
+
+def _upright_exif_bytes(exif) -> bytes | None:
+    """An EXIF (Pillow's) as bytes, its orientation reset (the pixels are written upright); None for none, or
+    for one that cannot be written back (broken EXIF is not worth failing the image)."""
+    if not exif:
+        return None
+    exif[EXIF_ORIENTATION] = 1
+    try:
+        from ganrt.pipelines.tiff_exif import exif_tobytes
+
+        return exif_tobytes(exif)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# NewSubfileType bits of a TIFF page that is not a page of the document: a reduced-resolution copy (a
+# preview or pyramid level) or a transparency mask
+_NOT_A_PAGE = 0b101
 
 
 def _tiff_turns(img, path: Path) -> tuple[tuple[int, ...], bytes | None]:
@@ -313,6 +331,44 @@ def _tiff_turns(img, path: Path) -> tuple[tuple[int, ...], bytes | None]:
         return turns, tiff_orientation.unturned(path)
     except OSError as exc:
         raise from_os_error(exc, f"reading {path}") from None
+
+
+def _later_pages(path: Path, img, max_pixels: int, turns: tuple[int, ...] = (),
+                 data: bytes | None = None) -> tuple[DecodedImage, ...]:
+    """The pages after the first of a multi-page TIFF (``img``, open at its first page), each upright, at its
+    own depth, with its own ICC profile and density. A page that cannot be read is left out, with a note:
+    the pages that can be read are not lost for it. Previews and masks are left out (noted too).
+    ``turns``: the orientation of each page; ``data``: the file's bytes with each page stated upright."""
+    pages, frames = [], img.n_frames
+    for index in range(1, frames):
+        where = f"page {index + 1} of {frames}"
+        try:
+            img.seek(index)
+            if img.tag_v2.get(254, 0) & _NOT_A_PAGE:
+                note(path.name, f"{where} is a reduced-resolution preview or a mask: left out")
+                continue
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageReadError(f"{w}x{h} pixels, more than --max-pixels {max_pixels:,}")
+            gray = _is_gray(img)
+            if _deep_tiff_for_tifffile(img):
+                pixels, alpha = _tifffile_pixels(path, img, index)
+            elif _is_16bit(img):
+                pixels, alpha = _decode_16bit(path, gray=gray, page=index, data=data)
+            else:
+                img.load()
+                pixels, alpha = _pil_to_arrays(img)
+        except (ImageReadError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            note(path.name, f"{where} cannot be read ({exc}): left out")
+            continue
+        orientation = turns[index] if index < len(turns) else img.tag_v2.get(EXIF_ORIENTATION, 1)
+        if orientation in range(2, 9):
+            pixels = _orient(pixels, orientation)
+            alpha = _orient(alpha, orientation) if alpha is not None else None
+        icc = _matching_icc(img.info.get("icc_profile"), gray=pixels.ndim == 2, name=f"{path.name} ({where})")
+        dpi = density.dpi_of(_own_dpi(img), None, orientation)
+        pages.append(DecodedImage(pixels, alpha, icc=icc, dpi=dpi))
+    return tuple(pages)
 
 
 _XMP_ORIENTATION = xmp_property(b"tiff:Orientation", rb"[2-8]")
@@ -437,14 +493,14 @@ def _deep_tiff_for_tifffile(img) -> bool:
     return deep and (img.tag_v2.get(284) == 2 or img.tag_v2.get(262) == 5)
 
 
-def _tifffile_pixels(path: Path, img) -> tuple[np.ndarray, np.ndarray | None]:
-    """A deep TIFF's samples by tifffile, at their depth; by Pillow, at 8 bits and with a warning, where
-    tifffile lacks the file's codec (LZW and JPEG need imagecodecs)."""
+def _tifffile_pixels(path: Path, img, page: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """A deep TIFF's samples (of its ``page``, where ``img`` stands) by tifffile, at their depth; by Pillow,
+    at 8 bits and with a warning, where tifffile lacks the file's codec (LZW and JPEG need imagecodecs)."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            return _tifffile_arrays(tif.pages[0], path.name)
+            return _tifffile_arrays(tif.pages[page], path.name)
     except Exception as exc:  # noqa: BLE001 - tifffile raises many types
         note(path.name, f"its 16-bit samples are read at 8 bits ({exc})")
         return _pil_to_arrays(img)
@@ -516,16 +572,21 @@ def to_16bit(arr: np.ndarray, name: str) -> np.ndarray:
     raise ImageReadError(f"unsupported sample type {arr.dtype}")
 
 
-def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16,
+def _decode_16bit(path: Path, *, gray: bool = False, bits: int = 16, page: int = 0,
                   data: bytes | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit pixels by OpenCV; ``gray``: the file is grayscale (OpenCV expands gray+alpha to BGRA);
     ``bits``: the samples' precision, stretched to the full 16-bit range when less (12-bit JPEG 2000);
-    ``data``: the file's bytes to decode instead of the file's."""
+    ``page``: which page of a multi-page TIFF; ``data``: the file's bytes to decode instead of the file's."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8) if data is None else np.frombuffer(data, dtype=np.uint8)
+    flags = cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION
     with quiet_opencv():
-        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        if page == 0:
+            arr = cv2.imdecode(data, flags)
+        else:
+            ok, found = cv2.imdecodemulti(data, flags, range=(page, page + 1))
+            arr = found[0] if ok and found else None
     if arr is None:
         raise ImageReadError("corrupt or truncated 16-bit image data (OpenCV could not decode it)")
     if arr.dtype == np.uint16 and 8 < bits < 16:
@@ -579,7 +640,8 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
                 exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
                 iptc: bytes | None = None, dpi: tuple[float, float] | None = None,
                 text: dict[str, str] | None = None, quality: int = 95,
-                png_compression: int = 1, consume: bool = False, mtime_ns: int | None = None) -> Path:
+                png_compression: int = 1, consume: bool = False, mtime_ns: int | None = None,
+                pages: tuple[DecodedImage, ...] = ()) -> Path:
     """Encode and write atomically. ``pixels``: H×W×3 RGB or H×W gray, uint8 or uint16. ``dpi``: the pixel
     density (x, y per inch) to write in the format's own field and in the metadata that states one; the
     metadata that states a size is given the size written (``retag``). ``text``: the source's words
@@ -588,11 +650,15 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     ``consume=True`` lets the writer reorder ``pixels`` in place (RGB→BGR for
     OpenCV) instead of copying them: the caller must not use the array after.
     ``mtime_ns``: the file's modification time (the original's), None: the time of writing.
+    ``pages``: the later pages of a multi-page TIFF (pixels, alpha, ICC profile and density each), written
+    after the first in a TIFF; other formats hold one page.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageWriteError(f"cannot write {suffix or 'extension-less'} files; use one of {', '.join(IMAGE_SUFFIXES)}")
+    if pages and suffix not in (".tif", ".tiff"):
+        raise ImageWriteError(f"{suffix} holds one page; only a TIFF holds {len(pages) + 1}")
     if alpha is not None and not holds_alpha(suffix):
         raise ImageWriteError(f"{suffix} cannot hold an alpha channel")
     if pixels.dtype == np.uint16 and not holds_16bit(suffix):
@@ -605,7 +671,7 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     try:
         with atomic_path(path, mtime_ns=mtime_ns) as tmp:
             if suffix in (".tif", ".tiff"):
-                _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
+                _write_tiff(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi, pages=pages)
             elif suffix == ".jp2":
                 _write_jp2(tmp, pixels, alpha, exif=exif, icc=icc, xmp=xmp, iptc=iptc, dpi=dpi)
             elif suffix == ".webp":
@@ -703,13 +769,9 @@ def cv2_read(path: Path, flags: int):
         return cv2.imdecode(data, flags)
 
 
-def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi) -> None:
-    """zlib-compressed TIFF by tifffile, with the ICC profile (34675), XMP (700), the Photoshop resources
-    that hold IPTC (34377) and the EXIF (``tiff_exif``); no JSON description or software tag of tifffile's."""
-    import tifffile
-
-    from ganrt.pipelines import tiff_exif
-
+def _tiff_page(pixels, alpha, icc, dpi) -> tuple[np.ndarray, dict]:
+    """The samples and the tifffile options of one page: zlib-compressed, its ICC profile (34675) and density;
+    no JSON description or software tag of tifffile's."""
     arr = pixels if alpha is None else np.dstack([pixels, alpha])
     kw: dict = {"photometric": "rgb" if pixels.ndim == 3 else "minisblack", "compression": "zlib",
                 "compressionargs": {"level": 3}, "metadata": None, "software": False}
@@ -720,6 +782,21 @@ def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi) -> None:
         if pixels.ndim == 2:
             kw["planarconfig"] = "contig"
     kw["extratags"] = [(34675, "B", len(icc), icc, True)] if icc else []
+    return arr, kw
+
+
+_BIGTIFF_FROM = 2**32 - 2**25  # bytes beyond which a classic TIFF's 32-bit offsets may not reach (tifffile's rule)
+
+
+def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi, pages=()) -> None:
+    """A TIFF by tifffile: the first page with the ICC profile, XMP (700), the Photoshop resources that hold
+    IPTC (34377) and the EXIF (``tiff_exif``); the later ``pages`` after it, each with its own ICC profile
+    and density, numbered (PageNumber) and marked as pages of one document (NewSubfileType)."""
+    import tifffile
+
+    from ganrt.pipelines import tiff_exif
+
+    arr, kw = _tiff_page(pixels, alpha, icc, dpi)
     if xmp:
         kw["extratags"].append((700, "B", len(xmp), xmp, True))
     if iptc and iptc.startswith(PHOTOSHOP_HEADER):
@@ -727,7 +804,14 @@ def _write_tiff(tmp: Path, pixels, alpha, *, exif, icc, xmp, iptc, dpi) -> None:
         kw["extratags"].append((34377, "B", len(resources), resources, True))
     parsed = tiff_exif.parse(exif)
     kw["extratags"] += tiff_exif.ifd0_tags(parsed)
-    tifffile.imwrite(tmp, arr, **kw)
+    written = [(arr, kw), *(_tiff_page(p.pixels, p.alpha, p.icc, p.dpi) for p in pages)]
+    if pages:
+        for number, (_, page_kw) in enumerate(written):
+            page_kw["subfiletype"] = 2  # a page of a multi-page document
+            page_kw["extratags"].append((297, "H", 2, (number, len(written)), True))
+    with tifffile.TiffWriter(tmp, bigtiff=sum(a.nbytes for a, _ in written) > _BIGTIFF_FROM) as tif:
+        for page_arr, page_kw in written:
+            tif.write(page_arr, **page_kw)
     tiff_exif.append_sub_ifds(tmp, parsed)
 
 

@@ -39,10 +39,15 @@ class Prepared:
     rgb: np.ndarray  # H×W×3 input for the model
     mtime_ns: int | None = None  # the source file's modification time, which its output is dated with
     notes: tuple[str, ...] = ()  # what reading it lost (pages past the first, deep samples): for the report
+    pages: tuple[Prepared, ...] = ()  # a multi-page TIFF's later pages, restored after the first, into one TIFF
+
+    @property
+    def every_page(self) -> tuple[Prepared, ...]:
+        return (self, *self.pages)
 
     @property
     def megapixels(self) -> float:
-        return self.decoded.height * self.decoded.width / 1e6
+        return sum(page.decoded.height * page.decoded.width for page in self.every_page) / 1e6
 
 
 @dataclass
@@ -59,9 +64,17 @@ def source_time(src: Path) -> int | None:
         return None
 
 
-def read_stage(src: Path, settings: RestoreSettings) -> Prepared:
-    decoded = image_io.read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src))
-    return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src))
+def holds_pages(dst: Path | str | None) -> bool:
+    """Whether an output at ``dst`` holds every page of a multi-page input: a TIFF does."""
+    return dst is not None and Path(dst).suffix.lower() in (".tif", ".tiff")
+
+
+def read_stage(src: Path, settings: RestoreSettings, into: Path | str | None = None) -> Prepared:
+    """Read ``src`` for the output ``into``: every page of a multi-page TIFF where that output holds them."""
+    decoded = image_io.read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src),
+                                  every_page=holds_pages(into))
+    pages = tuple(Prepared(src, page, to_model_rgb(page.pixels, page.alpha)) for page in decoded.pages)
+    return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src), pages=pages)
 
 
 def check_memory_for_output(h: int, w: int, scale: int, channels: int, itemsize: int) -> None:
@@ -78,11 +91,18 @@ def check_memory_for_output(h: int, w: int, scale: int, channels: int, itemsize:
 
 def check_output_size(dst: Path, prepared: Prepared, settings: RestoreSettings, scale: int) -> None:
     """Refuse, before inference, an output its format cannot hold (a 4,100 px wide scan ×4 is beyond WebP)."""
-    d = prepared.decoded
-    image_io.check_size(dst.suffix, *output_size(d.width, d.height, scale, settings.outscale))
+    for page in prepared.every_page:
+        d = page.decoded
+        image_io.check_size(dst.suffix, *output_size(d.width, d.height, scale, settings.outscale))
+
+
+def infer_pages(engine, prepared: Prepared, settings: RestoreSettings, on_tiles=None) -> tuple[np.ndarray, ...]:
+    """The infer stage of every page of the image, first to last."""
+    return tuple(infer_stage(engine, page, settings, on_tiles=on_tiles) for page in prepared.every_page)
 
 
 def infer_stage(engine, prepared: Prepared, settings: RestoreSettings, on_tiles=None) -> np.ndarray:
+    """One page through the engine (held pages count against the memory free for the next)."""
     h, w = prepared.rgb.shape[:2]
     channels = engine.spec.out_channels
     check_memory_for_output(h, w, engine.scale, channels, prepared.rgb.itemsize)
@@ -112,22 +132,39 @@ def check_output(dst: Path, finished: Finished, subject: str) -> None:
         note(subject, f"{suffix} cannot hold 16-bit samples; writing 8-bit")
 
 
-def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings) -> Path:
-    """Write the finished pixels with the source's metadata and modification time; its pixel density scaled
-    with its size, so that a 300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size."""
+def _scaled_dpi(finished: Finished, prepared: Prepared) -> tuple[float, float] | None:
     d = prepared.decoded
     h, w = finished.pixels.shape[:2]
-    dpi = density.scaled(d.dpi, (d.width, d.height), (w, h))
+    return density.scaled(d.dpi, (d.width, d.height), (w, h))
+
+
+def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: RestoreSettings,
+                pages: tuple[Finished, ...] = ()) -> Path:
+    """Write the finished pixels with the source's metadata and modification time; its pixel density scaled
+    with its size, so that a 300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size.
+    ``pages``: the finished later pages (of ``prepared.pages``), each with its own profile and density."""
+    d = prepared.decoded
+    later = tuple(image_io.DecodedImage(page.pixels, page.alpha, icc=source.decoded.icc,
+                                        dpi=_scaled_dpi(page, source))
+                  for page, source in zip(pages, prepared.pages, strict=True))
     return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
-                                iptc=d.iptc, dpi=dpi, text=d.text, quality=settings.quality, consume=True,
-                                mtime_ns=prepared.mtime_ns)
+                                iptc=d.iptc, dpi=_scaled_dpi(finished, prepared), text=d.text,
+                                quality=settings.quality, consume=True, mtime_ns=prepared.mtime_ns, pages=later)
+
+
+def finish_and_write(dst: Path, restored: tuple[np.ndarray, ...], prepared: Prepared, settings: RestoreSettings,
+                     scale: int, subject: str) -> Path:
+    """Finish every page (``infer_pages``'s result), check what ``dst`` can hold, and write them."""
+    finished = [finish_stage(pixels, page, settings, scale)
+                for pixels, page in zip(restored, prepared.every_page, strict=True)]
+    for page in finished:
+        check_output(dst, page, subject)
+    return write_stage(dst, finished[0], prepared, settings, pages=tuple(finished[1:]))
 
 
 def restore_prepared(engine, prepared: Prepared, dst: Path, settings: RestoreSettings,
                      on_tiles=None) -> Path:
-    """Infer, finish and write an image already read to ``dst`` (its final, planned path)."""
+    """Infer, finish and write an image already read (every page of it) to ``dst`` (its final, planned path)."""
     check_output_size(dst, prepared, settings, engine.scale)
-    restored = infer_stage(engine, prepared, settings, on_tiles=on_tiles)
-    finished = finish_stage(restored, prepared, settings, engine.scale)
-    check_output(dst, finished, prepared.src.name)
-    return write_stage(dst, finished, prepared, settings)
+    restored = infer_pages(engine, prepared, settings, on_tiles=on_tiles)
+    return finish_and_write(dst, restored, prepared, settings, engine.scale, prepared.src.name)
