@@ -542,6 +542,10 @@ def test_every_page_of_a_multi_page_tiff_is_restored_into_its_tiff(tmp_path, pho
         tif.write(front[::4, ::4], photometric="rgb", subfiletype=1, metadata=None)  # a preview, not a page
     lzw = [Image.fromarray(front), Image.fromarray(front[::-1].copy()).convert("L")]
     lzw[0].save(src / "lzw.tif", save_all=True, append_images=lzw[1:], compression="tiff_lzw")
+    with tifffile.TiffWriter(src / "letter.tif") as tif:  # a second page that states no profile, no density
+        tif.write(front, photometric="rgb", resolution=(300, 300), resolutionunit=2, metadata=None,
+                  extratags=[(34675, "B", len(SRGB_ICC), SRGB_ICC, True)])
+        tif.write(front[::-1], photometric="rgb", resolution=None, resolutionunit=1, metadata=None)
     result = restore(src, dst, "--report", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
@@ -556,6 +560,10 @@ def test_every_page_of_a_multi_page_tiff_is_restored_into_its_tiff(tmp_path, pho
     assert first.dtype == np.uint8 and second.dtype == np.uint16 and second.shape == (236, 180)
     upright = np.rot90(back, -1).astype(float) / 257  # orientation 6: turned 90° clockwise to stand upright
     assert np.abs(cv2_area(second, upright.shape) / 257 - upright).mean() < 8
+    with tifffile.TiffFile(dst / "letter.tif") as out:  # not the first page's, which Pillow carries over
+        first, second = out.pages
+        assert 34675 in first.tags and first.tags[282].value == (1200, 1)
+        assert 34675 not in second.tags and second.tags.get(296).value == 1  # no unit: no density
     with Image.open(dst / "lzw.tif") as out:
         assert out.n_frames == 2
         out.seek(1)

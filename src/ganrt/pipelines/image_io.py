@@ -365,8 +365,10 @@ def _later_pages(path: Path, img, max_pixels: int, turns: tuple[int, ...] = (),
         if orientation in range(2, 9):
             pixels = _orient(pixels, orientation)
             alpha = _orient(alpha, orientation) if alpha is not None else None
-        icc = _matching_icc(img.info.get("icc_profile"), gray=pixels.ndim == 2, name=f"{path.name} ({where})")
-        dpi = density.dpi_of(_own_dpi(img), None, orientation)
+        # the page's own tags: Pillow's ``info`` keeps the profile and density of the pages before it
+        tags = img.tag_v2
+        icc = _matching_icc(tags.get(34675), gray=pixels.ndim == 2, name=f"{path.name} ({where})")
+        dpi = density.dpi_of(None, {t: tags[t] for t in density.TIFF_TAGS if t in tags}, orientation)
         pages.append(DecodedImage(pixels, alpha, icc=icc, dpi=dpi))
     return tuple(pages)
 
