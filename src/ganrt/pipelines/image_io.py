@@ -638,6 +638,11 @@ def holds_16bit(suffix: str) -> bool:
     return suffix in (".png", ".tif", ".tiff", ".jp2")
 
 
+def holds_pages(suffix: str) -> bool:
+    """Whether a ``suffix`` file holds every page of a multi-page image: a TIFF does."""
+    return suffix.lower() in (".tif", ".tiff")
+
+
 def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None = None, *,
                 exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None,
                 iptc: bytes | None = None, dpi: tuple[float, float] | None = None,
@@ -659,7 +664,7 @@ def write_image(path: str | Path, pixels: np.ndarray, alpha: np.ndarray | None =
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageWriteError(f"cannot write {suffix or 'extension-less'} files; use one of {', '.join(IMAGE_SUFFIXES)}")
-    if pages and suffix not in (".tif", ".tiff"):
+    if pages and not holds_pages(suffix):
         raise ImageWriteError(f"{suffix} holds one page; only a TIFF holds {len(pages) + 1}")
     if alpha is not None and not holds_alpha(suffix):
         raise ImageWriteError(f"{suffix} cannot hold an alpha channel")

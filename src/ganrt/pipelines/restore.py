@@ -64,15 +64,10 @@ def source_time(src: Path) -> int | None:
         return None
 
 
-def holds_pages(dst: Path | str | None) -> bool:
-    """Whether an output at ``dst`` holds every page of a multi-page input: a TIFF does."""
-    return dst is not None and Path(dst).suffix.lower() in (".tif", ".tiff")
-
-
 def read_stage(src: Path, settings: RestoreSettings, into: Path | str | None = None) -> Prepared:
     """Read ``src`` for the output ``into``: every page of a multi-page TIFF where that output holds them."""
     decoded = image_io.read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src),
-                                  every_page=holds_pages(into))
+                                  every_page=into is not None and image_io.holds_pages(Path(into).suffix))
     pages = tuple(Prepared(src, page, to_model_rgb(page.pixels, page.alpha)) for page in decoded.pages)
     return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src), pages=pages)
 
