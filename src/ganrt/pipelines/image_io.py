@@ -354,6 +354,8 @@ def _later_pages(path: Path, img, max_pixels: int, turns: tuple[int, ...] = (),
             if _deep_tiff_for_tifffile(img):
                 pixels, alpha = _tifffile_pixels(path, img, index)
             elif _is_16bit(img):
+                if data is None:  # read once for all the deep pages, not once per page
+                    data = path.read_bytes()
                 pixels, alpha = _decode_16bit(path, gray=gray, page=index, data=data)
             else:
                 img.load()
