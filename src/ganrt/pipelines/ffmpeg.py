@@ -301,12 +301,14 @@ def refused_setting(stderr: str) -> str | None:
 
 
 def count_video_packets(path: Path) -> int:
-    """Frames in the first video stream, counted by a stream copy (no decoding)."""
-    proc = run(["-i", ff_path(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what="counting frames")
-    counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
-    if not counts:
+    """Frames in the first video stream, counted by a stream copy (no decoding): one framecrc line per
+    packet. (The progress line's ``frame=`` is not it: ffmpeg 7.0 leaves it out of stream copies.)"""
+    proc = run(["-loglevel", "error", "-i", ff_path(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+               what="counting frames")
+    lines = proc.stdout.splitlines()
+    if not any(ln.startswith("#tb") for ln in lines):
         raise VideoError(f"could not count the frames of {path.name}")
-    return int(counts[-1])
+    return sum(1 for ln in lines if ln and not ln.startswith("#"))
 
 
 def audio_seconds(path: Path, index: int = 0, rate: int = 48000) -> float:
