@@ -41,6 +41,23 @@ def test_sixteen_bit_tiles_reach_a_half_precision_engine_finite(photos):
     np.testing.assert_allclose(x[0].float().numpy().transpose(1, 2, 0), tiles[0] / 65535.0, atol=1e-3)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[needs_cuda, pytest.mark.cuda])])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_pixels_quantised_on_the_device_equal_the_host_quantiser(device, dtype):
+    """8- and 16-bit outputs are quantised where the pixels are, to the very values the tiler's
+    host quantiser gives, out of range and half-way values included."""
+    from ganrt.runtime.tiling import quantize
+
+    gen = torch.Generator().manual_seed(0)
+    y = (torch.rand(2, 3, 20, 24, generator=gen) * 1.4 - 0.2)
+    y[0, 0, 0, :4] = torch.tensor([0.5 / 255, 1.5 / 255, 254.5 / 255, 1.0])
+    y = y.to(device, torch.float16)
+    floats, finite = download(y, (9, 11), 2)
+    pixels, _ = download(y, (9, 11), 2, dtype)
+    assert pixels.dtype == dtype and pixels.shape == (2, 18, 22, 3) and list(finite) == [True, True]
+    np.testing.assert_array_equal(pixels, quantize(floats, dtype))
+
+
 @needs_cuda
 @pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
@@ -52,8 +69,12 @@ def test_torch_cuda_matches_cpu(precision, photos, load):
     with create_engine(model, backend="torch", device="cuda", precision=precision) as gpu:
         got = gpu.infer(x)
         tiled = upscale(gpu, photos["astronaut_77x131"], tile=48)
+        whole = upscale(gpu, photos["astronaut_77x131"])  # quantised on the device
+    with create_engine(model, backend="torch", device="cpu", precision="fp32") as ref:
+        whole_ref = upscale(ref, photos["astronaut_77x131"])
     assert psnr(np.clip(got, 0, 1), np.clip(want, 0, 1)) >= (60 if precision == "fp32" else 40)
     assert tiled.shape == (77 * 4, 131 * 4, 3)
+    assert whole.dtype == np.uint8 and psnr(whole / 255.0, whole_ref / 255.0) >= (50 if precision == "fp32" else 38)
 
 
 @needs_trt

@@ -442,7 +442,7 @@ def test_engine_batch_is_bounded_by_the_memory_budget(photos, load):
     with create_engine(model, backend="onnxruntime", device="cpu", precision="fp32") as engine:
         calls = []
         infer = engine.infer_pixels
-        engine.infer_pixels = lambda tiles, maxval: calls.append(len(tiles)) or infer(tiles, maxval)
+        engine.infer_pixels = lambda tiles, maxval, out_dtype=None: calls.append(len(tiles)) or infer(tiles, maxval, out_dtype)
         restored = FrameRestorer(engine, VideoSettings(tile=policy, batch=4), (59 * 4, 45 * 4))(frames)
         engine.infer_pixels = infer
         singles = [FrameRestorer(engine, VideoSettings(tile=policy, batch=1), (59 * 4, 45 * 4))([f])[0] for f in frames]

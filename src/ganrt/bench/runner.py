@@ -266,11 +266,12 @@ class Bench:
 
     def _calls(self, combo: Combo) -> tuple[list, object]:
         """(the inputs to rotate through, the call): integer pixels through the tiler's hook for
-        kinds that take them (uploads and conversions timed, as a pipeline pays them), else floats."""
+        kinds that take them, asking for 8-bit pixels back (uploads, conversions and the download
+        timed, as a pipeline pays them), else floats."""
         n = combo.batch * combo.streams
         if self.kind.feeds_pixels:
             return [(b,) for b in real_batches(combo.height, combo.width, n)], \
-                lambda engine, data: engine.infer_pixels(data[0], 255.0)
+                lambda engine, data: engine.infer_pixels(data[0], 255.0, np.uint8)
         return [tuple(self.inputs(combo.height, combo.width, n, seed=k)) for k in range(3)], \
             lambda engine, data: engine.infer(*data)
 

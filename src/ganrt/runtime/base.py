@@ -101,12 +101,14 @@ class Engine(ABC):
             out = out[:, :, : inputs[0].shape[2] * s, : inputs[0].shape[3] * s]
         return self._guard_finite(inputs, out)
 
-    def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
+    def infer_pixels(self, tiles: np.ndarray, maxval: float, out_dtype=None) -> np.ndarray:
         """Restore NHWC pixels (integers up to ``maxval``, or floats in 0..1).
 
-        Returns NHWC float32 clamped to 0..1. This is the hook through which the
-        tiler feeds an engine; CUDA backends override it to do the integer to
-        float conversion and the clamp on the device.
+        Returns NHWC float32 clamped to 0..1 or, where the engine quantises on its
+        device, ``out_dtype`` pixels when that is an unsigned integer type (the
+        caller quantises what comes back as float). This is the hook through which
+        the tiler feeds an engine; CUDA backends override it to convert, clamp and
+        quantise on the device, so a ×4 frame crosses the bus as bytes.
         """
         x = tiles.transpose(0, 3, 1, 2).astype(np.float32)
         if maxval != 1.0:

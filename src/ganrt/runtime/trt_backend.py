@@ -231,16 +231,17 @@ class TrtEngine(Engine):
                   for name, x in zip(self._inputs, inputs)]
             return self._run_device(*xs).float().cpu().numpy()
 
-    def infer_pixels(self, tiles: np.ndarray, maxval: float) -> np.ndarray:
+    def infer_pixels(self, tiles: np.ndarray, maxval: float, out_dtype=None) -> np.ndarray:
         from ganrt.runtime.cuda_pixels import download, upload
+        from ganrt.runtime.tiling import quantize
 
         torch = self._torch
         with torch.inference_mode(), torch.cuda.device(self._device):
             x, size = upload(tiles, maxval, self._device, self._in_dtype, multiple=self.spec.size_multiple,
                              min_size=self.spec.min_size)
-            out, finite = download(self._run_device(x), size, self.scale)
+            out, finite = download(self._run_device(x), size, self.scale, out_dtype)
         if not finite.all():  # the numpy path re-runs the bad items through the fp32 guard
-            out[~finite] = super().infer_pixels(tiles[~finite], maxval)
+            out[~finite] = quantize(super().infer_pixels(tiles[~finite], maxval), out.dtype)
         return out
 
     def close(self) -> None:
