@@ -100,3 +100,17 @@ def test_tensorrt_engine_builds_once_and_matches(tmp_path, photos, load):
     out = two.infer(batch)
     np.testing.assert_allclose(out[0], out[2], atol=1e-3)
     assert again.max_input_hw == (256, 256)
+
+
+def test_hidden_gpus_are_not_probed():
+    """CUDA_VISIBLE_DEVICES empty or -1 hides the GPUs: ganrt takes the CPU without importing torch
+    to ask (on a GPU machine that import and CUDA's start cost seconds per command)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from ganrt.machine import cuda_available; print(cuda_available(), 'torch' in sys.modules)"
+    for hidden in ("", "-1"):
+        run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "CUDA_VISIBLE_DEVICES": hidden},
+                             capture_output=True, text=True, check=True)
+        assert run.stdout.split() == ["False", "False"]

@@ -52,7 +52,10 @@ def cpu_cores() -> int:
 
 
 def nvidia_driver_present() -> bool:
-    """A cheap check that needs no import: is there an NVIDIA driver and device node at all?"""
+    """A cheap check that needs no import: is there an NVIDIA driver and device node at all, and
+    are GPUs not hidden (``CUDA_VISIBLE_DEVICES`` empty or -1: the usual way to run on the CPU)?"""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "0").strip() in ("", "-1"):
+        return False
     return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
 
 
