@@ -41,11 +41,8 @@ def download(y, size: tuple[int, int], scale: int, out_dtype=None) -> tuple[np.n
     y = y[:, :, : h * scale, : w * scale]
     finite = y.isfinite().flatten(1).all(dim=1)
     y = y.float().clamp(0, 1).permute(0, 2, 3, 1)
-    target = np.dtype(out_dtype) if out_dtype is not None else np.dtype(np.float32)
-    if target.kind == "u":
-        y = y.mul(float(np.iinfo(target).max)).add_(0.5).to(getattr(torch, target.name))
-    else:
-        target = np.dtype(np.float32)
+    if out_dtype is not None and np.dtype(out_dtype).kind == "u":
+        y = y.mul(float(np.iinfo(out_dtype).max)).add_(0.5).to(getattr(torch, np.dtype(out_dtype).name))
     host = torch.empty(y.shape, dtype=y.dtype, pin_memory=y.is_cuda)  # reused by torch's pinned-block cache
     host.copy_(y, non_blocking=y.is_cuda)
     if y.is_cuda:

@@ -185,7 +185,7 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
         for i0 in range(0, n_img, batch):
             idx = list(range(i0, min(i0 + batch, n_img)))
             kept = crop(engine.infer_pixels(tiles_of(ys[0], xs[0], idx), maxval, out_dtype), ys[0], xs[0])
-            if len(idx) == n_img and kept.dtype == out_dtype and kept.shape == out.shape and kept.flags.c_contiguous:
+            if kept.shape == out.shape and kept.dtype == out_dtype and kept.flags.c_contiguous:
                 return kept[0] if single else kept  # one call, nothing cut: its result is the output (no copy)
             out[i0: i0 + len(idx)] = kept if kept.dtype == out_dtype else quantize(kept, out_dtype)
             if on_tiles:
