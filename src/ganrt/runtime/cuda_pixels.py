@@ -48,3 +48,20 @@ def download(y, size: tuple[int, int], scale: int, out_dtype=None) -> tuple[np.n
     if y.is_cuda:
         torch.cuda.current_stream(y.device).synchronize()
     return host.numpy(), finite.cpu().numpy()
+
+
+def infer_pixels_on_device(engine, run, device, dtype, tiles: np.ndarray, maxval: float, out_dtype) -> np.ndarray:
+    """The CUDA backends' ``infer_pixels``: upload, ``run`` the model on the device tensor, download;
+    items with NaN/Inf in them go through the engine's numpy path (its fp32 guard) again."""
+    import torch
+
+    from ganrt.runtime.base import Engine
+    from ganrt.runtime.tiling import quantize
+
+    with torch.inference_mode(), torch.cuda.device(device):
+        x, size = upload(tiles, maxval, device, dtype, multiple=engine.spec.size_multiple,
+                         min_size=engine.spec.min_size)
+        out, finite = download(run(x), size, engine.scale, out_dtype)
+    if not finite.all():
+        out[~finite] = quantize(Engine.infer_pixels(engine, tiles[~finite], maxval), out.dtype)
+    return out

@@ -74,21 +74,13 @@ class TorchEngine(Engine):
         return self._dtype
 
     def device_forward(self, x):
-        """The model on a tensor already on the device (for timing the GPU work alone)."""
+        """The model on a tensor already on the device (inference, and timing the GPU work alone)."""
         with self._torch.inference_mode():
             return self._module(x.contiguous(memory_format=self._torch.channels_last))
 
     def infer_pixels(self, tiles: np.ndarray, maxval: float, out_dtype=None) -> np.ndarray:
         if self._device.type != "cuda":
             return super().infer_pixels(tiles, maxval)
-        from ganrt.runtime.cuda_pixels import download, upload
-        from ganrt.runtime.tiling import quantize
+        from ganrt.runtime.cuda_pixels import infer_pixels_on_device
 
-        with self._torch.inference_mode():
-            x, size = upload(tiles, maxval, self._device, self._dtype, multiple=self.spec.size_multiple,
-                             min_size=self.spec.min_size)
-            out, finite = download(self._module(x.contiguous(memory_format=self._torch.channels_last)),
-                                   size, self.scale, out_dtype)
-        if not finite.all():  # the numpy path re-runs the bad items through the fp32 guard
-            out[~finite] = quantize(super().infer_pixels(tiles[~finite], maxval), out.dtype)
-        return out
+        return infer_pixels_on_device(self, self.device_forward, self._device, self._dtype, tiles, maxval, out_dtype)

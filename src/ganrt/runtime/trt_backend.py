@@ -232,17 +232,9 @@ class TrtEngine(Engine):
             return self._run_device(*xs).float().cpu().numpy()
 
     def infer_pixels(self, tiles: np.ndarray, maxval: float, out_dtype=None) -> np.ndarray:
-        from ganrt.runtime.cuda_pixels import download, upload
-        from ganrt.runtime.tiling import quantize
+        from ganrt.runtime.cuda_pixels import infer_pixels_on_device
 
-        torch = self._torch
-        with torch.inference_mode(), torch.cuda.device(self._device):
-            x, size = upload(tiles, maxval, self._device, self._in_dtype, multiple=self.spec.size_multiple,
-                             min_size=self.spec.min_size)
-            out, finite = download(self._run_device(x), size, self.scale, out_dtype)
-        if not finite.all():  # the numpy path re-runs the bad items through the fp32 guard
-            out[~finite] = quantize(super().infer_pixels(tiles[~finite], maxval), out.dtype)
-        return out
+        return infer_pixels_on_device(self, self._run_device, self._device, self._in_dtype, tiles, maxval, out_dtype)
 
     def close(self) -> None:
         self._save_runtime_cache()
