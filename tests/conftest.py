@@ -118,3 +118,42 @@ def digit_gan(tmp_path_factory):
     assert result.exit_code == 0, result.output
     held = np.stack([_fit(img, 28, 1)[0] for img in raw[1500:]])
     return run, held, digits.target[1500:]
+
+
+# --- what most tests share: the command line in this process, and its one-line errors ---------------
+
+def cli(*args, **kwargs):
+    """``ganrt ARGS…`` in this process (Typer's runner); every argument is turned into text."""
+    from typer.testing import CliRunner
+
+    from ganrt.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], **kwargs)
+
+
+def one_line(result, code: int) -> str:
+    """The one ``error:`` line a failed command printed, after checking its exit code."""
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert result.exit_code == code, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A small file system of its own (a 20 MB tmpfs): what a full disk does to a command, for real. Skipped
+    where this user may not mount one."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mount = shutil.which("mount")
+    made = mount and subprocess.run([mount, "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(folder)],
+                                    capture_output=True).returncode == 0
+    if not made:
+        pytest.skip("cannot mount a small tmpfs here (needs root or a user namespace)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

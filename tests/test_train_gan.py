@@ -40,8 +40,9 @@ def trained(digit_gan) -> Path:
 
 
 def test_a_run_folder_holds_everything(trained):
-    assert sorted(p.name for p in trained.iterdir()) == ["checkpoints", "config.toml", "generator.safetensors",
-                                                         "losses.png", "metrics.jsonl", "samples"]
+    assert sorted(p.name for p in trained.iterdir()) == [".ganrt-run", ".ganrt-run.lock", "checkpoints", "config.toml",
+                                                         "generator.safetensors", "losses.png", "metrics.jsonl",
+                                                         "samples"]
     rows = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 250 and all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in rows)
     grid = np.asarray(Image.open(trained / "samples" / "latest.png"))

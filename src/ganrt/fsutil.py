@@ -122,6 +122,47 @@ def _names(folder) -> list[str]:
         return []
 
 
+def real(path: str | os.PathLike) -> Path:
+    """``path`` absolute and normalised, every link in it resolved (what it would really touch)."""
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def stays_inside(root: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Whether ``path`` lies in the folder ``root`` (or is it), once both are normalised and their links
+    resolved: the one test for every path ganrt writes or deletes on a user's behalf."""
+    return real(path).is_relative_to(real(root))
+
+
+class Confined:
+    """:func:`stays_inside` for the many files of one folder job: each folder of theirs is resolved once
+    (the last part of a path, the file itself, is replaced on writing rather than followed)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = real(root)
+        self._folders: dict[str, bool] = {}
+
+    def holds(self, path: str | os.PathLike) -> bool:
+        folder, name = os.path.split(os.path.abspath(path))
+        if name in ("", ".", ".."):
+            return False
+        inside = self._folders.get(folder)
+        if inside is None:
+            inside = self._folders[folder] = real(folder).is_relative_to(self.root)
+        return inside
+
+
+def overlap(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether one of the folders ``a`` and ``b`` lies in the other (or they are one)."""
+    return stays_inside(a, b) or stays_inside(b, a)
+
+
+def plain_key(rel: str) -> bool:
+    """Whether a relative name from a listing (an object-store key, posix separators) names a place
+    under its folder: no empty, ``.`` or ``..`` part, not absolute, no NUL."""
+    return bool(rel) and "\0" not in rel and not rel.startswith("/") and all(
+        part not in ("", ".", "..") for part in rel.split("/"))
+
+
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

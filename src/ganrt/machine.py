@@ -12,6 +12,14 @@ import os
 import platform
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+DEVICE_SPELLING = "auto, cpu, cuda or cuda:N (e.g. cuda:1)"
+
+
+def is_device_name(name: str) -> bool:
+    """Whether ``name`` is a device as every command spells it: auto, cpu, cuda or cuda:N."""
+    import re
+
+    return name in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", name) is not None
 
 
 @functools.lru_cache(maxsize=1)

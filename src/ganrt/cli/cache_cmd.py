@@ -29,12 +29,16 @@ def cache(
             raise UsageError("--older-than applies to --clean")
         check_positive(older_than, "--older-than")
     if clean:
-        files, freed = store.clean(kind or None, older_than_days=older_than)
-        message = {"removed_files": files, "removed_bytes": freed, "directory": str(store.cache_root())}
+        files, freed, kept = store.clean(kind or None, older_than_days=older_than)
+        message = {"removed_files": files, "removed_bytes": freed, "directory": str(store.cache_root()),
+                   "kept_folders": kept}
         if as_json:
             typer.echo(json.dumps(message, indent=2))
-        else:
-            console().print(f"removed {files} file(s), {freed / 2**20:.1f} MB from {store.cache_root()}", markup=False)
+            return
+        console().print(f"removed {files} file(s), {freed / 2**20:.1f} MB from {store.cache_root()}", markup=False)
+        if kept:
+            console().print(f"kept {', '.join(kept)}: not made by ganrt (no {store.MARKER} marker); nothing in "
+                            f"{'it' if len(kept) == 1 else 'them'} was deleted", markup=False)
         return
     rows = [r for r in store.usage() if not kind or r["kind"] in kind]
     if as_json:

@@ -13,7 +13,6 @@ import functools
 import logging
 import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -149,9 +148,11 @@ def check_choice(value: str, choices: tuple[str, ...], flag_name: str) -> str:
 
 
 def check_device(value: str) -> str:
-    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+    from ganrt.machine import DEVICE_SPELLING, is_device_name
+
+    if is_device_name(value):
         return value
-    raise UsageError(f"--device must be auto, cpu, cuda or cuda:N (e.g. cuda:1), not {value!r}")
+    raise UsageError(f"--device must be {DEVICE_SPELLING}, not {value!r}")
 
 
 def check_threads(value: int | None) -> int | None:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 from ganrt.cli.common import (BackendOpt, DeviceOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt, console,
                               handle_errors, setup_logging, shown)
 
+MAX_COUNT = 100_000  # images of one --out-dir run (written as they are made)
+MAX_GRID_PIXELS = 64_000_000  # one --grid sheet (it is held whole before it is written)
+
 
 def noise(seed: int, count: int, dim: int) -> np.ndarray:
     import numpy as np
@@ -82,6 +85,11 @@ def generate(
         raise UsageError("give either --grid FILE.png or --out-dir DIR, not both or neither")
     if count < 1 or batch < 1 or not 1 <= scale <= 16 or (interpolate is not None and interpolate < 2):
         raise UsageError("--count and --batch must be positive, --scale 1 to 16, --interpolate at least 2")
+    if max(count, interpolate or 0) > MAX_COUNT or batch > 4096:
+        raise UsageError(f"--count and --interpolate make at most {MAX_COUNT:,} images per run, --batch at most 4096 "
+                         "(run again with another --seed for more)")
+    if not 0 <= seed < 2**63 or to_seed is not None and not 0 <= to_seed < 2**63:
+        raise UsageError("--seed and --to-seed must be whole numbers from 0 to 2^63 - 1")
     if grid is not None and grid.suffix.lower() != ".png":
         raise UsageError("--grid must be a .png file")
     choice = choose_engine(model, backend, device, precision, "0", threads, kinds=("generation",),
@@ -92,24 +100,30 @@ def generate(
                                                             spec.noise_dim)[0], interpolate)
     else:
         z = noise(seed, count, spec.noise_dim)
+    if grid is not None:
+        side = spec.image_size * scale
+        if len(z) * side * side > MAX_GRID_PIXELS:
+            raise UsageError(f"a grid of {len(z):,} images of {side}x{side} would be over {MAX_GRID_PIXELS // 10**6} "
+                             "megapixels; ask for fewer (--count), or write them with --out-dir")
     plan = OutputPlan(overwrite=overwrite)
     names = [grid] if grid is not None else [out_dir / f"seed{seed}-{i:05d}.png" for i in range(len(z))]
     for path in names:
         plan.claim(path, "output")
     start = time.perf_counter()
     with choice.open() as engine:
-        images = generate_images(engine, z, batch)
+        if grid is not None:
+            pixels = np.rint(generate_images(engine, z, batch) * 255).astype(np.uint8)
+            columns = len(z) if interpolate else None
+            sheet = grid_image(pixels.astype(np.float32) / 255, (0.0, 1.0), columns)
+            if scale > 1:
+                sheet = np.repeat(np.repeat(sheet, scale, axis=0), scale, axis=1)
+            write_image(grid, np.ascontiguousarray(sheet))
+        else:  # batch by batch: memory follows --batch, not --count
+            for first in range(0, len(z), batch):
+                pixels = np.rint(generate_images(engine, z[first:first + batch], batch) * 255).astype(np.uint8)
+                for path, img in zip(names[first:first + batch], pixels):
+                    write_image(path, np.ascontiguousarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)))
     seconds = time.perf_counter() - start
-    pixels = np.rint(images * 255).astype(np.uint8)
-    if grid is not None:
-        columns = len(z) if interpolate else None
-        sheet = grid_image(pixels.astype(np.float32) / 255, (0.0, 1.0), columns)
-        if scale > 1:
-            sheet = np.repeat(np.repeat(sheet, scale, axis=0), scale, axis=1)
-        write_image(grid, np.ascontiguousarray(sheet))
-    else:
-        for path, img in zip(names, pixels):
-            write_image(path, np.ascontiguousarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)))
     if not quiet:
         where = grid if grid is not None else out_dir
         console().print(f"generated {len(z)} image(s) of {spec.image_size}×{spec.image_size} with {spec.name} "

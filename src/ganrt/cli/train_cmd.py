@@ -107,23 +107,13 @@ def _sr(recipe: str):
     return command
 
 
-def _check(settings: dict) -> None:
-    from ganrt.cli.common import check_choice, check_positive
+def _check_data(settings: dict) -> None:
+    """A missing --data is said before torch is imported (a mistyped name costs no 20 s)."""
     from ganrt.errors import UsageError
 
-    for key in ("batch", "g_steps", "max_steps", "noise_dim", "width", "sample_every", "checkpoint_every", "crop",
-                "blocks", "scale"):
-        if settings.get(key) is not None and settings[key] < 1:
-            raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
-    check_positive(settings.get("lr"), "--lr", most=1.0)
-    if settings.get("ema_decay") is not None and not 0 <= settings["ema_decay"] < 1:
-        raise UsageError("--ema must be 0 (off) or between 0 and 1")
-    if settings.get("amp") is not None:
-        check_choice(settings["amp"], ("auto", "off", "bf16", "fp16"), "--amp")
-    if settings.get("device") not in (None, "auto"):
-        from ganrt.cli.common import check_device
-
-        check_device(settings["device"])
+    data = settings.get("data")
+    if data and data != "digits" and not Path(data).expanduser().exists():
+        raise UsageError(f"--data {data}: no such file or folder (or use 'digits')")
 
 
 def _holds_training(run: Path) -> bool:
@@ -133,59 +123,84 @@ def _holds_training(run: Path) -> bool:
     return (run / MODEL_FILE).exists() or any((run / CHECKPOINTS).glob("*.pt"))
 
 
-def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, quiet: bool, **settings) -> None:
-    """Create or resume the run folder, train, and say where the result is."""
-    setup_logging(quiet)
-    import shutil
-    import time
-
-    from ganrt.cli.progress import RateBar
+def _opened_config(recipe: str, run: Path, *, resume: bool, overwrite: bool, settings: dict):
+    """The run's settings (new, or read back and overridden), after every check that needs no torch:
+    nothing in ``run`` has been touched yet."""
     from ganrt.errors import UsageError
-    from ganrt.train.config import CONFIG_NAME, TrainConfig
-    from ganrt.train.recipes import make_recipe
-    from ganrt.train.trainer import Trainer
+    from ganrt.train import run_folder
+    from ganrt.train.config import TrainConfig
+    from ganrt.train.trainer import CHECKPOINTS
 
-    _check(settings)
-    run = run or Path("runs") / recipe
     if resume:
         config = TrainConfig.load(run)
         if config.recipe != recipe:
             raise UsageError(f"{run} is a {config.recipe} run; continue it with `ganrt train {config.recipe} --resume`")
+        config.check_resumable(settings)
         config.override(**settings)
+        if not any((run / CHECKPOINTS).glob("step-*.pt")):
+            raise UsageError(f"{run} has nothing to resume from: no checkpoint in {run / CHECKPOINTS} (deleted?); "
+                             "start afresh with --overwrite, or choose another --run")
     else:
-        if run.exists() and any(run.iterdir()):
+        if run_folder.holds_user_files(run):
             if not overwrite:
-                what = "a training run" if (run / CONFIG_NAME).exists() else "files"
+                what = "a training run" if run_folder.is_marked(run) else "files"
                 raise UsageError(f"{run} already holds {what}: use --resume to continue it, --overwrite to start "
                                  "afresh, or another --run")
-            if not (run / CONFIG_NAME).exists():
-                raise UsageError(f"{run} holds files that are not a ganrt run; choose another --run")
-            shutil.rmtree(run)
+            if not run_folder.is_marked(run):
+                raise UsageError(f"{run} is not a run ganrt made (it has no {run_folder.MARKER}), so --overwrite "
+                                 "deletes nothing in it; choose another --run")
         if not settings.get("data"):
             raise UsageError("--data is required for a new run (a folder, an IDX file, or 'digits')")
         config = TrainConfig(recipe=recipe, data=settings.pop("data")).override(**settings)
-    existed = run.exists()
-    run.mkdir(parents=True, exist_ok=True)
-    config.save(run)
+    run_folder.check_paths(run, {key: config.value(key) for key in run_folder.PATH_SETTINGS})
+    return config
+
+
+def _fit(run: Path, config, recipe: str, *, resume: bool, quiet: bool):
+    """Train in the held run folder; returns (trainer, steps done)."""
+    from ganrt.cli.progress import RateBar
+    from ganrt.train.recipes import make_recipe
+    from ganrt.train.trainer import Trainer
+
+    trainer = Trainer(run, config, make_recipe(recipe))
+    with RateBar(f"training {recipe}", config.max_steps, quiet, unit="steps") as bar:
+        def progress(step: int, losses: dict) -> None:
+            shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in losses.items() if k.startswith("loss"))
+            bar.update(step, rates=f"{losses['steps_per_s']:.2f} steps/s  {shown}")
+
+        trainer.on_progress = progress
+        return trainer, trainer.fit(resume=resume)
+
+
+def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, quiet: bool, **settings) -> None:
+    """Create or resume the run folder, train, and say where the result is."""
+    setup_logging(quiet)
+    import time
+
+    from ganrt.train import run_folder
+    from ganrt.train.config import check_options
+
+    check_options(settings)
+    _check_data(settings)
+    run = run or Path("runs") / recipe
+    config = _opened_config(recipe, run, resume=resume, overwrite=overwrite, settings=settings)
+    made = not run.exists()
     began = time.perf_counter()
     try:
-        trainer = Trainer(run, config, make_recipe(recipe))
-        with RateBar(f"training {recipe}", config.max_steps, quiet, unit="steps") as bar:
-            def progress(step: int, losses: dict) -> None:
-                shown = "  ".join(f"{k.removeprefix('loss_')} {v:.3f}" for k, v in losses.items()
-                                  if k.startswith("loss"))
-                bar.update(step, rates=f"{losses['steps_per_s']:.2f} steps/s  {shown}")
-
-            trainer.on_progress = progress
-            done = trainer.fit(resume=resume)
-    except BaseException:
-        if not resume and not _holds_training(run):  # nothing to resume: the same command can run again
-            for path in (list(run.iterdir()) if existed else [run]):  # a folder the user made stays, empty
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-        raise
+        with run_folder.locked(run):
+            if overwrite and not resume:
+                run_folder.clear(run, keep_marker=False)
+            if not run_folder.is_marked(run):  # a new run, or one an older ganrt made, resumed
+                run_folder.mark(run, recipe)
+            try:
+                trainer, done = _fit(run, config, recipe, resume=resume, quiet=quiet)
+            except BaseException:
+                if not resume and not _holds_training(run):  # nothing to resume: the same command can run again
+                    run_folder.clear(run, keep_marker=False)
+                raise
+    finally:
+        if made:
+            run_folder.remove_if_empty(run)  # a folder this command made and left empty
     if not quiet:
         console().print(f"trained {recipe} to step {trainer.step} ({done} step(s) in {time.perf_counter() - began:.1f} s"
                         f" on {trainer.device.type}{', ' + str(trainer.amp).removeprefix('torch.') if trainer.amp else ''}"

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganrt.cache import entry_stem
 from ganrt.export.trt_profiles import Profile
 from ganrt.fsutil import atomic_write_bytes
 
@@ -67,10 +67,6 @@ class EngineKey:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "model"
-
-
 @dataclass
 class CachedEngine:
     path: Path
@@ -96,18 +92,18 @@ class EngineCache:
                         "rebuilt next time", wanted, exc.strerror or exc, self.directory)
 
     def engine_path(self, key: EngineKey, name: str) -> Path:
-        return self.directory / f"{_slug(name)}-{key.precision}-{key.digest()[:20]}.engine"
+        return self.directory / f"{entry_stem(name)}-{key.precision}-{key.digest()[:20]}.engine"
 
     @staticmethod
     def sidecar_path(engine_path: Path) -> Path:
         return engine_path.with_suffix(".json")
 
     def timing_cache_path(self, key: EngineKey) -> Path:
-        return self.directory / f"timing-{_slug(key.gpu_name)}-sm{_slug(key.compute_capability)}-trt{_slug(key.trt_version)}.cache"
+        return self.directory / f"timing-{entry_stem(key.gpu_name)}-sm{entry_stem(key.compute_capability)}-trt{entry_stem(key.trt_version)}.cache"
 
     def runtime_cache_path(self, engine_path: Path, capability: str) -> Path:
         """Kernels TensorRT for RTX compiled for one GPU, kept beside its engine."""
-        return engine_path.with_name(f"{engine_path.stem}.sm{_slug(capability.replace('.', ''))}.runtime-cache")
+        return engine_path.with_name(f"{engine_path.stem}.sm{entry_stem(capability.replace('.', ''))}.runtime-cache")
 
     def load(self, key: EngineKey, name: str) -> CachedEngine | None:
         """The cached engine for ``key``, or None (with a warning when a bad entry is found)."""

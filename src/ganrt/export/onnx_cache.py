@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ganrt.cache import cache_dir, check_seal, seal
+from ganrt.cache import cache_dir, check_seal, entry_stem, seal
 from ganrt.export.onnx_export import DEFAULT_OPSET, onnx_from_model
 from ganrt.notify import notify
 
@@ -21,7 +21,7 @@ GRAPH_RECIPE = "1"  # bump when the exported graph or the fp16 recipe changes
 
 
 def cached_onnx_path(model, precision: str, opset: int = DEFAULT_OPSET) -> Path:
-    return cache_dir("onnx") / f"{model.name}-{model.checksum[:16]}-{precision}-op{opset}-r{GRAPH_RECIPE}.onnx"
+    return cache_dir("onnx") / f"{entry_stem(model.name)}-{model.checksum[:16]}-{precision}-op{opset}-r{GRAPH_RECIPE}.onnx"
 
 
 def cached_onnx(model, precision: str = "fp32", opset: int = DEFAULT_OPSET) -> Path:

@@ -361,7 +361,9 @@ def _user_file(path: Path) -> LoadedModel:
         meta = file_metadata(path)
         arch = own_arch(meta)
         if arch is not None:
-            return _own_file(path, arch, meta, dict(name=meta.get("ganrt.name", path.stem),
+            from ganrt.cache import entry_stem
+
+            return _own_file(path, arch, meta, dict(name=entry_stem(meta.get("ganrt.name", path.stem)),
                                                      license=meta.get("ganrt.license", "yours (trained with ganrt)"),
                                                      source=str(path.resolve()), checksum=checksum, builtin=False))
 

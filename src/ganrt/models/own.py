@@ -25,11 +25,26 @@ class OwnArch:
     description: str
 
 
-def _int(meta: dict, key: str) -> int:
+# What a trained file's metadata may say: a file that claims more would make ganrt allocate what it says
+# (a noise vector of 1e9, say) before its weights are even compared with it.
+META_BOUNDS = {"noise_dim": (1, 4096), "image_size": (1, 4096), "out_channels": (1, 4), "in_channels": (1, 4),
+               "width": (1, 4096), "blocks": (1, 256), "scale": (1, 16), "size_multiple": (1, 1024)}
+
+
+def _int(meta: dict, key: str, default: int | None = None) -> int:
+    """The metadata's ``ganrt.KEY`` as an integer within ``META_BOUNDS`` (``default`` when absent)."""
+    raw = meta.get(f"ganrt.{key}")
+    if raw is None and default is not None:
+        return default
     try:
-        return int(meta[f"ganrt.{key}"])
-    except (KeyError, ValueError):
+        value = int(str(raw))
+    except ValueError:
         raise ModelLoadError(f"the model's metadata has no valid ganrt.{key}") from None
+    lo, hi = META_BOUNDS.get(key, (0, 1 << 31))
+    if not lo <= value <= hi:
+        raise ModelLoadError(f"the model's metadata says ganrt.{key} = {value:,}, outside {lo}..{hi:,}: "
+                             "a damaged or hostile file")
+    return value
 
 
 def _simple(meta: dict):
@@ -68,23 +83,38 @@ def own_arch(meta: dict) -> OwnArch | None:
     if name not in OWN_ARCHS:
         raise ModelLoadError(f"ganrt architecture {name!r} is unknown to this ganrt version "
                              f"(it knows {', '.join(OWN_ARCHS)})")
+    if meta["ganrt.kind"] != OWN_ARCHS[name].kind:
+        raise ModelLoadError(f"the model's metadata calls a {name} a {meta['ganrt.kind']!r} model; it is a "
+                             f"{OWN_ARCHS[name].kind} model: a damaged or hostile file")
     return OWN_ARCHS[name]
 
 
 def facts_from_meta(meta: dict) -> dict:
     """LoadedModel facts (kind, channels, sizes, value range) from a trained file's metadata."""
-    lo, hi = (float(v) for v in meta.get("ganrt.value_range", "0,1").split(","))
+    import math
+
+    try:
+        lo, hi = (float(v) for v in meta.get("ganrt.value_range", "0,1").split(","))
+    except ValueError:
+        raise ModelLoadError("the model's metadata has no valid ganrt.value_range") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ModelLoadError("the model's metadata has no valid ganrt.value_range")
+    for key in META_BOUNDS:  # every size it states, before anything is built or allocated from it
+        if f"ganrt.{key}" in meta:
+            _int(meta, key)
+    out_channels = _int(meta, "out_channels")
+    generates = meta.get("ganrt.kind") == "generation"
     return {
         "arch": meta["ganrt.arch"],
         "kind": meta["ganrt.kind"],
-        "scale": int(meta.get("ganrt.scale", 1)),
-        "in_channels": int(meta.get("ganrt.in_channels", meta.get("ganrt.out_channels", 3))),
-        "out_channels": _int(meta, "out_channels"),
-        "noise_dim": int(meta.get("ganrt.noise_dim", 0)),
-        "image_size": int(meta.get("ganrt.image_size", 0)),
+        "scale": _int(meta, "scale", 1),
+        "in_channels": _int(meta, "in_channels", out_channels),
+        "out_channels": out_channels,
+        "noise_dim": _int(meta, "noise_dim") if generates else 0,
+        "image_size": _int(meta, "image_size") if generates else 0,
         "value_range": (lo, hi),
         "precisions": ("fp32", "fp16", "bf16"),
-        "size_multiple": int(meta.get("ganrt.size_multiple", 1)),
+        "size_multiple": _int(meta, "size_multiple", 1),
         "min_size": 0,
     }
 
@@ -99,6 +129,9 @@ def file_metadata(path) -> dict:
             (size,) = struct.unpack("<Q", fh.read(8))
             if size > 100 << 20:
                 return {}
-            return json.loads(fh.read(size)).get("__metadata__", {}) or {}
-    except (OSError, ValueError, struct.error):
+            header = json.loads(fh.read(size))
+    except (OSError, ValueError, RecursionError, struct.error):
         return {}
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    # safetensors metadata is text to text; anything else is not what ganrt wrote
+    return {k: v for k, v in meta.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(meta, dict) else {}

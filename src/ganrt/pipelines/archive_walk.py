@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganrt.errors import UsageError
-from ganrt.fsutil import is_temp_name
+from ganrt.fsutil import Confined, is_temp_name
 from ganrt.pipelines import sidecar
 from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
 from ganrt.pipelines.remote_folder import Mirror
@@ -91,6 +91,7 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
     to every output's stem (``--suffix``)."""
     src_root, dst_root = check_roots(input_dir, output_dir)
     found = Discovery(src_root, dst_root)
+    confined = Confined(dst_root)
 
     def rel_of(path: str) -> str:
         return Path(path).relative_to(src_root).as_posix()
@@ -132,6 +133,9 @@ def discover(input_dir: Path, output_dir: Path, fmt: str = "same", name_suffix: 
                 continue
             if isinstance(task, str):
                 found.ignored.append((rel, task))
+            elif not confined.holds(task.dst):
+                found.failed.append((rel, "its output would land outside OUTPUT_DIR (a link to another folder "
+                                          "in the way); not restored"))
             else:
                 found.tasks.append(task)
     return found
@@ -153,6 +157,4 @@ def _task(full: Path, rel: str, src_root: Path, dst_root: Path, fmt: str, name_s
     st = full.stat()
     rel_path = Path(rel)
     dst = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(full, fmt))
-    if not Path(os.path.abspath(dst)).is_relative_to(dst_root):
-        raise OSError(f"output for {rel} would leave OUTPUT_DIR")
     return Task(full, rel, dst, st.st_size, sidecar.version_ns(full, st.st_mtime_ns, siblings))

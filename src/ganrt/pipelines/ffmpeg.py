@@ -91,7 +91,7 @@ def run(args: list[str], *, what: str, timeout: float | None = None,
         check: bool = True) -> subprocess.CompletedProcess:
     """Run ffmpeg; on failure (when ``check``) raise VideoError with its last meaningful line."""
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          errors="replace", timeout=timeout)  # ffmpeg prints file names as their bytes
     if check and proc.returncode != 0:
         raise VideoError(f"{what} failed: {last_error_line(proc.stderr)}")
     return proc
@@ -275,7 +275,7 @@ def check_encoder(codec: str, container: str, codec_args: list[str]) -> None:
     if encoders().get(codec) != "V":
         common = [n for n in ("libx264", "libx265", "ffv1", "libvpx-vp9", "libaom-av1", "libsvtav1", "prores_ks")
                   if encoders().get(n) == "V"]
-        raise VideoError(f"this ffmpeg has no {codec!r} video encoder; use one of {', '.join(common)}")
+        raise UsageError(f"this ffmpeg has no {codec!r} video encoder; use one of {', '.join(common)}")
     args = ["-f", "lavfi", "-i", "color=c=gray:size=64x64:rate=1:duration=1", "-frames:v", "1", *codec_args]
     proc = run([*args, "-f", container, "-y", "/dev/null"], what=f"encoding {codec} into {container}", timeout=60,
                check=False)

@@ -142,8 +142,13 @@ def _use_token_if_any() -> None:
         os.environ["RAY_AUTH_MODE"] = "token"
 
 
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
+
+
 def _check_reachable(address: str, seconds: float = 10.0) -> None:
-    """Ray retries an address that answers nothing for minutes: try it once, briefly, first."""
+    """Ray retries an address for minutes, whether nothing answers there or something that is not Ray: try it
+    once, briefly, first. Ray's head (its GCS, and the ``ray://`` client server) speaks gRPC, so it answers an
+    HTTP/2 greeting with HTTP/2 settings; a web server, a database or a closed port does not."""
     import socket
 
     hostport = address.removeprefix("ray://")
@@ -151,10 +156,22 @@ def _check_reachable(address: str, seconds: float = 10.0) -> None:
     if not sep or not port.isdigit():
         return  # "auto" and kin: Ray finds the address itself
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds) as sock:
+            sock.sendall(_HTTP2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                part = sock.recv(9 - len(head))
+                if not part:
+                    break
+                head += part
+    except socket.timeout:
+        raise ConnectionError(f"something at {hostport} accepted the connection but said nothing in {seconds:g} s: "
+                              "it is not a Ray head (its GCS port, 6379 by default, or ray://HOST:10001)") from None
     except OSError as exc:
         raise ConnectionError(f"nothing answers at {hostport} ({exc.strerror or exc})") from None
+    if len(head) < 9 or head[3] != 0x04:  # the first frame of an HTTP/2 server is its SETTINGS
+        raise ConnectionError(f"{hostport} answers, but not as a Ray head does (no gRPC there): is it the cluster's "
+                              "GCS port (6379 by default, or ray://HOST:10001)?")
 
 
 def _quiet_data(ray) -> None:

@@ -88,10 +88,13 @@ class Mirror:
 
     @classmethod
     def of(cls, url: str, kind: str) -> Mirror:
-        from ganrt.cache import cache_root
+        """The stand-in of ``url`` as an INPUT (``kind`` "inputs": a name, never made) or an OUTPUT ("outputs":
+        its job state's folder, in ganrt's marked cache folder)."""
+        from ganrt.cache import cache_dir, cache_root
 
         digest = hashlib.sha256(url.encode()).hexdigest()[:20]
-        return cls(url, (cache_root() / f"remote-{kind}" / digest).resolve())
+        base = cache_dir("remote-outputs") if kind == "outputs" else cache_root() / f"remote-{kind}"
+        return cls(url, (base / digest).resolve())
 
     def covers(self, path: Path) -> bool:
         return Path(path).is_relative_to(self.local)
@@ -203,15 +206,15 @@ class Listing:
         """Delete the temporary names that uploads killed between their put and their move left (on
         stores without whole-file uploads); call it holding the job state. One younger than
         ``DEAD_TEMP_AGE_S`` may be another machine's upload in flight and is left. Returns the count."""
-        from ganrt.fsutil import is_temp_name
+        from ganrt.fsutil import is_temp_name, plain_key
 
         fs, root = filesystem(self.mirror.url)
         cutoff = (time.time() if now is None else now) - DEAD_TEMP_AGE_S
         removed = 0
         for rel, info in list(self.entries.items()):
             stamp = _seconds(info)
-            if info.get("type") == "directory" or not is_temp_name(rel.rsplit("/", 1)[-1]) or \
-                    (stamp is not None and stamp > cutoff):
+            if info.get("type") == "directory" or not plain_key(rel) or not is_temp_name(rel.rsplit("/", 1)[-1]) \
+                    or (stamp is not None and stamp > cutoff):
                 continue
             try:
                 fs.rm_file(f"{root}/{rel}")
@@ -299,7 +302,7 @@ def check_urls(src: Path | str, dst: Path | str) -> None:
 def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: str = ""):
     """``archive_walk.discover`` for a job with a URL on either side: (Discovery, Listing of a
     remote OUTPUT or None). Tasks carry the input's URL and the output's mirror."""
-    from ganrt.fsutil import is_temp_name
+    from ganrt.fsutil import Confined, is_temp_name, plain_key
     from ganrt.pipelines import archive_walk, sidecar
     from ganrt.pipelines.archive_walk import STATE_NAMES, Discovery, Task
     from ganrt.pipelines.image_io import READ_SUFFIXES, output_suffix
@@ -313,6 +316,7 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
     else:
         src_mirror = Mirror.of(src, "inputs")
         found = Discovery(src_mirror.local, dst_root)
+        confined = Confined(dst_root)
         inside = dst[len(src) + 1:] if isinstance(dst, str) and dst.startswith(src + "/") else None
         system_folders: set[str] = set()
         listed = _list(src, missing_ok=False)
@@ -323,6 +327,10 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
                 siblings.setdefault(folder, set()).add(name)
         for rel, info in sorted(listed.items()):
             if info.get("type") == "directory" or (inside and (rel == inside or rel.startswith(inside + "/"))):
+                continue
+            if not plain_key(rel):  # scans/../escape.png: a name, on a store, that points out of OUTPUT here
+                found.failed.append((rel, "its key has an empty, '.' or '..' part: its output would land "
+                                          "outside OUTPUT; not restored (rename the key)"))
                 continue
             rel_path = Path(rel)
             if is_temp_name(rel_path.name) or rel_path.name in STATE_NAMES:
@@ -344,6 +352,9 @@ def discover(src: Path | str, dst: Path | str, fmt: str = "same", name_suffix: s
                 found.ignored.append((rel, why))
                 continue
             out = dst_root / rel_path.with_name(rel_path.stem + name_suffix + output_suffix(rel_path, fmt))
+            if not confined.holds(out):  # a local OUTPUT holding a link out of it, on the key's way
+                found.failed.append((rel, "its output would land outside OUTPUT (a link in the way); not restored"))
+                continue
             version, side_url = version_ns(info), None
             side = next(iter(sidecar.names_among(rel_path.name, here)), None)
             if side is not None:  # an edited caption redoes the photo, as in a local folder

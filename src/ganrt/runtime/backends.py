@@ -53,12 +53,12 @@ def is_installed(info: BackendInfo) -> bool:
 
 
 def resolve_device(device: str) -> str:
-    import re
+    from ganrt.machine import DEVICE_SPELLING, is_device_name
 
+    if not is_device_name(device):
+        raise UsageError(f"unknown device {device!r}; choose {DEVICE_SPELLING}")
     if device == "auto":
         return "cuda" if cuda_available() else "cpu"
-    if device not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", device):
-        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and not cuda_available():
         raise BackendUnavailableError("no CUDA GPU is available here; use --device cpu")
     return device

@@ -69,11 +69,11 @@ def ir_from_torch(model) -> Path:
     from openvino.tools.ovc import convert_model
 
     from ganrt import cache
-    from ganrt.cache import cache_dir
+    from ganrt.cache import cache_dir, entry_stem
     from ganrt.notify import notify
 
     spec = ModelSpec.of(model)
-    path = cache_dir("openvino") / "ir" / f"{model.name}-{model.checksum[:16]}-f32.xml"
+    path = cache_dir("openvino") / "ir" / f"{entry_stem(model.name)}-{model.checksum[:16]}-f32.xml"
     if cache.check_seal(path, "OpenVINO model converted from PyTorch") and path.with_suffix(".bin").is_file():
         return path
     notify(f"converting {model.name} from PyTorch for OpenVINO (first use)")
@@ -92,7 +92,7 @@ def ir_from_torch(model) -> Path:
 
 
 def blob_path(onnx_path: Path, name: str, config: dict) -> Path:
-    from ganrt.cache import cache_dir
+    from ganrt.cache import cache_dir, entry_stem
     from ganrt.machine import cpu_model
 
     ov = openvino_runtime()
@@ -100,7 +100,7 @@ def blob_path(onnx_path: Path, name: str, config: dict) -> Path:
     key = "|".join([BLOB_FORMAT, _graph_digest(onnx_path), ov.__version__, cpu_model(),
                     *(f"{k}={v}" for k, v in sorted(config.items()))])
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    return cache_dir("openvino") / f"{name}-{config['INFERENCE_PRECISION_HINT']}-{digest}.blob"
+    return cache_dir("openvino") / f"{entry_stem(name)}-{config['INFERENCE_PRECISION_HINT']}-{digest}.blob"
 
 
 def compiled_model(core, onnx_path: Path, name: str, config: dict):

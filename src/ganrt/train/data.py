@@ -15,6 +15,7 @@ Everything comes back as uint8, N × C × size × size, plus labels when known.
 from __future__ import annotations
 
 import gzip
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,11 @@ import numpy as np
 
 from ganrt.errors import UsageError
 
+log = logging.getLogger(__name__)
+
 IDX_IMAGES = 0x00000803
+MAX_IDX_BYTES = 1 << 31  # MNIST's 60,000 images are 47 MB
+MAX_TRAINING_PIXELS = 64_000_000  # a bigger "photo" in a training folder is left out (a decompression bomb)
 IDX_LABELS = 0x00000801
 
 
@@ -48,6 +53,28 @@ def load_images(spec: str, size: int, channels: int) -> ImageSet:
     if path.is_dir():
         return _folder(path, size, channels)
     return _idx(path, size, channels)
+
+
+def read_pixels(path: Path, mode: str) -> np.ndarray | None:
+    """A training image as uint8 in PIL ``mode`` ("L" or "RGB"), or None when it is not a readable image;
+    its header is checked first, so a small file declaring a huge image is left out undecoded."""
+    from PIL import Image
+
+    from ganrt.errors import ImageReadError
+    from ganrt.pipelines.image_io import read_header
+
+    try:
+        img = read_header(path, MAX_TRAINING_PIXELS)
+    except ImageReadError as exc:
+        if "pixels" in str(exc):
+            log.warning("%s: left out of training: %s", path.name, exc)
+        return None
+    try:
+        with img:
+            img.load()
+            return np.ascontiguousarray(np.asarray(img.convert(mode)))
+    except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError):
+        return None
 
 
 def _fit(gray_or_rgb: np.ndarray, size: int, channels: int) -> np.ndarray:
@@ -96,10 +123,13 @@ def read_idx(path: Path) -> np.ndarray:
                 raise UsageError(f"{path.name} is not an MNIST-format IDX file of bytes (magic number "
                                  f"0x{magic:08x}, expected 0x{IDX_IMAGES:08x} for images)")
             dims = struct.unpack(f">{magic & 0xFF}I", fh.read(4 * (magic & 0xFF)))
-            data = np.frombuffer(fh.read(), dtype=np.uint8)
-    except (OSError, EOFError) as exc:
+            count = int(np.prod(dims, dtype=object))
+            if count > MAX_IDX_BYTES:
+                raise UsageError(f"{path.name} declares {count:,} values, more than ganrt trains on "
+                                 f"({MAX_IDX_BYTES:,}); is it an IDX file?")
+            data = np.frombuffer(fh.read(count), dtype=np.uint8)  # no more than declared: a gzip bomb stops here
+    except (OSError, EOFError, struct.error) as exc:
         raise UsageError(f"cannot read {path.name}: {exc}") from None
-    count = int(np.prod(dims))
     if data.size < count:
         raise UsageError(f"{path.name} is truncated: it declares {count:,} values and holds {data.size:,}")
     return data[:count].reshape(dims)
@@ -131,8 +161,6 @@ def _label_files(path: Path) -> list[Path]:
 
 
 def _folder(path: Path, size: int, channels: int) -> ImageSet:
-    from PIL import Image, UnidentifiedImageError
-
     from ganrt.pipelines.system_files import user_files
 
     files = user_files(path)
@@ -140,11 +168,8 @@ def _folder(path: Path, size: int, channels: int) -> ImageSet:
         raise UsageError(f"--data {path}: the folder is empty")
     out, skipped = [], 0
     for p in files:
-        try:
-            with Image.open(p) as img:
-                img.load()
-                arr = np.asarray(img.convert("L" if channels == 1 else "RGB"))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        arr = read_pixels(p, "L" if channels == 1 else "RGB")
+        if arr is None:
             skipped += 1
             continue
         out.append(_fit(arr, size, channels))

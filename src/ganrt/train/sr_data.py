@@ -26,6 +26,7 @@ import numpy as np
 from ganrt.errors import UsageError
 from ganrt.pipelines.image_io import READ_SUFFIXES
 from ganrt.pipelines.system_files import user_files
+from ganrt.train.data import read_pixels
 from ganrt.train.degrade import DEGRADATIONS, bicubic_down, degrade
 
 log = logging.getLogger(__name__)
@@ -40,24 +41,13 @@ class Pair:
     lr: np.ndarray | None  # paired low-resolution image, or None (made on the fly)
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return np.ascontiguousarray(np.asarray(img.convert("RGB")))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None
-
-
 def _images(folder: Path) -> list[tuple[str, np.ndarray]]:
     if not folder.is_dir():
         raise UsageError(f"--data {folder}: not a folder of images")
     out = []
     for p in user_files(folder):
         if p.suffix.lower() in READ_SUFFIXES:
-            img = _read_rgb(p)
+            img = read_pixels(p, "RGB")
             if img is not None:
                 out.append((p.relative_to(folder).as_posix(), img))
     if not out:

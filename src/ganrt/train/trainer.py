@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganrt.errors import GanrtError, Interrupted, UsageError
+from ganrt.errors import GanrtError, Interrupted, ModelLoadError, ResourceError, UsageError
 from ganrt.fsutil import atomic_path
 from ganrt.train.config import TrainConfig
 
@@ -123,15 +123,9 @@ class EMA:
 def resolve_device(name: str):
     import torch
 
-    from ganrt.machine import cuda_available
+    from ganrt.runtime.backends import resolve_device as resolved
 
-    if name == "auto":
-        return torch.device("cuda" if cuda_available() else "cpu")
-    if name.startswith("cuda") and not cuda_available():
-        from ganrt.errors import BackendUnavailableError
-
-        raise BackendUnavailableError("no CUDA GPU is available here; use --device cpu")
-    return torch.device(name)
+    return torch.device(resolved(name))
 
 
 def amp_dtype(setting: str, device):
@@ -201,32 +195,52 @@ class Trainer:
         return sorted((self.run / CHECKPOINTS).glob("step-*.pt"))
 
     def save_checkpoint(self) -> Path:
+        """Write the full state atomically, read it back before it takes its name (a checkpoint that
+        cannot be loaded never replaces a good one), then drop the oldest beyond ``keep_checkpoints``."""
         import torch
 
         folder = self.run / CHECKPOINTS
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{self.step:07d}.pt"
-        with atomic_path(path) as tmp:
-            torch.save(self.state(), tmp)
+        try:
+            with atomic_path(path) as tmp:
+                torch.save(self.state(), tmp)
+                written = torch.load(tmp, map_location="cpu", weights_only=True, mmap=True)
+                if int(written.get("step", -1)) != self.step:
+                    raise RuntimeError("it reads back as another step")
+        except RuntimeError as exc:  # torch's writer reports a full disk as a failed write
+            raise _storage_error(exc, folder, f"saving the checkpoint {path.name}") from None
         for old in self.checkpoints()[: -max(1, self.config.keep_checkpoints)]:
             old.unlink(missing_ok=True)
         self.export()
         return path
 
-    def resume(self) -> bool:
-        """Load the last full state of the run, if it has one. Returns whether it did."""
+    def resume(self) -> None:
+        """Load the newest checkpoint that reads back; a damaged newer one is passed over, loudly. Refuses
+        (ModelLoadError) when none can be read: a run never silently starts again from step 0."""
         import torch
 
+        damaged = []
         for path in reversed(self.checkpoints()):
             try:
                 state = torch.load(path, map_location=self.device, weights_only=True)
             except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: try the one before
-                log.warning("checkpoint %s cannot be read (%s); trying the one before", path.name, exc)
+                damaged.append(path.name)
+                log.warning("checkpoint %s cannot be read (%s); trying the one before", path.name,
+                            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
                 continue
-            self.load(state)
+            try:
+                self.load(state)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise ModelLoadError(f"{path} does not fit the run's settings ({str(exc).splitlines()[0][:200]}); "
+                                     f"was {self.run / 'config.toml'} edited?") from None
+            if damaged:
+                log.warning("resuming %s from %s: the newer %s cannot be read", self.run, path.name,
+                            ", ".join(damaged))
             self.history = self._read_metrics()
-            return True
-        return False
+            return
+        raise ModelLoadError(f"{self.run} has nothing to resume from: no checkpoint in {self.run / CHECKPOINTS} can "
+                             f"be read ({', '.join(damaged) or 'none there'}); start afresh with --overwrite")
 
     def _read_metrics(self) -> list[dict]:
         """Metrics of the steps up to the checkpoint (lines a killed run wrote later are dropped)."""
@@ -296,8 +310,10 @@ class Trainer:
         torch.use_deterministic_algorithms(True, warn_only=True)
         self.recipe.setup(self.config, self.device)
         self.ema = EMA(self.recipe.generator(), self.config.ema_decay) if self.config.ema_decay > 0 else None
-        if resume and self.resume():
+        if resume:
+            self.resume()
             log.warning("resuming %s at step %d", self.run, self.step)
+        self.config.save(self.run)  # only now: settings that could not set the run up are never written
         first = self.step
         started = time.perf_counter()
         try:
@@ -336,6 +352,20 @@ class Trainer:
         close = getattr(self.recipe, "close", None)
         if close is not None:
             close()
+
+
+def _storage_error(exc: BaseException, folder: Path, action: str) -> GanrtError:
+    """What a failed write means for the user: a full disk (exit 3), or a checkpoint that cannot be kept."""
+    import shutil
+
+    try:
+        full = shutil.disk_usage(folder).free < (64 << 20)
+    except OSError:
+        full = False
+    if full or "write" in str(exc).lower():
+        return ResourceError(f"could not finish {action} in {folder}: the disk is full or failing; free some space "
+                             "and rerun with --resume (the last good checkpoint is kept)")
+    return ModelLoadError(f"{action} failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
 
 
 def plot_losses(history: list[dict], path: Path) -> None:
