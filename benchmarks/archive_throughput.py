@@ -23,9 +23,9 @@ from _results import write
 
 from ganrt.data import calibration_photos
 from ganrt.models import load_model
-from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
-from ganrt.pipelines.archive_walk import discover
-from ganrt.pipelines.jobstate import JobState
+from ganrt.pipelines.archive.runner import ArchiveResult, ArchiveRunner, plan
+from ganrt.pipelines.archive.walk import discover
+from ganrt.pipelines.archive.state import JobState
 from ganrt.pipelines.restore import RestoreSettings, infer_stage, read_stage
 from ganrt.runtime.memory import TilePolicy
 from ganrt.runtime.registry import create_engine

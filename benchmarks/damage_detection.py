@@ -1,7 +1,7 @@
 """Damage detection and repair on real photos with synthetic damage: precision, recall, PSNR in the holes.
 
 For each photo (scikit-image's and scikit-learn's bundled pictures) and seed, scratches (light and
-dark), dust specks and a tear are drawn (``ganrt.pipelines.damage.synthetic_damage``); the detector's
+dark), dust specks and a tear are drawn (``ganrt.pipelines.repair.damage.synthetic_damage``); the detector's
 mask is scored against the true one (pixel precision and recall, 2 px tolerance), per damage type
 too, and the repair (OpenCV Telea and Navier–Stokes, on the detected mask and on the true one) is
 scored by PSNR inside the true damage against the undamaged photo. Also: the share of an undamaged
@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _results import write  # noqa: E402
 
-from ganrt.pipelines.damage import detect, precision_recall, synthetic_damage  # noqa: E402
-from ganrt.pipelines.inpaint import OpenCVFiller  # noqa: E402
+from ganrt.pipelines.repair.damage import detect, precision_recall, synthetic_damage  # noqa: E402
+from ganrt.pipelines.repair.inpaint import OpenCVFiller  # noqa: E402
 
 SEEDS = range(3)
 KINDS = {"scratches": dict(scratches=4, specks=0, tears=0), "specks": dict(scratches=0, specks=25, tears=0),

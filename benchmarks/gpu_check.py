@@ -84,13 +84,13 @@ def pipelines_end_to_end(device: str, size: tuple[int, int], seconds: float) -> 
     """Video (decode→infer→encode) and archive pipelines against the engine alone, compact model."""
     from video_throughput import engine_only_fps, make_video
 
-    from ganrt.pipelines.archive import ArchiveResult, ArchiveRunner, plan
-    from ganrt.pipelines.archive_walk import discover
-    from ganrt.pipelines.ffmpeg import probe
-    from ganrt.pipelines.jobstate import JobState
+    from ganrt.pipelines.archive.runner import ArchiveResult, ArchiveRunner, plan
+    from ganrt.pipelines.archive.walk import discover
+    from ganrt.pipelines.video.ffmpeg import probe
+    from ganrt.pipelines.archive.state import JobState
     from ganrt.pipelines.restore import RestoreSettings
-    from ganrt.pipelines.video import VideoRunner, VideoSettings
-    from ganrt.pipelines.video_source import open_source
+    from ganrt.pipelines.video.pipeline import VideoRunner, VideoSettings
+    from ganrt.pipelines.video.source import open_source
 
     out: dict = {}
     model = load_model("realesr-animevideov3")

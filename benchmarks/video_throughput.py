@@ -23,10 +23,10 @@ import numpy as np
 from _results import write
 
 from ganrt.models import load_model
-from ganrt.pipelines.ffmpeg import ffmpeg_exe
-from ganrt.pipelines.video import VideoRunner, VideoSettings
-from ganrt.pipelines.video_output import EncodeSettings
-from ganrt.pipelines.video_source import open_source
+from ganrt.pipelines.video.ffmpeg import ffmpeg_exe
+from ganrt.pipelines.video.pipeline import VideoRunner, VideoSettings
+from ganrt.pipelines.video.output import EncodeSettings
+from ganrt.pipelines.video.source import open_source
 from ganrt.runtime.registry import create_engine
 from ganrt.runtime.tiling import upscale
 

@@ -80,8 +80,8 @@ def photo(h: int, w: int) -> np.ndarray:
 
 def in_process(name: str, img: np.ndarray) -> tuple[float, float, str, int]:
     """(restore stage s, bare engine s, engine, the policy's tile) — medians of 3 after a warm-up."""
-    from ganrt.cli.engine_setup import choose_engine
-    from ganrt.pipelines.image_io import DecodedImage
+    from ganrt.runtime.engine_choice import choose_engine
+    from ganrt.pipelines.imageio.decoded import DecodedImage
     from ganrt.pipelines.restore import Prepared, RestoreSettings, infer_stage
 
     choice = choose_engine(name, "auto", "auto", "auto", "auto")

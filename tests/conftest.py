@@ -131,11 +131,12 @@ def cli(*args, **kwargs):
     return CliRunner().invoke(app, [str(a) for a in args], **kwargs)
 
 
-def one_line(result, code: int) -> str:
-    """The one ``error:`` line a failed command printed, after checking its exit code."""
+def one_line(result, code: int | None = None) -> str:
+    """The one ``error:`` line a failed command printed (no traceback), after checking its exit code (``code``,
+    or any failure when None)."""
     lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert result.exit_code == code, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert (result.exit_code != 0 if code is None else result.exit_code == code), result.output
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
     return lines[0]
 
 

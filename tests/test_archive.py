@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from archive_builder import SRGB_ICC, build_archive, snapshot
 from ganrt.cli import app
-from ganrt.pipelines.image_io import read_image
+from ganrt.pipelines.imageio.read import read_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32",
         "--tile", "0"]
@@ -170,7 +170,7 @@ def test_captions_and_keywords_travel_with_the_photo(tmp_path, photos):
     from PIL import PngImagePlugin
 
     from archive_builder import exif_bytes
-    from ganrt.pipelines.metadata import jpeg_metadata_segments, png_chunk
+    from ganrt.pipelines.imageio.metadata import jpeg_metadata_segments, png_chunk
 
     a = photos["chelsea_45x59"]
     src = tmp_path / "album"
@@ -249,9 +249,9 @@ def test_camera_dates_place_and_captions_stay_in_tiff_and_jpeg2000_masters(tmp_p
     layers, which would not fit a JPEG's EXIF segment."""
     import tifffile
 
-    from ganrt.pipelines.metadata import jpeg_metadata_segments
+    from ganrt.pipelines.imageio.metadata import jpeg_metadata_segments
 
-    from ganrt.pipelines.tiff_exif import exif_tobytes
+    from ganrt.pipelines.imageio.tiff_exif import exif_tobytes
 
     def as_read(text: str) -> str:  # UTF-8 text, as exiftool writes it, as Pillow reads it (Latin-1)
         return text.encode().decode("latin-1")
@@ -307,7 +307,7 @@ def test_an_upscaled_scan_keeps_its_print_size_in_every_format(tmp_path, photos)
 
     import tifffile
 
-    from ganrt.pipelines import jp2_boxes
+    from ganrt.pipelines.imageio import jp2_boxes
 
     pixels = photos["chelsea_45x59"]  # 59 wide, 45 high
     src, dst = tmp_path / "scans", tmp_path / "out"
@@ -499,7 +499,7 @@ def test_a_turned_tiff_is_read_upright_once(tmp_path, photos):
     decoder that turns TIFFs itself must not have it turned twice); and a folder restore of one is upright."""
     import tifffile
 
-    from ganrt.pipelines.image_io import _orient
+    from ganrt.pipelines.imageio.decoded import orient
 
     rgb = photos["chelsea_45x59"]
     samples = [rgb, rgb[..., 1].copy(), rgb.astype(np.uint16) * 257 + 3, rgb[..., 0].astype(np.uint16) * 257]
@@ -510,11 +510,11 @@ def test_a_turned_tiff_is_read_upright_once(tmp_path, photos):
                                  compression=compression, metadata=None,
                                  extratags=[(274, "H", 1, orientation, True)])
                 got = read_image(tmp_path / "t.tif").pixels
-                assert np.array_equal(got, _orient(arr, orientation)), (orientation, arr.dtype, arr.ndim, compression)
+                assert np.array_equal(got, orient(arr, orientation)), (orientation, arr.dtype, arr.ndim, compression)
         exif = Image.Exif()
         exif[274] = orientation
         Image.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw", exif=exif)
-        assert np.array_equal(read_image(tmp_path / "lzw.tif").pixels, _orient(rgb, orientation)), orientation
+        assert np.array_equal(read_image(tmp_path / "lzw.tif").pixels, orient(rgb, orientation)), orientation
     src, dst = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     tifffile.imwrite(src / "sideways.tif", rgb, photometric="rgb", metadata=None, extratags=[(274, "H", 1, 6, True)])
@@ -720,8 +720,8 @@ def test_job_states_of_two_machines_merge_row_by_row_and_the_newer_row_wins(tmp_
     lacks and replaces the older of two rows for one image; a dry run merges into memory, writing nothing."""
     import time
 
-    from ganrt.pipelines.archive_walk import Task
-    from ganrt.pipelines.jobstate import DB_NAME, JobState
+    from ganrt.pipelines.archive.tasks import Task
+    from ganrt.pipelines.archive.state import DB_NAME, JobState
 
     def task(root: Path, name: str) -> Task:
         return Task(tmp_path / "in" / name, name, root / f"{name}.png", 100, 7)
@@ -757,8 +757,8 @@ def test_a_failure_recorded_before_seeing_the_other_machines_state_does_not_take
     Merged either way, the job keeps A's outputs: x done, y started (adopted once its output is seen)."""
     import time
 
-    from ganrt.pipelines.archive_walk import Task
-    from ganrt.pipelines.jobstate import JobState
+    from ganrt.pipelines.archive.tasks import Task
+    from ganrt.pipelines.archive.state import JobState
 
     def task(root: Path, name: str, size: int = 100) -> Task:
         return Task(tmp_path / "in" / name, name, root / f"{name}.png", size, 7)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from archive_builder import snapshot
-from ganrt.pipelines.image_io import read_image
+from ganrt.pipelines.imageio.read import read_image
 
 N_IMAGES = 48
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from archive_builder import snapshot
 from ganrt.cli import app
-from ganrt.pipelines.image_io import read_image
+from ganrt.pipelines.imageio.read import read_image
 
 ENGINE = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".bmp")

@@ -87,6 +87,7 @@ def test_bench_usage_errors():
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_a_face_network_is_measured_at_its_own_size(tmp_path, random_gfpgan):
     """GFPGAN takes 512² faces only: bench measures it there (the default 720x1280 failed), and another
     --size is a usage error."""

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import one_line
 from ganrt.cli import app
 
 runner = CliRunner()
@@ -102,26 +103,18 @@ def test_restore_outscale(tmp_path, photo_file):
     assert Image.open(out).size == (131 * 2, 77 * 2)
 
 
-def one_line_error(result, code_min=1):
-    assert result.exit_code >= code_min
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
 def test_bad_inputs_end_in_one_line(tmp_path, photo_file):
-    missing = one_line_error(run("restore", tmp_path / "nope.jpg", tmp_path / "o.png", "-m", "realesr-animevideov3"))
+    missing = one_line(run("restore", tmp_path / "nope.jpg", tmp_path / "o.png", "-m", "realesr-animevideov3"))
     assert "not found" in missing
     text = tmp_path / "notes.jpg"
     text.write_text("these are not pixels")
-    line = one_line_error(run("restore", text, tmp_path / "o.png", "-m", "realesr-animevideov3"))
+    line = one_line(run("restore", text, tmp_path / "o.png", "-m", "realesr-animevideov3"))
     assert "not an image" in line
     assert not (tmp_path / "o.png").exists()
-    line = one_line_error(run("restore", photo_file, tmp_path / "o.png", "-m", "RealESRGAN_x8"), code_min=2)
+    line = one_line(run("restore", photo_file, tmp_path / "o.png", "-m", "RealESRGAN_x8"), 2)
     assert "unknown model" in line
-    line = one_line_error(run("restore", photo_file, tmp_path / "o.png", "-m", "realesr-animevideov3",
-                              "--backend", "magic"), code_min=2)
+    line = one_line(run("restore", photo_file, tmp_path / "o.png", "-m", "realesr-animevideov3",
+                              "--backend", "magic"), 2)
     assert "--backend" in line
 
 
@@ -134,7 +127,7 @@ def test_pickle_payload_via_cli(tmp_path, photo_file):
     evil2.write_bytes(f"cos\nsystem\n(Vtouch {marker}\ntR.".encode())
     for path in (evil, evil2):
         result = run("restore", photo_file, tmp_path / "o.png", "--model", path)
-        line = one_line_error(result)
+        line = one_line(result)
         assert "refused" in line or "cannot read" in line
     # the whole process says one line: torch's unpickler warns about the file first, and that is not shown
     whole = subprocess.run([sys.executable, "-m", "ganrt", "restore", str(photo_file), str(tmp_path / "o.png"),

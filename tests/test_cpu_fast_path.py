@@ -16,6 +16,7 @@ needs_openvino = pytest.mark.skipif(importlib.util.find_spec("openvino") is None
 
 @needs_openvino
 @pytest.mark.parametrize("model", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B", "RealESRGAN_x4plus"])
+@pytest.mark.slow
 def test_openvino_fp32_matches_the_torch_reference(model, photos, load):
     x = to_nchw(photos["chelsea_45x59"])
     with create_engine(load(model), backend="torch", device="cpu", precision="fp32") as ref, \
@@ -54,6 +55,7 @@ def bf16_hostile_model(load):
     return model_from_state_dict(state, name="bf16-hostile", checksum="b" * 64)
 
 
+@pytest.mark.slow
 def test_bf16_guard_falls_back_to_fp32_and_says_so(bf16_hostile_model, load, caplog, photos):
     from ganrt.runtime.choice import bf16_fidelity, bf16_passes_guard
 

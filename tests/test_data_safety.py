@@ -15,25 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from archive_builder import snapshot
-from ganrt.cli import app
-from ganrt.pipelines.image_io import read_image
+from conftest import cli, one_line
+from ganrt.pipelines.imageio.read import read_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line_error(result, code):
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert result.exit_code == code, result.output
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 def rgba(path: Path, photo: np.ndarray, size=(20, 24)) -> Path:
@@ -65,7 +52,7 @@ def photo(photos):
 def test_single_file_alpha_fallback_never_lands_on_the_input(tmp_path, photo):
     src = rgba(tmp_path / "photo.png", photo)
     before = src.read_bytes()
-    line = one_line_error(cli("restore", src, tmp_path / "photo.jpg", *FAST), 2)
+    line = one_line(cli("restore", src, tmp_path / "photo.jpg", *FAST), 2)
     assert "photo.png" in line and "input" in line
     assert src.read_bytes() == before and not (tmp_path / "photo.jpg").exists()
     ok = cli("restore", src, tmp_path / "copy.jpg", *FAST[:-1])  # not quiet: the fallback is said
@@ -79,15 +66,15 @@ def test_frames_dir_never_replaces_input_frames(tmp_path, photo):
     for i in range(3):
         rgb(frames / f"frame_{i + 1:06d}.png", photo[i:], size=(16, 16))
     before = snapshot(frames)
-    line = one_line_error(cli("video", frames, "--frames-dir", frames, *FAST), 2)
+    line = one_line(cli("video", frames, "--frames-dir", frames, *FAST), 2)
     assert "input folder" in line
-    assert one_line_error(cli("video", frames, "--frames-dir", frames, "--overwrite", *FAST), 2)
+    assert one_line(cli("video", frames, "--frames-dir", frames, "--overwrite", *FAST), 2)
     assert snapshot(frames) == before
     # a folder of someone else's numbered frames is not replaced without --overwrite
     other = tmp_path / "other"
     other.mkdir()
     (other / "frame_000001.png").write_bytes(b"a frame from another project")
-    assert "did not write" in one_line_error(cli("video", frames, "--frames-dir", other, *FAST), 2)
+    assert "did not write" in one_line(cli("video", frames, "--frames-dir", other, *FAST), 2)
     assert (other / "frame_000001.png").read_bytes() == b"a frame from another project"
     done = cli("video", frames, "--frames-dir", other, "--overwrite", *FAST)
     assert done.exit_code == 0, done.output
@@ -161,7 +148,7 @@ def test_a_second_input_folder_never_writes_over_the_first_ones_outputs(tmp_path
     assert cli("restore", box1, dst, *FAST).exit_code == 0
     first = photos_in(dst)
     for extra in ((), ("--dry-run",)):
-        line = one_line_error(cli("restore", box2, dst, *FAST, *extra), 2)
+        line = one_line(cli("restore", box2, dst, *FAST, *extra), 2)
         assert line == f"error: {dst} holds the outputs of another input folder, {box1}; give {box2} an output " \
                        "folder of its own (or --overwrite to replace outputs of the same names)"
     assert photos_in(dst) == first
@@ -178,7 +165,7 @@ def test_the_input_folder_under_another_spelling_is_the_same_input(tmp_path):
     """On a drive that ignores letter case, ~/Scans and ~/scans are one folder; so are a folder and its
     bind mount: the job state compares the folders, not the spellings."""
     from ganrt.errors import UsageError
-    from ganrt.pipelines.jobstate import JobState
+    from ganrt.pipelines.archive.state import JobState
 
     box = tmp_path / "box"
     box.mkdir()
@@ -199,9 +186,9 @@ def test_names_differing_in_case_get_two_outputs_where_the_output_drive_folds_ca
     """A Linux archive holding IMG.JPG and img.jpg, restored onto exFAT/NTFS/APFS (one name there): the
     second is written as img~2.jpg, not over the first. This machine's file systems keep case, so the
     plan is told to fold it, as its probe of such a drive would."""
-    from ganrt.pipelines.archive_walk import discover
-    from ganrt.pipelines.jobstate import JobState
-    from ganrt.pipelines.output_plan import OutputPlan, folder_outputs, ignores_case
+    from ganrt.pipelines.archive.walk import discover
+    from ganrt.pipelines.archive.state import JobState
+    from ganrt.pipelines.archive.plan import OutputPlan, folder_outputs, ignores_case
 
     src, dst = tmp_path / "in", tmp_path / "out"
     (src / "Roll").mkdir(parents=True)
@@ -230,18 +217,19 @@ def test_report_and_preview_never_replace_inputs(tmp_path, photo):
     Image.fromarray(photo[:16, :16]).save(tif)
     before = snapshot(src)
     for extra in (["--report", src / "img03.json"], ["--preview", src / "sheet.png"], ["--report", tif]):
-        line = one_line_error(cli("restore", src, dst, *extra, *FAST), 2)
+        line = one_line(cli("restore", src, dst, *extra, *FAST), 2)
         assert "input" in line or ".json" in line
     assert snapshot(src) == before
     # a report of an earlier run is replaced without --overwrite; a foreign file is not
     report = tmp_path / "report.json"
     assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
     assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
-    big = json.loads(report.read_text())  # a report of 50,000 failures is megabytes: still known as ganrt's
+    big = json.loads(report.read_text())  # a report rewritten since (megabytes of it): the user's now, kept
     big["failures"] = [{"path": f"roll {i}/scan {i}.tif", "reason": "corrupt or truncated image"} for i in range(40000)]
     report.write_text(json.dumps(big, indent=2))
     assert report.stat().st_size > 2 << 20
-    assert cli("restore", src, dst, "--report", report, *FAST).exit_code == 0
+    assert "already exists" in one_line(cli("restore", src, dst, "--report", report, *FAST), 2)
+    assert cli("restore", src, dst, "--report", report, "--overwrite", *FAST).exit_code == 0
     sheet = tmp_path / "report.csv"  # a spreadsheet of the failed and ignored files, replaced on a rerun too
     (src / "torn, 1962.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (src / "été.txt").write_text("inventory")
@@ -253,11 +241,11 @@ def test_report_and_preview_never_replace_inputs(tmp_path, photo):
     assert sheet.read_bytes().startswith(b"\xef\xbb\xbf")  # the mark Excel reads UTF-8 names by
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": true}')
-    assert "already exists" in one_line_error(cli("restore", src, dst, "--report", notes, *FAST), 2)
+    assert "already exists" in one_line(cli("restore", src, dst, "--report", notes, *FAST), 2)
     assert notes.read_text() == '{"mine": true}'
     table = tmp_path / "inventory.csv"
     table.write_text("path,box,shelf\n")
-    assert "already exists" in one_line_error(cli("restore", src, dst, "--report", table, *FAST), 2)
+    assert "already exists" in one_line(cli("restore", src, dst, "--report", table, *FAST), 2)
     assert table.read_text() == "path,box,shelf\n"
 
 
@@ -274,7 +262,7 @@ def damage(path: Path, dest: Path) -> Path:
 def test_corrupt_stretch_in_a_video_is_decoded_past_not_truncated(tmp_path):
     from test_video import make_video
 
-    from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets
+    from ganrt.pipelines.video.ffmpeg import audio_seconds, count_video_packets
 
     damaged = damage(make_video(tmp_path / "clip.mp4", seconds=1.84, fps=25, size="48x32"), tmp_path / "bad.mp4")
     out = tmp_path / "out.mkv"
@@ -290,13 +278,13 @@ def test_a_video_that_cannot_be_decoded_to_its_end_fails_loudly(tmp_path):
 
     damaged = damage(make_video(tmp_path / "clip.mkv", seconds=1.84, fps=25, size="48x32"), tmp_path / "bad.mkv")
     out = tmp_path / "out.mkv"
-    line = one_line_error(cli("video", damaged, out, *FAST), 1)  # its clusters are broken: ffmpeg stops early
+    line = one_line(cli("video", damaged, out, *FAST), 1)  # its clusters are broken: ffmpeg stops early
     assert "damaged" in line and "of its 46 frames" in line
     assert not out.exists()
 
 
 def test_variable_frame_rate_fills_the_timeline(tmp_path):
-    from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe
+    from ganrt.pipelines.video.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe
 
     src = tmp_path / "vfr.mkv"
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
@@ -382,7 +370,7 @@ def test_output_folder_that_is_not_utf8_is_written(tmp_path, photo):
 @pytest.mark.parametrize("value", ["10000", "-1", "0"])
 def test_threads_are_bounded(tmp_path, photo, value):
     src = rgb(tmp_path / "p.png", photo)
-    assert "--threads" in one_line_error(cli("restore", src, tmp_path / "o.png", "--threads", value, *FAST), 2)
+    assert "--threads" in one_line(cli("restore", src, tmp_path / "o.png", "--threads", value, *FAST), 2)
 
 
 def test_model_files_are_not_trusted_for_size(tmp_path, photo, load):
@@ -393,7 +381,7 @@ def test_model_files_are_not_trusted_for_size(tmp_path, photo, load):
     crafted = tmp_path / "crafted.pth"
     torch.save({"body.0.weight": huge, "body.0.bias": torch.zeros(64)}, crafted)
     assert crafted.stat().st_size < 4000
-    line = one_line_error(cli("restore", src, tmp_path / "o.png", "-m", crafted), 1)
+    line = one_line(cli("restore", src, tmp_path / "o.png", "-m", crafted), 1)
     assert "claims" in line and "crafted" in line
     state = {k: v.clone() for k, v in load("realesr-animevideov3").module.state_dict().items()}
     last = max(int(k.split(".")[1]) for k in state)  # the last conv: 3·scale² outputs, here ×20
@@ -401,7 +389,7 @@ def test_model_files_are_not_trusted_for_size(tmp_path, photo, load):
     state[f"body.{last}.bias"] = state[f"body.{last}.bias"][:3].repeat(400)
     wide = tmp_path / "x20.pth"
     torch.save(state, wide)
-    assert "sane upscaling factor" in one_line_error(cli("restore", src, tmp_path / "o.png", "-m", wide), 1)
+    assert "sane upscaling factor" in one_line(cli("restore", src, tmp_path / "o.png", "-m", wide), 1)
 
 
 # --- low: each a promise ------------------------------------------------------------------------
@@ -415,19 +403,19 @@ def test_user_caused_conditions_get_their_own_line(tmp_path, photo):
     dst = tmp_path / "out"
     dst.mkdir()
     (dst / ".ganrt-state.sqlite").write_bytes(b"this is not a database" * 100)
-    assert "damaged" in one_line_error(cli("restore", folder, dst, *FAST), 2)
+    assert "damaged" in one_line(cli("restore", folder, dst, *FAST), 2)
     # an output path that is a folder (folder mode: that image fails with the reason)
     dst2 = tmp_path / "out2"
     (dst2 / "a.png").mkdir(parents=True)
     result = cli("restore", folder, dst2, "--report", tmp_path / "r.json", *FAST)
     assert result.exit_code == 1 and "is a folder" in json.loads((tmp_path / "r.json").read_text())["failures"][0]["reason"]
     # an over-long file name
-    line = one_line_error(cli("restore", src, tmp_path / ("x" * 300 + ".png"), *FAST), 2)
+    line = one_line(cli("restore", src, tmp_path / ("x" * 300 + ".png"), *FAST), 2)
     assert "too long" in line
     # a read-only output folder (a file where the folder should be: unwritable even for root)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file")
-    assert "error:" in one_line_error(cli("restore", src, blocker / "o.png", *FAST), 2)
+    assert "error:" in one_line(cli("restore", src, blocker / "o.png", *FAST), 2)
 
 
 def test_disk_full_is_named():
@@ -611,21 +599,21 @@ def test_stale_temp_files_of_dead_runs_are_removed(tmp_path, photo):
 def test_failed_video_runs_leave_no_work_folder_and_runs_do_not_share_one(tmp_path):
     from test_video import make_video
 
-    from ganrt.pipelines.video_output import JobState
+    from ganrt.pipelines.video.output import JobState
 
     src = make_video(tmp_path / "clip.mkv", seconds=1, size="32x24")
     out = tmp_path / "out.mkv"
     refused = cli("video", src, out, "--codec", "libx264", "--crf", "-5", *FAST)  # before any work
-    assert "refuses these settings: Value -5" in one_line_error(refused, 2)
+    assert "refuses these settings: Value -5" in one_line(refused, 2)
     frames = tmp_path / "frames"  # a frame folder whose fifth frame is of another size: fails mid-run
     frames.mkdir()
     for i in range(8):
         Image.fromarray(np.full((24, 32 if i != 4 else 30, 3), 30 * i, np.uint8)).save(frames / f"{i:03d}.png")
-    assert "frame 004.png is 30x24" in one_line_error(cli("video", frames, out, *FAST), 1)
+    assert "frame 004.png is 30x24" in one_line(cli("video", frames, out, *FAST), 1)
     assert not (tmp_path / ".out.mkv.ganrt-work").exists() and not out.exists()
     state, _ = JobState.open(tmp_path / ".out.mkv.ganrt-work", "x", 40)  # another run holds the output
     try:
-        assert "another ganrt run" in one_line_error(cli("video", src, out, *FAST), 2)
+        assert "another ganrt run" in one_line(cli("video", src, out, *FAST), 2)
     finally:
         state.close(remove=True)
 
@@ -633,7 +621,7 @@ def test_failed_video_runs_leave_no_work_folder_and_runs_do_not_share_one(tmp_pa
 def test_names_ffmpeg_could_misread_and_fifos(tmp_path):
     from test_video import make_video
 
-    from ganrt.pipelines.ffmpeg import count_video_packets
+    from ganrt.pipelines.video.ffmpeg import count_video_packets
 
     src = make_video(tmp_path / "concat:a.mkv", seconds=0.5, size="32x24")
     out = tmp_path / "http:out.mkv"
@@ -641,11 +629,11 @@ def test_names_ffmpeg_could_misread_and_fifos(tmp_path):
     assert count_video_packets(out) == 5
     fifo = tmp_path / "pipe.mkv"
     os.mkfifo(fifo)
-    assert "not a regular file" in one_line_error(cli("video", fifo, tmp_path / "o.mkv", *FAST), 2)
+    assert "not a regular file" in one_line(cli("video", fifo, tmp_path / "o.mkv", *FAST), 2)
     model_fifo = tmp_path / "model.pth"
     os.mkfifo(model_fifo)
     src_img = rgb(tmp_path / "p.png", np.zeros((8, 8, 3), np.uint8))
-    assert "not a regular file" in one_line_error(cli("restore", src_img, tmp_path / "o.png", "-m", model_fifo), 2)
+    assert "not a regular file" in one_line(cli("restore", src_img, tmp_path / "o.png", "-m", model_fifo), 2)
 
 
 def test_preview_of_a_strip_and_huge_outputs_and_big_exif(tmp_path, photo, caplog):
@@ -673,4 +661,4 @@ def test_not_a_number_is_refused(tmp_path, flag, value):
     from test_video import make_video
 
     src = make_video(tmp_path / "clip.mkv", seconds=0.5, size="32x24")
-    assert flag in one_line_error(cli("video", src, tmp_path / "o.mkv", flag, value, *FAST), 2)
+    assert flag in one_line(cli("video", src, tmp_path / "o.mkv", flag, value, *FAST), 2)

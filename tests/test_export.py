@@ -39,6 +39,7 @@ def harsh_photos(photos):
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("model", MODELS)
+@pytest.mark.slow
 def test_export_every_builtin(model, precision, tmp_path, harsh_photos, load):
     out = tmp_path / f"{model}-{precision}.onnx"
     result = runner.invoke(app, ["export", model, "-o", str(out), "--precision", precision])
@@ -262,7 +263,7 @@ def test_calibration_pictures_come_at_a_face_networks_own_size():
     from dataclasses import replace
 
     from ganrt.data import calibration_inputs
-    from ganrt.runtime.base import ModelSpec
+    from ganrt.kinds import ModelSpec
 
     face = ModelSpec("GFPGAN", 1, 3, 3, min_size=512, kind_name="face-restoration")
     cases = calibration_inputs(face)
@@ -272,6 +273,7 @@ def test_calibration_pictures_come_at_a_face_networks_own_size():
     assert {c[0].shape for c in calibration_inputs(replace(face, kind_name="super-resolution"))} == {(1, 3, 64, 64)}
 
 
+@pytest.mark.slow
 def test_a_face_network_exports_at_its_own_size(tmp_path, random_gfpgan):
     """`ganrt export` of a GFPGAN: a graph of 512×512 faces, checked against torch on a photo resized to
     that size (odd-size crops of 64² photos made it fail inside GFPGAN), and another --shape refused."""

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import psnr, to_nchw, torch_cuda
+from ganrt.kinds import ModelSpec
 from ganrt.runtime.cuda_pixels import download, upload
 from ganrt.runtime.registry import create_engine
 from ganrt.runtime.tiling import upscale
@@ -22,7 +23,7 @@ needs_trt = pytest.mark.skipif(not torch_cuda() or importlib.util.find_spec("ten
 
 def test_pixel_conversion_round_trip_on_cpu(photos):
     tiles = np.stack([photos["chelsea_45x59"][:40, :50]] * 2)
-    x, size = upload(tiles, 255.0, "cpu", torch.float32, multiple=8, min_size=48)
+    x, size = upload(tiles, 255.0, "cpu", torch.float32, ModelSpec("t", 1, 3, 3, size_multiple=8, min_size=48))
     assert tuple(x.shape) == (2, 3, 48, 56) and size == (40, 50)
     np.testing.assert_allclose(x[0, :, :40, :50].numpy().transpose(1, 2, 0), tiles[0] / 255.0, atol=1e-6)
     y = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
@@ -36,9 +37,34 @@ def test_sixteen_bit_tiles_reach_a_half_precision_engine_finite(photos):
     """fp16 ends at 65504: 16-bit pixels are scaled before they are narrowed, or white becomes inf."""
     tiles = (photos["chelsea_45x59"][None].astype(np.uint16) * 257)
     tiles[0, 0, 0] = 65535
-    x, _ = upload(tiles, 65535.0, "cpu", torch.float16)
+    x, _ = upload(tiles, 65535.0, "cpu", torch.float16, ModelSpec("t", 1, 3, 3))
     assert x.dtype == torch.float16 and torch.isfinite(x).all()
     np.testing.assert_allclose(x[0].float().numpy().transpose(1, 2, 0), tiles[0] / 65535.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[needs_cuda, pytest.mark.cuda])])
+@pytest.mark.parametrize("size", [(7, 9), (20, 5), (40, 50)])
+def test_one_pad_rule_for_host_and_device_engines(photos, device, size):
+    """An input under a model's minimum size (Real-CUGAN's 32 px, a user file's multiple) gets the same
+    borders whether the engine pads it on the host (numpy) or on the device (the CUDA pixel path)."""
+    from ganrt.runtime.base import Engine, pad_rule
+
+    spec = ModelSpec("pad-check", 1, 3, 3, size_multiple=8, min_size=32)
+    h, w = size
+    tiles = np.ascontiguousarray(photos["astronaut_77x131"][None, :h, :w])
+
+    class Host(Engine):
+        backend = "host"
+
+        def _infer(self, inputs):
+            self.seen = inputs[0]
+            return inputs[0]
+
+    host = Host(spec, precision="fp32", device="cpu")
+    host.infer(tiles.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+    on_device, unpadded = upload(tiles, 255.0, device, torch.float32, spec)
+    assert unpadded == (h, w) and pad_rule(spec, h, w)[2] == ("reflect" if h > 24 and w > 14 else "edge")
+    np.testing.assert_allclose(on_device.cpu().numpy(), host.seen, atol=1e-7)
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[needs_cuda, pytest.mark.cuda])])

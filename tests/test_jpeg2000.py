@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 from archive_builder import SRGB_ICC
 from ganrt.cli import app
 from ganrt.errors import ImageReadError
-from ganrt.pipelines import jp2_boxes
-from ganrt.pipelines.image_io import _decode_16bit, read_image, write_image
+from ganrt.pipelines.imageio import jp2_boxes
+from ganrt.pipelines.imageio.read import read_image
+from ganrt.pipelines.imageio.samples import decode_16bit
+from ganrt.pipelines.imageio.write import write_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32",
         "--tile", "0"]
@@ -65,7 +67,7 @@ def test_12_bit_samples_are_stretched_to_16_bits(tmp_path):
     16-bit output would be nearly black. The decoder stretches them by the depth the header gives."""
     twelve = np.array([[0, 1, 2048, 4095]], np.uint16).repeat(4, 0)
     cv2.imwrite(str(tmp_path / "twelve.png"), twelve)  # what OpenCV returns for a 12-bit file
-    pixels, alpha = _decode_16bit(tmp_path / "twelve.png", gray=True, bits=12)
+    pixels, alpha = decode_16bit(tmp_path / "twelve.png", gray=True, bits=12)
     assert alpha is None and pixels[0].tolist() == [0, 16, 32776, 65535]
 
 

@@ -123,6 +123,7 @@ def test_converted_weights_are_cached_and_reused(ganrt_cache, load):
 
 
 @pytest.mark.parametrize("name", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B"])
+@pytest.mark.slow
 def test_builtin_networks_equal_spandrels(name, load, photos):
     """The built-ins are built without spandrel (seconds of imports); the network is the same."""
     from ganrt.models.loader import describe_state_dict, module_of

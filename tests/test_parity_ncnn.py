@@ -22,6 +22,7 @@ def to_8bit(chw: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 @pytest.mark.parametrize(("model", "photo_names"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.slow
 def test_float_output_matches_ncnn(model, photo_names, backend, photos, load):
     peer = NcnnPeer.for_builtin(model)
     with create_engine(load(model), backend=backend, device="cpu", precision="fp32") as engine:

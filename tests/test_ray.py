@@ -178,7 +178,7 @@ def test_video_on_ray_keeps_every_frame_and_the_audio(tmp_path, cluster):
     """A 10-bit clip: its 16-bit frames travel to the actors and come back written 10-bit."""
     from test_video import make_video, rgb48_frames
 
-    from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets, probe
+    from ganrt.pipelines.video.ffmpeg import audio_seconds, count_video_packets, probe
 
     src = make_video(tmp_path / "clip.mkv", seconds=9, size="48x32", pix_fmt="yuv420p10le")  # three segments
     alone = ganrt("video", src, tmp_path / "alone.mkv", *FAST, "-q")
@@ -208,7 +208,7 @@ def test_ray_options_are_checked_before_any_work(tmp_path):
 
 
 def test_repair_on_ray_gives_the_same_photos_masks_and_report(tmp_path, cluster):
-    from ganrt.pipelines.damage import synthetic_damage
+    from ganrt.pipelines.repair.damage import synthetic_damage
 
     src = tmp_path / "scans"
     src.mkdir()

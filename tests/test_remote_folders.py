@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from s3_store import bucket, s3_endpoint, upload_folder  # noqa: F401 - fixtures
 
-from ganrt.pipelines.image_io import read_image
+from ganrt.pipelines.imageio.read import read_image
 
 pytest.importorskip("s3fs")
 
@@ -69,6 +69,7 @@ def without_timings(report: dict) -> dict:
     return {k: v for k, v in report.items() if k not in TIMINGS}
 
 
+@pytest.mark.slow
 def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, photos, bucket):
     url, fs = bucket
     src = make_archive(tmp_path / "in", photos)
@@ -121,7 +122,8 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
         # dated as the original in the store (whole seconds there), as a local folder's outputs are
         assert abs((tmp_path / "down" / rel).stat().st_mtime - original["LastModified"].timestamp()) < 1, rel
 
-    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Mirror
+    from ganrt.pipelines.archive.listing import STATE_COPY_NAME
+    from ganrt.pipelines.archive.urls import Mirror
 
     stand_in = Mirror.of(f"{url}/restored", "outputs").local
     shutil.rmtree(stand_in)  # another machine: no job state of its own, only the copy in the OUTPUT
@@ -142,6 +144,7 @@ def test_s3_folders_restore_resume_and_refuse_as_local_folders_do(tmp_path, phot
     assert remote_files(fs, f"{url}/restored")["astronaut_77x131.jpg"]["LastModified"] == made["astronaut_77x131.jpg"]["LastModified"]
 
 
+@pytest.mark.slow
 def test_ray_workers_read_and_write_the_s3_folders(tmp_path, photos, bucket):
     pytest.importorskip("ray")
     url, fs = bucket
@@ -218,7 +221,8 @@ def test_a_store_without_whole_file_uploads_gets_whole_files_and_no_dead_uploads
     import time
 
     from ganrt.fsutil import TMP_MARK
-    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Mirror
+    from ganrt.pipelines.archive.listing import STATE_COPY_NAME
+    from ganrt.pipelines.archive.urls import Mirror
 
     src = make_archive(tmp_path / "in", photos)
     store = tmp_path / "store"
@@ -253,9 +257,10 @@ def test_a_store_without_whole_file_uploads_gets_whole_files_and_no_dead_uploads
 def test_a_rerun_sends_the_copy_what_a_killed_run_here_did_not(tmp_path):
     """A run killed before its last push leaves rows only on this machine; the next run here finds the
     copy behind and pushes it again, even with nothing new to do."""
-    from ganrt.pipelines.archive_walk import Task
-    from ganrt.pipelines.jobstate import JobState
-    from ganrt.pipelines.remote_folder import STATE_COPY_NAME, Listing, Mirror, StateCopy
+    from ganrt.pipelines.archive.tasks import Task
+    from ganrt.pipelines.archive.state import JobState
+    from ganrt.pipelines.archive.listing import STATE_COPY_NAME, Listing, StateCopy
+    from ganrt.pipelines.archive.urls import Mirror
 
     store = tmp_path / "store"
     store.mkdir()

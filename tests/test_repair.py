@@ -10,16 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from ganrt.cli import app
-from ganrt.pipelines.damage import detect, precision_recall, synthetic_damage
-
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from conftest import cli
+from ganrt.pipelines.repair.damage import detect, precision_recall, synthetic_damage
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,12 +136,13 @@ def test_a_repaired_scan_and_its_mask_keep_the_scans_density(damaged, tmp_path):
     assert tuple(round(v) for v in Image.open(tmp_path / "up.png").info["dpi"]) == (600, 600)
 
 
+@pytest.mark.slow
 def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path):
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
 
-    from ganrt.pipelines.inpaint import OpenCVFiller
-    from ganrt.pipelines.semantic_inpaint import SemanticFiller, load_gan_run
+    from ganrt.pipelines.repair.inpaint import OpenCVFiller
+    from ganrt.pipelines.repair.semantic import SemanticFiller, load_gan_run
     from ganrt.train.data import _fit
 
     run, held, labels = digit_gan
@@ -182,6 +176,7 @@ def test_semantic_inpainting_beats_telea_on_held_out_digits(digit_gan, tmp_path)
     assert wrong.exit_code != 0 and "not a ganrt train" in wrong.output
 
 
+@pytest.mark.slow
 def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path, monkeypatch):
     """A LaMa of the real architecture (random weights: no registry ships LaMa) loads through spandrel,
     exports to ONNX through the TorchScript exporter (FFT convolutions as DFT nodes) for ONNX Runtime,
@@ -235,13 +230,14 @@ def test_an_inpainting_model_runs_on_every_cpu_backend_with_parity(tmp_path, mon
     assert not np.array_equal(outs["torch"], img)
 
 
+@pytest.mark.slow
 def test_a_face_model_restores_the_detected_face_on_every_cpu_backend_and_nothing_else(tmp_path, damaged,
                                                                                         random_gfpgan):
     """A GFPGAN of the real architecture (random weights: no registry ships GFPGAN) loads through
     spandrel, exports to ONNX and runs on torch, ONNX Runtime and OpenVINO with parity; the face found
     on the astronaut photo is restored and pasted back feathered, every pixel outside its window is
     Telea's repair, bit for bit."""
-    from ganrt.pipelines.faces import detect_faces, face_window
+    from ganrt.pipelines.repair.faces import detect_faces, face_window
 
     path = random_gfpgan
     folder, _truth = damaged

@@ -33,6 +33,7 @@ def png_bytes(photo: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_keys_with_dot_dot_never_write_outside_output(tmp_path, photos, bucket):
     pytest.importorskip("s3fs")
     url, fs = bucket
@@ -92,6 +93,7 @@ def silent_server(conn) -> None:
 
 @pytest.mark.parametrize("handler, says", [(http_server, "not as a Ray head does"),
                                            (silent_server, "said nothing")])
+@pytest.mark.slow
 def test_an_address_that_answers_but_is_not_ray_is_one_line_within_seconds(tmp_path, photos, handler, says):
     pytest.importorskip("ray")
     src = tmp_path / "in"

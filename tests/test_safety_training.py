@@ -174,6 +174,7 @@ def test_a_missing_data_folder_is_said_before_torch_is_loaded(tmp_path):
     assert "digitz" in out.stderr and out.stderr.startswith("error: ")
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_checkpointing_ends_in_exit_3_and_keeps_the_last_good_one(full_disk):
     run = full_disk / "run"
     result = cli("train", "dcgan", "--data", "digits", "--run", run, "--max-steps", "30", "--checkpoint-every", "10",
@@ -186,3 +187,32 @@ def test_a_full_disk_while_checkpointing_ends_in_exit_3_and_keeps_the_last_good_
 
     assert torch.load(run / "checkpoints" / kept[-1], weights_only=True)["step"] == int(kept[-1][5:12])
     assert np.isfinite(json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["loss_g"])
+
+
+class _Payload:
+    """A pickle that runs a command when it is loaded: what a hostile checkpoint holds."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_hostile_checkpoint_in_an_inpainting_run_is_refused_and_never_runs(tmp_path, digit_gan, photos):
+    import pickle
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digit_gan[0], run)
+    marker = tmp_path / "payload-ran"
+    checkpoints = sorted((run / "checkpoints").glob("step-*.pt"))
+    for ckpt in checkpoints:
+        ckpt.write_bytes(pickle.dumps(_Payload(marker)))
+    photo = tmp_path / "digit.png"
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(photo)
+    line = one_line(cli("repair", photo, tmp_path / "out.png", "--inpaint", run), 1)
+    assert "nothing in them was run" in line and not marker.exists()
+    assert not (tmp_path / "out.png").exists()

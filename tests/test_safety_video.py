@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ganrt.pipelines.ffmpeg import count_video_packets
+from ganrt.pipelines.video.ffmpeg import count_video_packets
 from test_video import make_video
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]

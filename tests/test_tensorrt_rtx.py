@@ -9,9 +9,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from ganrt.cli import app
+from conftest import cli, one_line
 
 pytest.importorskip("tensorrt_rtx", reason="TensorRT for RTX is not installed (pip install 'ganrt[tensorrt-rtx]')")
 
@@ -23,7 +22,6 @@ from ganrt.export.trt_profiles import Profile  # noqa: E402
 RTX = FLAVOURS["rtx"]
 PROFILE = (Profile.from_hw((16, 16), (64, 64), (128, 128)),)
 MODELS = ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B", "RealESRGAN_x4plus"]
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +41,7 @@ def graphs(tmp_path_factory, load):
 
 
 @pytest.mark.parametrize("name", MODELS)
+@pytest.mark.slow
 def test_every_builtin_parses_and_builds_and_fp16_engines_hold_fp16_weights(graphs, name):
     sizes = {}
     for precision in ("fp32", "fp16"):
@@ -82,10 +81,6 @@ def test_engine_cache_reuses_and_invalidates_real_engines(graphs, tmp_path, capl
     assert not reused and "corrupt" in caplog.text and rebuilt.path.read_bytes() != bytes(data)
 
 
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
 @pytest.mark.parametrize("precision", ["fp16", "fp32"])
 def test_build_on_a_cpu_only_machine(tmp_path, precision):
     out = tmp_path / f"x-{precision}.engine"
@@ -102,10 +97,6 @@ def test_build_on_a_cpu_only_machine(tmp_path, precision):
 def test_build_errors_are_one_line(tmp_path):
     from ganrt.export.trt_flavours import FLAVOURS
 
-    def one_line(result, code):
-        lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-        assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
-        return lines[0]
 
     assert "sm86" in one_line(cli("build", "realesr-animevideov3", "--target", "sm90"), 2)
     if not FLAVOURS["tensorrt"].installed():
@@ -215,6 +206,7 @@ def test_fft_convolutions_build_as_matrix_products(tmp_path):
     assert engine_key(path, PROFILE, options).as_dict()["graph_rewrite"] == REWRITE_VERSION
 
 
+@pytest.mark.slow
 def test_a_face_network_builds_for_its_one_size_and_refuses_others(tmp_path, random_gfpgan):
     """GFPGAN takes 512×512 faces only: its engine is built for that size (the usual range of photo sizes
     cannot build), and asking for another size is a usage error."""
@@ -224,7 +216,7 @@ def test_a_face_network_builds_for_its_one_size_and_refuses_others(tmp_path, ran
     summary = json.loads(result.output)
     assert summary["profiles"] == [{"min": [1, 3, 512, 512], "opt": [1, 3, 512, 512], "max": [1, 3, 512, 512]}]
     assert summary["bytes"] > 100_000_000  # 512² in, the whole network's fp32 weights inside
-    from ganrt.runtime.base import ModelSpec
+    from ganrt.kinds import ModelSpec
     from ganrt.runtime.trt_backend import default_profile
 
     face = ModelSpec("GFPGAN", 1, 3, 3, min_size=512, kind_name="face-restoration")

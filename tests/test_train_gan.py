@@ -15,22 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from ganrt.cli import app
+from conftest import cli, one_line
 
-runner = CliRunner()
 SMALL = ["--width", "16", "--batch", "32", "--sample-every", "10", "--checkpoint-every", "10"]
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line(result, code) -> str:
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +77,7 @@ def test_the_generator_beats_an_untrained_one_by_a_wide_margin(trained, load):
     assert mine.nn_distance > 0.5 * real.nn_distance  # not copies of the training set
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_gives_the_same_weights(tmp_path):
     args = ["train", "dcgan", "--data", "digits", "--max-steps", "40", *SMALL]
     straight = tmp_path / "straight"
@@ -113,6 +102,7 @@ def test_resume_after_a_kill_gives_the_same_weights(tmp_path):
     assert steps == sorted(set(steps))  # no step logged twice
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_the_state_and_exits_130(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "ganrt", "train", "gan", "--data", "digits", "--max-steps", "100000",

@@ -16,20 +16,11 @@ from PIL import Image
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from conftest import cli, one_line
 from ganrt.cli import app
 
 runner = CliRunner()
 TINY = ["--scale", "2", "--crop", "32", "--batch", "4", "--blocks", "2", "--width", "16", "--val-count", "1"]
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def one_line(result, code) -> str:
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +68,7 @@ def test_srgan_trains_validates_and_loads_everywhere(photos_dir, tmp_path):
     assert exported.exit_code == 0 and exported.output.count("→ ok") == 2, exported.output
 
 
+@pytest.mark.slow
 def test_srgan_resume_after_a_kill_gives_the_same_weights(photos_dir, tmp_path):
     args = ["train", "srgan", "--data", photos_dir, "--max-steps", "16", "--pretrain-steps", "8",
             "--val-every", "8", "--checkpoint-every", "4", *TINY]

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
+from conftest import one_line
 from ganrt.cli import app
-from ganrt.pipelines.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe, probe
-from ganrt.pipelines.metadata import read_png_aspect
+from ganrt.pipelines.video.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe, probe
+from ganrt.pipelines.video.frame_tags import read_png_aspect
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
 runner = CliRunner()
@@ -93,6 +95,7 @@ def test_mp4_outscale_and_range(tmp_path):
     assert abs(audio_seconds(out) - 2.0) <= 1 / 10
 
 
+@pytest.mark.slow
 def test_frames_dir_and_frame_folder_input(tmp_path):
     src = make_video(tmp_path / "clip.webm", seconds=1.2, codec="libvpx-vp9", audio=False)
     frames = tmp_path / "frames"
@@ -115,13 +118,6 @@ def test_frames_dir_and_frame_folder_input(tmp_path):
     for png in pngs[:3]:
         cv2.imwrite(str(plain / png.name), cv2.imread(str(png)))
     assert run_video(plain, tmp_path / "plain.mkv").exit_code == 0 and probe(tmp_path / "plain.mkv").fps == 25
-
-
-def one_line_error(result):
-    assert result.exit_code != 0
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
@@ -149,7 +145,7 @@ def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
         ("yuv420p10le", "bt2020nc", "bt2020", "smpte2084")
     # PNG frames of the HDR source say so (cICP, as ffmpeg reads it), and encode back into a PQ video;
     # frames of the SDR source stay untagged PNGs, read as sRGB like any other
-    from ganrt.pipelines.metadata import read_png_cicp
+    from ganrt.pipelines.video.frame_tags import read_png_cicp
 
     for name, clip in (("hdr-frames", hdr), ("sdr-frames", sdr)):
         assert run_video(clip, "--frames-dir", tmp_path / name, "--end", "0.2").exit_code == 0
@@ -277,7 +273,7 @@ def test_the_output_keeps_the_sources_colour_sampling_where_the_codec_has_it(tmp
     assert probe(tmp_path / "keep.mkv").pix_fmt == "yuv444p" and probe(tmp_path / "av1.mkv").pix_fmt == "yuv420p"
     assert errors["keep.mkv"] < 0.6 * min(errors["halved.mkv"], errors["av1.mkv"]), errors
     # the nearest format each encoder takes: exact, else more (nothing lost), else less
-    from ganrt.pipelines.video_output import EncodeSettings
+    from ganrt.pipelines.video.output import EncodeSettings
     chosen = {(codec, bits, chroma): EncodeSettings(codec=codec, source_bits=bits, source_chroma=chroma).pixel_format()
               for codec in ("libx264", "libx265", "prores_ks") for bits in (8, 10, 12) for chroma in ("420", "422")}
     assert chosen[("libx264", 10, "422")] == "yuv422p10le" and chosen[("libx264", 12, "422")] == "yuv422p10le"
@@ -302,7 +298,7 @@ def interlaced_video(path: Path) -> Path:
 
 def combing(path: Path) -> float:
     """Mean |2·row − row above − row below| of a video's frames: the teeth of woven fields on moving edges."""
-    from ganrt.pipelines.video_source import open_source
+    from ganrt.pipelines.video.source import open_source
 
     rows = [f.astype(np.float32).mean(2) for f in open_source(path, deinterlace="off").frames()]
     return float(np.mean([np.abs(2 * f[1:-1] - f[:-2] - f[2:]).mean() for f in rows]))
@@ -312,7 +308,7 @@ def test_an_interlaced_source_is_deinterlaced_keeping_its_frame_count_and_audio(
     """Fields woven into frames come out combed on every moving edge when upscaled as they are (17.3 on the
     measure above, 15.1 in the source); ganrt sees the frames' interlaced flag and deinterlaces (bwdif) on
     decoding: 1.5, same frames, same audio. ``double`` gives a frame per field at twice the rate."""
-    from ganrt.pipelines.ffmpeg import field_order
+    from ganrt.pipelines.video.ffmpeg import field_order
 
     src = interlaced_video(tmp_path / "tape.mkv")
     assert field_order(src) == "tff" and field_order(make_video(tmp_path / "p.mkv", seconds=0.5)) is None
@@ -329,29 +325,29 @@ def test_an_interlaced_source_is_deinterlaced_keeping_its_frame_count_and_audio(
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "frame_000001.png"), np.zeros((32, 48, 3), np.uint8))
-    assert "works on video files" in one_line_error(run_video(folder, tmp_path / "f.mkv", "--deinterlace", "on"))
-    assert "--deinterlace must be one of" in one_line_error(run_video(src, tmp_path / "x.mkv", "--deinterlace", "yes"))
+    assert "works on video files" in one_line(run_video(folder, tmp_path / "f.mkv", "--deinterlace", "on"))
+    assert "--deinterlace must be one of" in one_line(run_video(src, tmp_path / "x.mkv", "--deinterlace", "yes"))
 
 
 def test_bad_input_is_one_clear_line(tmp_path):
     out = tmp_path / "out.mp4"
-    assert "not found" in one_line_error(run_video(tmp_path / "missing.mp4", out))
+    assert "not found" in one_line(run_video(tmp_path / "missing.mp4", out))
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video")
-    assert "not a video" in one_line_error(run_video(fake, out))
+    assert "not a video" in one_line(run_video(fake, out))
     audio_only = tmp_path / "song.mkv"
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
                     str(audio_only)], check=True)
-    assert "no video stream" in one_line_error(run_video(audio_only, out))
+    assert "no video stream" in one_line(run_video(audio_only, out))
     src = make_video(tmp_path / "clip.mkv", seconds=1)
-    assert "no 'libx999' video encoder" in one_line_error(run_video(src, out, "--codec", "libx999"))
-    assert "Possible presets: ultrafast" in one_line_error(run_video(src, out, "--preset", "fastest"))
-    assert 'preset" option value "slow"' in one_line_error(run_video(src, out, "--codec", "libsvtav1", "--preset",
+    assert "no 'libx999' video encoder" in one_line(run_video(src, out, "--codec", "libx999"))
+    assert "Possible presets: ultrafast" in one_line(run_video(src, out, "--preset", "fastest"))
+    assert 'preset" option value "slow"' in one_line(run_video(src, out, "--codec", "libsvtav1", "--preset",
                                                                      "slow"))
     locked = tmp_path / "locked"
     locked.write_text("a file, so nothing can be written under it")
-    assert "cannot write" in one_line_error(run_video(src, locked / "out.mp4"))
-    assert one_line_error(run_video(src, tmp_path / "out.xyz"))
+    assert "cannot write" in one_line(run_video(src, locked / "out.mp4"))
+    assert one_line(run_video(src, tmp_path / "out.xyz"))
     assert not out.exists() and not [p for p in tmp_path.rglob("*") if "ganrt" in p.name]
 
 
@@ -361,7 +357,7 @@ def test_an_encoder_that_crashes_is_named_in_one_line(tmp_path):
     import pytest
 
     from ganrt.errors import VideoError
-    from ganrt.pipelines.video_output import EncodeSettings, SegmentEncoder
+    from ganrt.pipelines.video.output import EncodeSettings, SegmentEncoder
 
     encoder = SegmentEncoder(tmp_path, 0, 48, 32, 10, EncodeSettings(codec="libx265"))
     encoder.write(np.zeros((32, 48, 3), np.uint8))
@@ -383,11 +379,12 @@ def test_a_frame_that_fails_even_in_fp32_stops_the_run(tmp_path, load):
     out = tmp_path / "out.mkv"
     result = runner.invoke(app, ["video", str(src), str(out), "-m", str(broken), "--backend", "torch",
                                  "--device", "cpu", "--precision", "bf16", "-q"])
-    line = one_line_error(result)
+    line = one_line(result)
     assert "could not be restored" in line and "fp32" in line
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
     src = make_video(tmp_path / "long.mkv", seconds=12, size="64x48")
     reference = tmp_path / "reference.mkv"
@@ -429,7 +426,7 @@ def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
 
 def test_engine_batch_is_bounded_by_the_memory_budget(photos, load):
     """--batch frames are read together, but each engine call takes only as many as the budget holds."""
-    from ganrt.pipelines.video import FrameRestorer, VideoSettings
+    from ganrt.pipelines.video.pipeline import FrameRestorer, VideoSettings
     from ganrt.runtime.memory import TilePolicy, activation_bytes_per_pixel
     from ganrt.runtime.registry import create_engine
 

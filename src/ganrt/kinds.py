@@ -27,7 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Shape = tuple[int, ...]
 
@@ -54,6 +57,8 @@ class Kind:
 
     def example(self, spec, n: int, h: int, w: int, seed: int = 0) -> list[np.ndarray]:
         """Inputs of the right shapes for tracing and probing: random images, masks or noise."""
+        import numpy as np
+
         rng = np.random.default_rng(seed)
         out = []
         for name, shape in zip(self.inputs, self.shapes(spec, n, h, w)):
@@ -94,6 +99,9 @@ def _inpaint_output(spec, shapes):
 
 IMAGE_AXES = {0: "batch", 2: "height", 3: "width"}
 
+SUPER_RESOLUTION, GENERATION, INPAINTING, FACE_RESTORATION = ("super-resolution", "generation", "inpainting",
+                                                             "face-restoration")
+
 KINDS: dict[str, Kind] = {
     "super-resolution": Kind("super-resolution", ("input",), _sr_shapes, _sr_output, (IMAGE_AXES,),
                              {0: "batch", 2: "out_height", 3: "out_width"}, spatial=True, feeds_pixels=True,
@@ -108,7 +116,8 @@ KINDS: dict[str, Kind] = {
                              spatial=True, feeds_pixels=True,
                              description="face crop of the network's own size (GFPGAN: 512²) → restored face"),
 }
-DEFAULT_KIND = "super-resolution"
+DEFAULT_KIND = SUPER_RESOLUTION
+PRECISIONS = ("fp32", "fp16", "bf16")  # what a model's weights may run in (``ModelSpec``, the backends' table)
 
 
 def get_kind(name: str) -> Kind:
@@ -122,7 +131,35 @@ def get_kind(name: str) -> Kind:
 
 def to_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Model output in ``value_range`` (e.g. tanh's -1..1) → 0..1, clipped."""
+    import numpy as np
+
     lo, hi = value_range
     if (lo, hi) == (0.0, 1.0):
         return np.clip(x, 0.0, 1.0)
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What an engine needs to know about the model it runs, independent of the backend."""
+
+    name: str
+    scale: int
+    in_channels: int
+    out_channels: int
+    size_multiple: int = 1
+    min_size: int = 0
+    kind_name: str = DEFAULT_KIND
+    noise_dim: int = 0  # generators: the length of their noise vector
+    image_size: int = 0  # generators: the side of the images they make
+    value_range: tuple[float, float] = (0.0, 1.0)  # what the output's pixel values span
+
+    @property
+    def kind(self) -> Kind:
+        return get_kind(self.kind_name)
+
+    @classmethod
+    def of(cls, model) -> ModelSpec:
+        """The spec of a loaded model (``ganrt.models.LoadedModel``)."""
+        return cls(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
+                   model.min_size, model.kind, model.noise_dim, model.image_size, tuple(model.value_range))

@@ -29,7 +29,7 @@ def flops_per_pixel(model, probe: int = 32) -> float:
 
     handles = [m.register_forward_hook(conv_hook) for m in model.module.modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    from ganrt.runtime.base import ModelSpec
+    from ganrt.kinds import ModelSpec
 
     spec = ModelSpec.of(model)
     try:

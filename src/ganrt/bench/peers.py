@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ganrt.runtime.base import Engine, ModelSpec
+from ganrt.kinds import ModelSpec
+from ganrt.runtime.base import Engine
 
 
 class NcnnPeer:

@@ -163,7 +163,7 @@ def _status_of(exc: BaseException) -> tuple[str, str]:
 
 class Bench:
     def __init__(self, model, method: Method = Method(), *, threads: int | None = None):
-        from ganrt.runtime.base import ModelSpec
+        from ganrt.kinds import ModelSpec
 
         self.model = model
         self.spec = ModelSpec.of(model)

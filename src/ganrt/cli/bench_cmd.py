@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ganrt.kinds import GENERATION
 from ganrt.cli.common import QuietOpt, ThreadsOpt, console, handle_errors, setup_logging
 
 DEFAULT_SIZES = ["256x256", "720x1280"]
@@ -35,7 +36,8 @@ def bench(
     from ganrt.bench.report import reasons, rich_table, write_csv, write_json, write_plot
     from ganrt.bench.runner import Bench, Method, combos_for
     from ganrt.cli.progress import RateBar
-    from ganrt.cli.common import BACKEND_CHOICES, PRECISION_CHOICES, check_choice, check_own_size
+    from ganrt.runtime.backends import BACKEND_CHOICES, PRECISION_CHOICES
+    from ganrt.validate import check_choice, check_own_size
     from ganrt.errors import UsageError
     from ganrt.export.trt_profiles import parse_hw
     from ganrt.models import load_model
@@ -53,7 +55,7 @@ def bench(
     loaded = load_model(model)
     from ganrt.kinds import get_kind
 
-    if loaded.kind == "generation":  # a generator's size is its own; batches are what vary
+    if loaded.kind == GENERATION:  # a generator's size is its own; batches are what vary
         sizes = [(loaded.image_size, loaded.image_size)]
     elif get_kind(loaded.kind).one_size:  # so is a face network's (GFPGAN: 512²)
         check_own_size(loaded.name, loaded.min_size, sizes if size else [], "--size")

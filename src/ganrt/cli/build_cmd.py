@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ganrt.kinds import SUPER_RESOLUTION
 from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
 
 
@@ -37,14 +38,14 @@ def build(
     import time
     from functools import partial
 
-    from ganrt.cli.common import check_choice, check_device, check_own_size
+    from ganrt.validate import check_choice, check_device, check_own_size
     from ganrt.errors import UsageError
     from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine
     from ganrt.export.trt_flavours import choose_flavour, parse_targets
-    from ganrt.export.trt_profiles import DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, parse_hw
+    from ganrt.export.trt_profiles import Profile
     from ganrt.fsutil import atomic_write_bytes
     from ganrt.machine import gpu_identity
-    from ganrt.pipelines.output_plan import OutputPlan
+    from ganrt.pipelines.archive.plan import OutputPlan
     from ganrt.runtime.trt_backend import with_stream_copies
 
     check_choice(precision, ("fp16", "fp32", "bf16"), "--precision")
@@ -53,15 +54,7 @@ def build(
         raise UsageError("--opt-level must be between 0 and 5")
     if batch < 1 or streams < 1 or (workspace is not None and workspace < 1):
         raise UsageError("--batch, --streams and --workspace must be positive")
-    if shape and (min_hw or opt_hw or max_hw):
-        raise UsageError("use either --shape or --min/--opt/--max, not both")
-    if shape:
-        hws = (parse_hw(shape),) * 3
-    else:
-        hws = (parse_hw(min_hw, "--min") if min_hw else DEFAULT_MIN_HW,
-               parse_hw(opt_hw, "--opt") if opt_hw else DEFAULT_OPT_HW,
-               parse_hw(max_hw, "--max") if max_hw else DEFAULT_MAX_HW)
-    Profile.from_hw(*hws, batch=batch)  # checks min ≤ opt ≤ max before anything slow
+    hws = _profile_sizes(shape, min_hw, opt_hw, max_hw, batch)
     if output is not None:
         if output.suffix.lower() not in (".engine", ".plan", ".trt"):
             raise UsageError("--output must end in .engine, .plan or .trt")
@@ -95,11 +88,28 @@ def build(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif not quiet:
-        verb = "reused" if reused else "built"
         where = f"for {', '.join(targets)}" if chosen.builds_without_gpu else f"for {gpu[0]}"
-        console().print(f"{verb} a {chosen.description} engine {where}: {output or engine.path} "
-                        f"({len(engine.data) / 2**20:.2f} MB, {precision}, {profile.describe()}) in {seconds:.2f} s",
-                        markup=False)
+        console().print(f"{'reused' if reused else 'built'} a {chosen.description} engine {where}: "
+                        f"{output or engine.path} ({len(engine.data) / 2**20:.2f} MB, {precision}, "
+                        f"{profile.describe()}) in {seconds:.2f} s", markup=False)
+
+
+def _profile_sizes(shape: str | None, min_hw: str | None, opt_hw: str | None, max_hw: str | None,
+                   batch: int) -> tuple[tuple[int, int], ...]:
+    """(min, opt, max) input sizes of the profile the options ask for, checked before anything slow."""
+    from ganrt.errors import UsageError
+    from ganrt.export.trt_profiles import DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, parse_hw
+
+    if shape and (min_hw or opt_hw or max_hw):
+        raise UsageError("use either --shape or --min/--opt/--max, not both")
+    if shape:
+        hws = (parse_hw(shape),) * 3
+    else:
+        hws = (parse_hw(min_hw, "--min") if min_hw else DEFAULT_MIN_HW,
+               parse_hw(opt_hw, "--opt") if opt_hw else DEFAULT_OPT_HW,
+               parse_hw(max_hw, "--max") if max_hw else DEFAULT_MAX_HW)
+    Profile.from_hw(*hws, batch=batch)  # min ≤ opt ≤ max
+    return hws
 
 
 def _graph_for(model: str, graph_precision: str, check_own_size) -> tuple[Path, str, int, int | None]:
@@ -122,7 +132,7 @@ def _graph_for(model: str, graph_precision: str, check_own_size) -> tuple[Path, 
                              f"{graph_precision} one (ganrt export --precision {graph_precision})")
         dims = proto.graph.input[0].type.tensor_type.shape.dim
         name = meta.get("ganrt.model", path.stem)
-        one_size = int(meta.get("ganrt.min_size", 0)) if get_kind(meta.get("ganrt.kind", "super-resolution")).one_size \
+        one_size = int(meta.get("ganrt.min_size", 0)) if get_kind(meta.get("ganrt.kind", SUPER_RESOLUTION)).one_size \
             else None
         if one_size:
             check_own_size(name, one_size)

@@ -19,7 +19,7 @@ def cache(
 ) -> None:
     """Show the cache folder's size per kind, or clean it."""
     from ganrt import cache as store
-    from ganrt.cli.common import check_choice, check_positive
+    from ganrt.validate import check_choice, check_positive
     from ganrt.errors import UsageError
 
     for k in kind or []:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,12 +18,10 @@ from typing import Annotated
 
 import typer
 
-from ganrt.errors import EXIT_FAILED, EXIT_UNAVAILABLE, GanrtError, UsageError
+from ganrt.errors import EXIT_FAILED, EXIT_UNAVAILABLE, GanrtError
+from ganrt.pipelines.imageio.formats import FORMAT_CHOICES
+from ganrt.runtime.backends import BACKEND_CHOICES, PRECISION_CHOICES
 
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
-PRECISION_CHOICES = ("auto", "fp32", "fp16", "bf16")
-MAX_THREADS_PER_CORE = 4
 
 
 def flag(*names: str, help: str) -> typer.models.OptionInfo:  # noqa: A002 - typer's own keyword
@@ -35,8 +32,9 @@ def flag(*names: str, help: str) -> typer.models.OptionInfo:  # noqa: A002 - typ
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Built-in model name (see `ganrt models`) or a .pth/.pt/.ckpt/.safetensors file.")]
 BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"One of {', '.join(BACKEND_CHOICES)}.")]
 DeviceOpt = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
-PrecisionOpt = Annotated[str, typer.Option("--precision", "-p", help="auto, fp32, fp16 or bf16.")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", "-p", help=f"One of {', '.join(PRECISION_CHOICES)}.")]
 TileOpt = Annotated[str, typer.Option("--tile", "-t", help="Tile size in input pixels; 0 = whole image; auto = from a memory budget.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help=f"Output format: {', '.join(FORMAT_CHOICES)} (jp2: JPEG 2000, lossless; same: each input's own).")]
 OutscaleOpt = Annotated[float | None, typer.Option("--outscale", "-s", help="Final scale factor (Lanczos resize of the model output), e.g. 2 with a ×4 model.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="CPU threads for inference (default: all cores).")]
 QuietOpt = Annotated[bool, flag("--quiet", "-q", help="No progress, notices or tables; errors only.")]
@@ -137,66 +135,3 @@ def handle_errors(func):
     return wrapper
 
 
-def check_choice(value: str, choices: tuple[str, ...], flag_name: str) -> str:
-    if value not in choices:
-        import difflib
-
-        close = difflib.get_close_matches(value, choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"{flag_name} must be one of {', '.join(choices)}, not {value!r}{hint}")
-    return value
-
-
-def check_device(value: str) -> str:
-    from ganrt.machine import DEVICE_SPELLING, is_device_name
-
-    if is_device_name(value):
-        return value
-    raise UsageError(f"--device must be {DEVICE_SPELLING}, not {value!r}")
-
-
-def check_threads(value: int | None) -> int | None:
-    """None (all cores) or 1 … MAX_THREADS_PER_CORE × cores."""
-    if value is None:
-        return None
-    from ganrt.machine import cpu_cores
-
-    most = MAX_THREADS_PER_CORE * cpu_cores()
-    if not 1 <= value <= most:
-        raise UsageError(f"--threads must be between 1 and {most} ({MAX_THREADS_PER_CORE} per core here), not {value}")
-    return value
-
-
-def check_own_size(name: str, size: int, asked: list[tuple[int, int]], flags: str) -> None:
-    """A network of one input size (a face network) was asked for ``asked`` sizes: only its own will do."""
-    if asked and set(asked) != {(size, size)}:
-        raise UsageError(f"{name} takes {size}x{size} images only; leave out {flags}")
-
-
-def check_positive(value: float | None, flag_name: str, *, most: float | None = None) -> None:
-    """A finite number greater than 0 (and at most ``most``), or None."""
-    if value is None:
-        return
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{flag_name} must be a number greater than 0, not {value:g}")
-    if most is not None and value > most:
-        raise UsageError(f"{flag_name} must be at most {most:g}, not {value:g}")
-
-
-def parse_tile(value: str) -> int | None:
-    """``auto`` → None, otherwise a non-negative integer."""
-    if value == "auto":
-        return None
-    try:
-        tile = int(value)
-    except ValueError:
-        raise UsageError(f"--tile must be a number of pixels or 'auto', not {value!r}") from None
-    if tile < 0:
-        raise UsageError("--tile must be 0 (whole image), a positive size, or 'auto'")
-    return tile
-
-
-def existing_path(path: Path, what: str) -> Path:
-    if not os.path.lexists(path):
-        raise UsageError(f"{what} not found: {path}")
-    return path

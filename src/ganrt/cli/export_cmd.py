@@ -28,7 +28,7 @@ def export(
     import tempfile
     import time
 
-    from ganrt.cli.common import check_choice, check_own_size
+    from ganrt.validate import check_choice, check_own_size
     from ganrt.errors import ExportError, UsageError
     from ganrt.export.onnx_export import onnx_from_model
     from ganrt.export.parity import FP16_MIN_PSNR, FP32_MAX_ABS, check_parity, parity_inputs
@@ -42,20 +42,15 @@ def export(
         raise UsageError("--output must end in .onnx")
     if opset < 17:
         raise UsageError(f"--opset {opset} is too old; ganrt exports opset 17 or newer")
-    from ganrt.pipelines.output_plan import OutputPlan
+    from ganrt.pipelines.archive.plan import OutputPlan
 
     model_file = Path(model)
     OutputPlan(inputs=(model_file,) if model_file.exists() else (), overwrite=overwrite).claim(output, "--output")
     if io == "fp16" and precision != "fp16":
         raise UsageError("--io fp16 needs --precision fp16")
     hw = parse_hw(shape) if shape else None
-    if batch == "dynamic":
-        fixed_batch = None
-    elif batch.isdigit() and int(batch) > 0:
-        fixed_batch = int(batch)
-    else:
-        raise UsageError(f"--batch must be a positive number or 'dynamic', not {batch!r}")
-    from ganrt.runtime.base import ModelSpec
+    fixed_batch = _batch(batch)
+    from ganrt.kinds import ModelSpec
 
     loaded = load_model(model)
     spec = ModelSpec.of(loaded)
@@ -93,3 +88,14 @@ def export(
                      f"batch {batch}")
         console().print(f"wrote {output} ({output.stat().st_size / 2**20:.1f} MB, {precision}, opset {opset}, {sizes}) "
                         f"in {time.perf_counter() - start:.1f} s")
+
+
+def _batch(text: str) -> int | None:
+    """--batch: a positive number, or None for 'dynamic'."""
+    from ganrt.errors import UsageError
+
+    if text == "dynamic":
+        return None
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise UsageError(f"--batch must be a positive number or 'dynamic', not {text!r}")

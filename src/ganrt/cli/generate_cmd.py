@@ -16,8 +16,8 @@ import typer
 if TYPE_CHECKING:
     import numpy as np
 
-from ganrt.cli.common import (BackendOpt, DeviceOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt, console,
-                              handle_errors, setup_logging, shown)
+from ganrt.kinds import GENERATION
+from ganrt.cli.common import BackendOpt, DeviceOpt, OverwriteOpt, PrecisionOpt, QuietOpt, ThreadsOpt, console, handle_errors, setup_logging, shown
 
 MAX_COUNT = 100_000  # images of one --out-dir run (written as they are made)
 MAX_GRID_PIXELS = 64_000_000  # one --grid sheet (it is held whole before it is written)
@@ -75,10 +75,10 @@ def generate(
 
     import numpy as np
 
-    from ganrt.cli.engine_setup import choose_engine
+    from ganrt.runtime.engine_choice import choose_engine
     from ganrt.errors import UsageError
-    from ganrt.pipelines.image_io import write_image
-    from ganrt.pipelines.output_plan import OutputPlan
+    from ganrt.pipelines.imageio.write import write_image
+    from ganrt.pipelines.archive.plan import OutputPlan
     from ganrt.train.recipes.gan import grid_image
 
     if (grid is None) == (out_dir is None):
@@ -92,7 +92,7 @@ def generate(
         raise UsageError("--seed and --to-seed must be whole numbers from 0 to 2^63 - 1")
     if grid is not None and grid.suffix.lower() != ".png":
         raise UsageError("--grid must be a .png file")
-    choice = choose_engine(model, backend, device, precision, "0", threads, kinds=("generation",),
+    choice = choose_engine(model, backend, device, precision, "0", threads, kinds=(GENERATION,),
                            command="ganrt generate")
     spec = choice.model
     if interpolate:

@@ -13,6 +13,7 @@ import typer
 
 from ganrt.cli.common import OverwriteOpt, QuietOpt, console, flag, handle_errors, setup_logging
 from ganrt.cli.help_classes import GanrtCommand, GanrtSubGroup
+from ganrt.train.recipes import RECIPES
 
 train_app = typer.Typer(help="Train a generator: gan, dcgan (noise → image); srgan, esrgan (super-resolution).",
                         no_args_is_help=True,
@@ -32,7 +33,7 @@ SampleOpt = Annotated[int | None, typer.Option("--sample-every", help="Write sam
 CheckpointOpt = Annotated[int | None, typer.Option("--checkpoint-every", help="Save the full state every N steps (default 100).")]
 
 
-def _gan(recipe: str):
+def _noise_command(recipe: str):
     @handle_errors
     def command(
         data: DataOpt = None,
@@ -61,12 +62,10 @@ def _gan(recipe: str):
                   seed=seed, device=device, amp=amp, ema_decay=ema, sample_every=sample_every,
                   checkpoint_every=checkpoint_every)
 
-    command.__doc__ = {"gan": "Train the simple GAN (dense layers) on noise → image.",
-                       "dcgan": "Train a DCGAN (transposed convolutions) on noise → image."}[recipe]
     return command
 
 
-def _sr(recipe: str):
+def _sr_command(recipe: str):
     @handle_errors
     def command(
         data: Annotated[str | None, typer.Option("--data", help="A folder of high-resolution photos (recursive).")] = None,
@@ -94,16 +93,13 @@ def _sr(recipe: str):
         overwrite: OverwriteOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
-        new_run = {"batch": 16 if recipe == "srgan" else 4} if not resume else {}
         train_run(recipe, run, resume=resume, overwrite=overwrite, quiet=quiet, data=data, scale=scale,
                   lr_data=lr_data, degrade=degrade, crop=crop, val_data=val_data, val_count=val_count,
                   pretrain_steps=pretrain_steps, perceptual_weights=perceptual_weights, init=init, blocks=blocks,
-                  width=width, batch=batch if batch is not None else new_run.get("batch"), max_steps=max_steps,
+                  width=width, batch=batch, max_steps=max_steps,
                   seed=seed, device=device, amp=amp, ema_decay=ema, sample_every=sample_every,
                   checkpoint_every=checkpoint_every)
 
-    command.__doc__ = {"srgan": "Train SRGAN (SRResNet + VGG discriminator) from scratch on your photos.",
-                       "esrgan": "Fine-tune an RRDB generator (RealESRGAN_x4plus or a file) on your photos."}[recipe]
     return command
 
 
@@ -179,12 +175,15 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
 
     from ganrt.train import run_folder
     from ganrt.train.config import check_options
+    from ganrt.train.recipes import recipe_info
 
     check_options(settings)
     _check_data(settings)
+    if not resume and settings.get("batch") is None:  # a new run starts with its recipe's batch size
+        settings["batch"] = recipe_info(recipe).defaults.get("batch")
     run = run or Path("runs") / recipe
     config = _opened_config(recipe, run, resume=resume, overwrite=overwrite, settings=settings)
-    made = not run.exists()
+    made, was_empty = not run.exists(), not run_folder.holds_user_files(run)
     began = time.perf_counter()
     try:
         with run_folder.locked(run):
@@ -199,15 +198,16 @@ def train_run(recipe: str, run: Path | None, *, resume: bool, overwrite: bool, q
                     run_folder.clear(run, keep_marker=False)
                 raise
     finally:
-        if made:
-            run_folder.remove_if_empty(run)  # a folder this command made and left empty
+        if was_empty:
+            run_folder.tidy_if_empty(run, made=made)
     if not quiet:
         console().print(f"trained {recipe} to step {trainer.step} ({done} step(s) in {time.perf_counter() - began:.1f} s"
                         f" on {trainer.device.type}{', ' + str(trainer.amp).removeprefix('torch.') if trainer.amp else ''}"
                         f"): {run / 'generator.safetensors'}; samples in {run / 'samples'}", markup=False)
 
 
-train_app.command("gan", cls=GanrtCommand)(_gan("gan"))
-train_app.command("dcgan", cls=GanrtCommand)(_gan("dcgan"))
-train_app.command("srgan", cls=GanrtCommand)(_sr("srgan"))
-train_app.command("esrgan", cls=GanrtCommand)(_sr("esrgan"))
+COMMANDS = {"noise": _noise_command, "sr": _sr_command}  # the options each family of recipes takes
+for _info in RECIPES:
+    _command = COMMANDS[_info.options](_info.name)
+    _command.__doc__ = _info.summary
+    train_app.command(_info.name, cls=GanrtCommand)(_command)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.kinds import GENERATION, INPAINTING
+
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
 
 
@@ -61,7 +63,7 @@ def calibration_inputs(spec, *, harsh: bool = True) -> list[list[np.ndarray]]:
     Generators: seeded noise batches, plus noise at three times the usual spread (where
     activations grow largest). Inpainters: the photos with a block and a scribble to fill."""
     kind = spec.kind
-    if kind.name == "generation":
+    if kind.name == GENERATION:
         rng = np.random.default_rng(1234)
         cases = [[rng.standard_normal((4, spec.noise_dim)).astype(np.float32)] for _ in range(3)]
         if harsh:
@@ -71,7 +73,7 @@ def calibration_inputs(spec, *, harsh: bool = True) -> list[list[np.ndarray]]:
     images = images if harsh else images[: len(calibration_photos())]
     if kind.one_size:  # face networks: the pictures at the network's own size
         images = [_resized(x, spec.min_size) for x in images]
-    if kind.name == "inpainting":
+    if kind.name == INPAINTING:
         out = []
         for i, x in enumerate(images):
             mask = np.zeros((1, 1, *x.shape[2:]), np.float32)

@@ -19,8 +19,10 @@ import warnings
 from pathlib import Path
 
 from ganrt import __version__
+from ganrt.kinds import SUPER_RESOLUTION
 from ganrt.errors import ExportError
 from ganrt.fsutil import atomic_path
+from ganrt.kinds import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,6 @@ def onnx_from_model(model, path: str | Path, *, opset: int = DEFAULT_OPSET, shap
     import onnx
     import torch
 
-    from ganrt.runtime.base import ModelSpec
-
     if opset < 17:
         raise ExportError(f"opset {opset} is too old; ganrt exports opset 17 or newer")
     spec = ModelSpec.of(model)
@@ -104,8 +104,6 @@ def spec_from_onnx(path: Path, name: str | None = None) -> ModelSpec:
 
 
 def spec_from_metadata(meta: dict[str, str], name: str, *, source: str = "the graph") -> ModelSpec:
-    from ganrt.runtime.base import ModelSpec
-
     if "ganrt.scale" not in meta:
         raise ExportError(f"{source} has no ganrt metadata (scale, channels); export it with `ganrt export`")
     lo, hi = (float(v) for v in meta.get("ganrt.value_range", "0,1").split(","))
@@ -116,7 +114,7 @@ def spec_from_metadata(meta: dict[str, str], name: str, *, source: str = "the gr
         out_channels=int(meta.get("ganrt.out_channels", 3)),
         size_multiple=int(meta.get("ganrt.size_multiple", 1)),
         min_size=int(meta.get("ganrt.min_size", 0)),
-        kind_name=meta.get("ganrt.kind", "super-resolution"),
+        kind_name=meta.get("ganrt.kind", SUPER_RESOLUTION),
         noise_dim=int(meta.get("ganrt.noise_dim", 0)),
         image_size=int(meta.get("ganrt.image_size", 0)),
         value_range=(lo, hi),

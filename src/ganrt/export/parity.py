@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.kinds import GENERATION, INPAINTING
 from ganrt.kinds import to_unit_range
 from ganrt.quality import psnr
 
@@ -53,7 +54,7 @@ def parity_inputs(spec, shape: tuple[int, int] | None, batch: int | None) -> lis
     """Cases (each the list of the model's inputs): real photo crops at odd sizes for dynamic image
     graphs (resized for static ones), with a mask for inpainters; seeded noise for generators."""
     kind = spec.kind
-    if kind.name == "generation":
+    if kind.name == GENERATION:
         rng = np.random.default_rng(7)
         return [[rng.standard_normal((n, spec.noise_dim)).astype(np.float32)]
                 for n in ([batch] if batch else GENERATOR_BATCHES)]
@@ -66,7 +67,7 @@ def parity_inputs(spec, shape: tuple[int, int] | None, batch: int | None) -> lis
         resize = shape is not None
     for i, size in enumerate(sizes):  # odd sizes, rounded up to what the network takes (LaMa: 8)
         x = _photo_batch(size, batch or 1, spec.in_channels, i, resize=resize)
-        if kind.name == "inpainting":
+        if kind.name == INPAINTING:
             mask = np.zeros((x.shape[0], 1, *x.shape[2:]), np.float32)
             mask[..., size[0] // 3: size[0] // 2, size[1] // 4: size[1] // 2] = 1.0
             cases.append([x, mask])

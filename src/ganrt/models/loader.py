@@ -22,15 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganrt.errors import ModelLoadError, UnknownModelError, UnsafeCheckpointError, UnsupportedModelFileError
+from ganrt.kinds import FACE_RESTORATION, GENERATION, INPAINTING, KINDS, PRECISIONS, SUPER_RESOLUTION
+from ganrt.errors import ModelLoadError, UnknownModelError, UnsupportedModelFileError
 from ganrt.fsutil import sha256_file
+from ganrt.models.checkpoint import MODEL_FILE_SUFFIXES, check_model_file, check_tensors, first_line, read_checkpoint
 from ganrt.models.info_cache import read_info, update_info
 from ganrt.models.registry import ModelEntry, find_builtin, get_builtin
 
-MODEL_FILE_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 RUN_MODEL_FILE = "generator.safetensors"  # what `ganrt train` leaves in its run directory
-MAX_PARAMS = 300_000_000  # 1.2 GB of fp32 weights; the largest restoration networks hold ~50 M
-MAX_TENSORS = 20_000
 MAX_SCALE = 16
 MAX_CHANNELS = 16
 _DETECTED = ("arch", "scale", "in_channels", "out_channels", "precisions", "params", "size_multiple", "min_size",
@@ -54,7 +53,7 @@ class LoadedModel:
     size_multiple: int = 1
     min_size: int = 0
     builtin: bool = False
-    kind: str = "super-resolution"  # see ganrt.kinds
+    kind: str = SUPER_RESOLUTION  # see ganrt.kinds
     noise_dim: int = 0  # generators
     image_size: int = 0  # generators
     value_range: tuple[float, float] = (0.0, 1.0)
@@ -85,7 +84,7 @@ class LoadedModel:
             "builtin": self.builtin,
             "kind": self.kind,
             **({"noise_dim": self.noise_dim, "image_size": self.image_size, "value_range": list(self.value_range)}
-               if self.kind == "generation" else {}),
+               if self.kind == GENERATION else {}),
         }
 
     def require_kind(self, *kinds: str, command: str) -> LoadedModel:
@@ -95,114 +94,6 @@ class LoadedModel:
 
             raise UsageError(f"{self.name} is a {self.kind} model; {command} needs a {' or '.join(kinds)} model")
         return self
-
-
-def _sniff(path: Path) -> str | None:
-    """What the file's first bytes say it is, when that rules out a checkpoint (else None)."""
-    with open(path, "rb") as fh:
-        head = fh.read(512)
-    text = head.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<!--")):
-        return "it is a web page (HTML), not the model file: download the file itself"
-    if text.startswith((b"{", b"[")):
-        return "it is a JSON/text file, not a model"
-    if path.suffix.lower() == ".safetensors":
-        import struct
-
-        if len(head) < 9 or struct.unpack("<Q", head[:8])[0] > path.stat().st_size or head[8:9] != b"{":
-            return "not a valid safetensors file (bad header)"
-        return None
-    if head.startswith(b"PK\x03\x04"):
-        import zipfile
-
-        try:
-            with zipfile.ZipFile(path):
-                return None
-        except (zipfile.BadZipFile, OSError):
-            return "the file is truncated or damaged (its zip archive is incomplete); download it again"
-    if head.startswith(b"\x80"):
-        return None  # a raw pickle (old torch.save format)
-    return "not a PyTorch checkpoint (unrecognised contents)"
-
-
-def read_checkpoint(path: Path) -> dict:
-    """Read a state dict from a model file without running any code stored in it."""
-    import pickle
-
-    import torch
-
-    suffix = path.suffix.lower()
-    check_model_file(path)
-    problem = _sniff(path)
-    if problem:
-        raise ModelLoadError(f"cannot read {path.name}: {problem}")
-    if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:
-            raise ModelLoadError(f"cannot read {path.name}: not a valid safetensors file ({_first_line(exc)})") from exc
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights only" not in str(exc).lower() and "weights_only" not in str(exc).lower():
-            raise ModelLoadError(f"cannot read {path.name}: corrupt or truncated checkpoint ({_first_line(exc)})") from exc
-        raise UnsafeCheckpointError(
-            f"refused to load {path.name}: it needs arbitrary code to unpickle "
-            f"({_unsafe_reason(exc)}); nothing in it was run. Use a plain state-dict checkpoint "
-            "or a .safetensors file"
-        ) from exc
-    except Exception as exc:
-        raise ModelLoadError(f"cannot read {path.name}: corrupt or not a PyTorch checkpoint ({_first_line(exc)})") from exc
-
-
-def check_model_file(path: Path) -> None:
-    """A regular, non-empty file with a model suffix (a FIFO or folder is never opened)."""
-    if not path.exists():
-        raise UnknownModelError(f"model file not found: {path}")
-    if not path.is_file():
-        raise UnsupportedModelFileError(f"{path} is not a regular file")
-    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
-        raise UnsupportedModelFileError(
-            f"unsupported model file type {path.suffix or '(none)'!r} for {path.name}; "
-            f"use one of {', '.join(MODEL_FILE_SUFFIXES)}")
-    if path.stat().st_size == 0:
-        raise ModelLoadError(f"model file is empty: {path}")
-
-
-def check_tensors(state: dict, name: str) -> None:
-    """Refuse a state dict whose tensors claim more than they store, or that is absurdly large."""
-    import torch
-
-    if not isinstance(state, dict) or not state:
-        raise ModelLoadError(f"{name}: holds no weights (not a state dict)")
-    if len(state) > MAX_TENSORS:
-        raise ModelLoadError(f"{name}: {len(state):,} tensors; more than any image network has ({MAX_TENSORS:,})")
-    total = 0
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        claimed = value.numel() * value.element_size()
-        if claimed > value.untyped_storage().nbytes():
-            raise ModelLoadError(f"{name}: tensor {key!r} claims {value.numel():,} values but stores "
-                                 f"{value.untyped_storage().nbytes():,} bytes (a crafted file); refused")
-        total += value.numel()
-        if total > MAX_PARAMS:
-            raise ModelLoadError(f"{name}: more than {MAX_PARAMS:,} weights; refused as implausibly large")
-
-
-def _unsafe_reason(exc: BaseException) -> str:
-    """The part of torch's weights-only refusal that says what the file asked for."""
-    import re
-
-    found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-    return f"it references {found.group(1)}" if found else "it holds objects other than tensors"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def _install_extra_arches() -> None:
@@ -228,7 +119,7 @@ def describe_state_dict(state: dict, *, name: str) -> Any:
     except UnsupportedModelError as exc:
         raise ModelLoadError(f"{name}: unknown model architecture (spandrel could not detect it)") from exc
     except Exception as exc:
-        raise ModelLoadError(f"{name}: weights do not fit the detected architecture ({_first_line(exc)})") from exc
+        raise ModelLoadError(f"{name}: weights do not fit the detected architecture ({first_line(exc)})") from exc
     if not isinstance(descriptor, (ImageModelDescriptor, MaskedImageModelDescriptor)):
         raise ModelLoadError(
             f"{name}: {descriptor.architecture.name} is not an image-to-image model ganrt can run"
@@ -257,8 +148,8 @@ def detected_facts(descriptor) -> dict[str, Any]:
         "params": sum(p.numel() for p in descriptor.model.parameters()),
         "size_multiple": max(1, int(req.multiple_of)),
         "min_size": int(req.minimum),
-        "kind": ("inpainting" if isinstance(descriptor, MaskedImageModelDescriptor)
-                 else "face-restoration" if descriptor.purpose == "FaceSR" else "super-resolution"),
+        "kind": (INPAINTING if isinstance(descriptor, MaskedImageModelDescriptor)
+                 else FACE_RESTORATION if descriptor.purpose == "FaceSR" else SUPER_RESOLUTION),
     }
 
 
@@ -274,7 +165,6 @@ def module_of(descriptor):
     from ganrt.models.archs.image_only import image_only
 
     return module_of_module(image_only(descriptor.model))
-
 
 
 def module_of_module(module):
@@ -323,9 +213,9 @@ def _valid_facts(info: dict) -> dict | None:
     facts = {k: info[k] for k in _DETECTED}
     ints = ("scale", "in_channels", "out_channels", "params", "size_multiple", "min_size")
     if (not all(isinstance(facts[k], int) and facts[k] >= 0 for k in ints) or not isinstance(facts["arch"], str)
-            or not isinstance(facts["precisions"], list) or not set(facts["precisions"]) <= {"fp32", "fp16", "bf16"}
+            or not isinstance(facts["precisions"], list) or not set(facts["precisions"]) <= set(PRECISIONS)
             or not 1 <= facts["scale"] <= MAX_SCALE or facts["size_multiple"] < 1
-            or facts["kind"] not in ("super-resolution", "inpainting")):
+            or facts["kind"] not in KINDS):
         return None
     facts["precisions"] = tuple(facts["precisions"])
     return facts
@@ -344,7 +234,7 @@ def _own_file(path: Path, arch, meta: dict, common: dict) -> LoadedModel:
         try:
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ModelLoadError(f"{path.name}: weights do not fit its {arch.name} metadata ({_first_line(exc)})") from exc
+            raise ModelLoadError(f"{path.name}: weights do not fit its {arch.name} metadata ({first_line(exc)})") from exc
         return module_of_module(module)
 
     facts = facts_from_meta(meta)

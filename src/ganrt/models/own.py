@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ganrt.kinds import GENERATION, SUPER_RESOLUTION
 from ganrt.errors import ModelLoadError
 
 META_FORMAT = "1"
@@ -23,6 +24,7 @@ class OwnArch:
     kind: str
     build: Callable[[dict], object]  # metadata → torch.nn.Module (generator)
     description: str
+    critic: Callable[[dict], object] | None = None  # metadata → its discriminator, where a checkpoint holds one
 
 
 # What a trained file's metadata may say: a file that claims more would make ganrt allocate what it says
@@ -61,6 +63,18 @@ def _dcgan(meta: dict):
                           _int(meta, "width"))
 
 
+def _simple_critic(meta: dict):
+    from ganrt.models.archs.gan import SimpleDiscriminator
+
+    return SimpleDiscriminator(_int(meta, "image_size"), _int(meta, "out_channels"), _int(meta, "width"))
+
+
+def _dcgan_critic(meta: dict):
+    from ganrt.models.archs.gan import DCGANDiscriminator
+
+    return DCGANDiscriminator(_int(meta, "image_size"), _int(meta, "out_channels"), _int(meta, "width"))
+
+
 def _srresnet(meta: dict):
     from ganrt.models.archs.srgan import SRResNet
 
@@ -68,9 +82,11 @@ def _srresnet(meta: dict):
 
 
 OWN_ARCHS: dict[str, OwnArch] = {
-    "SimpleGAN": OwnArch("SimpleGAN", "generation", _simple, "simple GAN generator (4 dense layers, tanh)"),
-    "DCGAN": OwnArch("DCGAN", "generation", _dcgan, "DCGAN generator (dense → transposed convolutions, tanh)"),
-    "SRResNet": OwnArch("SRResNet", "super-resolution", _srresnet,
+    "SimpleGAN": OwnArch("SimpleGAN", GENERATION, _simple, "simple GAN generator (4 dense layers, tanh)",
+                         _simple_critic),
+    "DCGAN": OwnArch("DCGAN", GENERATION, _dcgan, "DCGAN generator (dense → transposed convolutions, tanh)",
+                     _dcgan_critic),
+    "SRResNet": OwnArch("SRResNet", SUPER_RESOLUTION, _srresnet,
                         "SRGAN's generator (residual blocks with batch-norm, pixel-shuffle)"),
 }
 
@@ -103,7 +119,7 @@ def facts_from_meta(meta: dict) -> dict:
         if f"ganrt.{key}" in meta:
             _int(meta, key)
     out_channels = _int(meta, "out_channels")
-    generates = meta.get("ganrt.kind") == "generation"
+    generates = meta.get("ganrt.kind") == GENERATION
     return {
         "arch": meta["ganrt.arch"],
         "kind": meta["ganrt.kind"],

@@ -14,7 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import ImageWriteError, ResourceError
-from ganrt.pipelines import density, image_io, sidecar
+from ganrt.pipelines.imageio import density, sidecar
+from ganrt.pipelines.imageio.decoded import DecodedImage
+from ganrt.pipelines.imageio.formats import DEFAULT_MAX_PIXELS, check_size, holds_16bit, holds_alpha, holds_pages
+from ganrt.pipelines.imageio.read import read_image
+from ganrt.pipelines.imageio.write import write_image
 from ganrt.pipelines.image_ops import finish, output_size, to_model_rgb
 from ganrt.pipelines.notes import note
 from ganrt.runtime.memory import TilePolicy
@@ -29,13 +33,13 @@ class RestoreSettings:
     outscale: float | None = None  # None: the model's own scale
     fmt: str = "same"  # same|png|jpg|webp|tiff
     quality: int = 95
-    max_pixels: int = image_io.DEFAULT_MAX_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
 class Prepared:
     src: Path
-    decoded: image_io.DecodedImage
+    decoded: DecodedImage
     rgb: np.ndarray  # H×W×3 input for the model
     mtime_ns: int | None = None  # the source file's modification time, which its output is dated with
     notes: tuple[str, ...] = ()  # what reading it lost (pages past the first, deep samples): for the report
@@ -66,8 +70,8 @@ def source_time(src: Path) -> int | None:
 
 def read_stage(src: Path, settings: RestoreSettings, into: Path | str | None = None) -> Prepared:
     """Read ``src`` for the output ``into``: every page of a multi-page TIFF where that output holds them."""
-    decoded = image_io.read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src),
-                                  every_page=into is not None and image_io.holds_pages(Path(into).suffix))
+    decoded = read_image(src, settings.max_pixels, sidecar_xmp=sidecar.read(src),
+                                  every_page=into is not None and holds_pages(Path(into).suffix))
     pages = tuple(Prepared(src, page, to_model_rgb(page.pixels, page.alpha)) for page in decoded.pages)
     return Prepared(src, decoded, to_model_rgb(decoded.pixels, decoded.alpha), source_time(src), pages=pages)
 
@@ -88,7 +92,7 @@ def check_output_size(dst: Path, prepared: Prepared, settings: RestoreSettings, 
     """Refuse, before inference, an output its format cannot hold (a 4,100 px wide scan ×4 is beyond WebP)."""
     for page in prepared.every_page:
         d = page.decoded
-        image_io.check_size(dst.suffix, *output_size(d.width, d.height, scale, settings.outscale))
+        check_size(dst.suffix, *output_size(d.width, d.height, scale, settings.outscale))
 
 
 def infer_pages(engine, prepared: Prepared, settings: RestoreSettings, on_tiles=None) -> tuple[np.ndarray, ...]:
@@ -120,10 +124,10 @@ def check_output(dst: Path, finished: Finished, subject: str) -> None:
     The plan already moved images with alpha to PNG; an alpha channel its header did not declare
     fails the image rather than write somewhere the plan did not check."""
     suffix = dst.suffix.lower()
-    if finished.alpha is not None and not image_io.holds_alpha(suffix):
+    if finished.alpha is not None and not holds_alpha(suffix):
         raise ImageWriteError(f"the image has an alpha channel its header did not declare; {suffix} cannot "
                               "hold it (use --format png)")
-    if finished.pixels.dtype == np.uint16 and not image_io.holds_16bit(suffix):
+    if finished.pixels.dtype == np.uint16 and not holds_16bit(suffix):
         note(subject, f"{suffix} cannot hold 16-bit samples; writing 8-bit")
 
 
@@ -139,10 +143,10 @@ def write_stage(dst: Path, finished: Finished, prepared: Prepared, settings: Res
     with its size, so that a 300 dpi scan upscaled 4× is written at 1200 dpi and keeps its print size.
     ``pages``: the finished later pages (of ``prepared.pages``), each with its own profile and density."""
     d = prepared.decoded
-    later = tuple(image_io.DecodedImage(page.pixels, page.alpha, icc=source.decoded.icc,
+    later = tuple(DecodedImage(page.pixels, page.alpha, icc=source.decoded.icc,
                                         dpi=_scaled_dpi(page, source))
                   for page, source in zip(pages, prepared.pages, strict=True))
-    return image_io.write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
+    return write_image(dst, finished.pixels, finished.alpha, exif=d.exif, icc=d.icc, xmp=d.xmp,
                                 iptc=d.iptc, dpi=_scaled_dpi(finished, prepared), text=d.text,
                                 quality=settings.quality, consume=True, mtime_ns=prepared.mtime_ns, pages=later)
 

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from ganrt.errors import BackendUnavailableError, UsageError
+from ganrt.kinds import PRECISIONS
+
+if TYPE_CHECKING:
+    from ganrt.runtime.base import Engine
+
+
+class EngineFactory(Protocol):
+    """What a backend's ``factory`` is (a class or a classmethod): an engine for a loaded model, given every choice
+    resolved, and how to make its fp32 twin should a reduced precision produce NaN/Inf."""
+
+    def __call__(self, model, *, precision: str, device: str, threads: int | None,
+                 fp32_fallback: Callable[[], Engine] | None) -> Engine: ...
 from ganrt.machine import cuda_available
 
 
@@ -18,7 +32,7 @@ from ganrt.machine import cuda_available
 class BackendInfo:
     name: str
     module: str
-    factory: str  # classmethod or function taking (model, precision=, device=, threads=, fp32_fallback=)
+    factory: str  # the EngineFactory's name in ``module`` ("Class" or "Class.classmethod")
     devices: tuple[str, ...]
     precisions: tuple[str, ...]
     requires: tuple[str, ...]  # the imports that serve it (any one)
@@ -38,6 +52,8 @@ BACKENDS: tuple[BackendInfo, ...] = (
                 "TensorRT 10/11 or TensorRT for RTX engine, built once and cached", "tensorrt"),
 )
 BACKEND_NAMES = tuple(b.name for b in BACKENDS)
+BACKEND_CHOICES = ("auto", *BACKEND_NAMES)  # what --backend takes
+PRECISION_CHOICES = ("auto", *PRECISIONS)  # what --precision takes
 _BY_NAME = {b.name: b for b in BACKENDS}
 
 
@@ -46,6 +62,21 @@ def backend_info(name: str) -> BackendInfo:
         return _BY_NAME[name]
     except KeyError:
         raise UsageError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKEND_NAMES)}") from None
+
+
+def check_precision(backend: str, precision: str, model=None) -> None:
+    """The one check that ``backend`` runs ``precision`` (the table's word) and that ``model`` (a LoadedModel, or
+    None when only a graph is known) supports it: ``auto``'s resolution, every engine's constructor and the
+    exports ahead of an engine all ask this."""
+    info = backend_info(backend)
+    if precision not in info.precisions:
+        others = [b.name for b in BACKENDS if precision in b.precisions and b.name != backend]
+        raise BackendUnavailableError(f"backend {backend!r} does not run {precision}; it runs "
+                                      f"{', '.join(info.precisions)}" + (f" (use --backend {' or '.join(others)})"
+                                                                         if others else ""))
+    if model is not None and precision not in model.precisions:
+        raise BackendUnavailableError(f"{model.name} does not support {precision}; it supports "
+                                      f"{', '.join(model.precisions)}")
 
 
 def is_installed(info: BackendInfo) -> bool:
@@ -64,7 +95,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def engine_factory(info: BackendInfo):
+def engine_factory(info: BackendInfo) -> EngineFactory:
     """The callable that makes ``info``'s engines: ``(model, precision=, device=, threads=, fp32_fallback=)``."""
     if not is_installed(info):
         extra = f" (pip install 'ganrt[{info.extra}]')" if info.extra else ""

@@ -16,42 +16,25 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from ganrt.errors import NonFiniteOutputError
-from ganrt.kinds import DEFAULT_KIND, Kind, get_kind
+from ganrt.kinds import Kind, ModelSpec
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What an engine needs to know about the model it runs, independent of the backend."""
-
-    name: str
-    scale: int
-    in_channels: int
-    out_channels: int
-    size_multiple: int = 1
-    min_size: int = 0
-    kind_name: str = DEFAULT_KIND
-    noise_dim: int = 0  # generators: the length of their noise vector
-    image_size: int = 0  # generators: the side of the images they make
-    value_range: tuple[float, float] = (0.0, 1.0)  # what the output's pixel values span
-
-    @property
-    def kind(self) -> Kind:
-        return get_kind(self.kind_name)
-
-    @classmethod
-    def of(cls, model) -> ModelSpec:
-        """The spec of a loaded model (``ganrt.models.LoadedModel``)."""
-        return cls(model.name, model.scale, model.in_channels, model.out_channels, model.size_multiple,
-                   model.min_size, model.kind, model.noise_dim, model.image_size, tuple(model.value_range))
+def pad_rule(spec: ModelSpec, h: int, w: int) -> tuple[int, int, str]:
+    """The one pad rule of every engine, on the host or on a GPU: (rows, columns, mode) to add at the bottom and
+    right of an h × w input so it meets the model's minimum size and size multiple. Mirrored ("reflect")
+    where the input is larger than what is added, else its edge repeated ("edge"): CPU and CUDA engines give
+    an input under a model's minimum (Real-CUGAN's 32 px, a user file's multiple) the same borders."""
+    m, lo = spec.size_multiple, spec.min_size
+    th, tw = -(-max(h, lo) // m) * m, -(-max(w, lo) // m) * m
+    ph, pw = th - h, tw - w
+    return ph, pw, "reflect" if ph < h and pw < w else "edge"
 
 
 class Engine(ABC):
@@ -133,38 +116,39 @@ class Engine(ABC):
 
     # --- shared machinery --------------------------------------------------------------
     def _validate(self, inputs: tuple) -> tuple[np.ndarray, ...]:
-        kind = self.kind
-        if len(inputs) != len(kind.inputs):
-            raise ValueError(f"a {kind.name} model takes {len(kind.inputs)} input(s) ({', '.join(kind.inputs)}), "
-                             f"got {len(inputs)}")
         if not all(isinstance(x, np.ndarray) for x in inputs):
             raise ValueError("engine inputs must be numpy arrays")
-        first = inputs[0]
-        if kind.spatial:
-            h, w = (first.shape[2], first.shape[3]) if first.ndim == 4 else (1, 1)
-            want = kind.shapes(self.spec, first.shape[0], h, w)
-        else:
-            want = kind.shapes(self.spec, first.shape[0] if first.ndim else 0, 0, 0)
-        for name, x, shape in zip(kind.inputs, inputs, want):
-            if x.ndim != len(shape):
-                raise ValueError(f"engine input {name!r} must have {len(shape)} dimensions, got {x.ndim}")
-            if kind.spatial and x.shape[1] != shape[1]:
-                raise ValueError(f"model expects {shape[1]} channels in {name!r}, got {x.shape[1]}")
-            if not kind.spatial and x.shape != shape:
-                raise ValueError(f"engine input {name!r} must be {shape}, got {x.shape}")
-        if kind.spatial and (first.shape[2] < 1 or first.shape[3] < 1):
-            raise ValueError("engine input must be at least 1x1")
+        self.check_shapes([x.shape for x in inputs])
         return tuple(np.ascontiguousarray(x, dtype=np.float32) for x in inputs)
 
+    def check_shapes(self, shapes: list[tuple[int, ...]]) -> None:
+        """Refuse inputs of these shapes (batch first, channels second) that the model's kind does not take:
+        every path into an engine, the CUDA pixel path included, goes through this one check."""
+        kind = self.kind
+        if len(shapes) != len(kind.inputs):
+            raise ValueError(f"a {kind.name} model takes {len(kind.inputs)} input(s) ({', '.join(kind.inputs)}), "
+                             f"got {len(shapes)}")
+        first = shapes[0]
+        if kind.spatial:
+            h, w = (first[2], first[3]) if len(first) == 4 else (1, 1)
+            want = kind.shapes(self.spec, first[0], h, w)
+        else:
+            want = kind.shapes(self.spec, first[0] if len(first) else 0, 0, 0)
+        for name, shape, expected in zip(kind.inputs, shapes, want):
+            if len(shape) != len(expected):
+                raise ValueError(f"engine input {name!r} must have {len(expected)} dimensions, got {len(shape)}")
+            if kind.spatial and shape[1] != expected[1]:
+                raise ValueError(f"model expects {expected[1]} channels in {name!r}, got {shape[1]}")
+            if not kind.spatial and tuple(shape) != tuple(expected):
+                raise ValueError(f"engine input {name!r} must be {expected}, got {tuple(shape)}")
+        if kind.spatial and (first[2] < 1 or first[3] < 1):
+            raise ValueError("engine input must be at least 1x1")
+
     def _pad_to_multiple(self, inputs: tuple[np.ndarray, ...]) -> tuple[tuple[np.ndarray, ...], tuple[int, int]]:
-        m, lo = self.spec.size_multiple, self.spec.min_size
         h, w = inputs[0].shape[2:]
-        th, tw = max(h, lo), max(w, lo)
-        th, tw = -(-th // m) * m, -(-tw // m) * m
-        ph, pw = th - h, tw - w
+        ph, pw, mode = pad_rule(self.spec, h, w)
         if not (ph or pw):
             return inputs, (0, 0)
-        mode = "reflect" if ph < h and pw < w else "edge"
         return tuple(np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode) for x in inputs), (ph, pw)
 
     def fp32_fallback(self) -> Engine | None:

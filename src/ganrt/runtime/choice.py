@@ -21,6 +21,7 @@ import logging
 
 import numpy as np
 
+from ganrt.kinds import SUPER_RESOLUTION
 from ganrt.machine import cpu_has_bf16, cpu_model, cuda_available
 from ganrt.runtime.backends import backend_info, is_installed
 
@@ -45,7 +46,7 @@ def choose_backend(model, device: str, precision: str) -> str:
         return "tensorrt" if tensorrt_runs_here() else "torch"
     from ganrt.kinds import get_kind
 
-    for name in get_kind(getattr(model, "kind", "super-resolution")).cpu_order:
+    for name in get_kind(getattr(model, "kind", SUPER_RESOLUTION)).cpu_order:
         info = backend_info(name)
         if is_installed(info) and (precision == "auto" or precision in info.precisions):
             if precision == "fp16":
@@ -61,7 +62,7 @@ def choose_precision(model, backend: str, device: str, *, threads: int | None = 
     info = backend_info(backend)
     if device == "cuda":
         return "fp16" if "fp16" in model.precisions and "fp16" in info.precisions else "fp32"
-    guarded = getattr(model, "kind", "super-resolution") == "super-resolution"  # the guard compares photos
+    guarded = getattr(model, "kind", SUPER_RESOLUTION) == SUPER_RESOLUTION  # the guard compares photos
     if guarded and cpu_has_bf16() and "bf16" in info.precisions and "bf16" in model.precisions:
         return "bf16" if bf16_passes_guard(model, backend, threads=threads) else "fp32"
     return "fp32"
@@ -89,7 +90,7 @@ def bf16_fidelity(model, backend: str, *, threads: int | None = None) -> float:
     from ganrt.kinds import to_unit_range
     from ganrt.quality import psnr
     from ganrt.runtime.backends import engine_factory
-    from ganrt.runtime.base import ModelSpec
+    from ganrt.kinds import ModelSpec
 
     cases = calibration_inputs(ModelSpec.of(model), harsh=False)  # the real photos (or noise) only
     worst = float("inf")

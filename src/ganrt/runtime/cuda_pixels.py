@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def upload(tiles: np.ndarray, maxval: float, device, dtype, *, multiple: int = 1, min_size: int = 0):
-    """NHWC integer (or float 0..1) tiles → NCHW ``dtype`` tensor in 0..1 on ``device``, padded to
-    the model's size rules. Returns (tensor, (h, w)) with the unpadded size."""
+TORCH_PAD = {"reflect": "reflect", "edge": "replicate"}  # numpy's names for the pads, in torch's
+
+
+def upload(tiles: np.ndarray, maxval: float, device, dtype, spec):
+    """NHWC integer (or float 0..1) tiles → NCHW ``dtype`` tensor in 0..1 on ``device``, padded as every engine
+    pads (``base.pad_rule``). Returns (tensor, (h, w)) with the unpadded size."""
     import torch
+
+    from ganrt.runtime.base import pad_rule
 
     n, h, w, _ = tiles.shape
     raw = torch.from_numpy(np.ascontiguousarray(tiles))
@@ -20,9 +25,9 @@ def upload(tiles: np.ndarray, maxval: float, device, dtype, *, multiple: int = 1
     if maxval != 1.0:
         x = x.div_(maxval)
     x = x.to(dtype)
-    th, tw = -(-max(h, min_size) // multiple) * multiple, -(-max(w, min_size) // multiple) * multiple
-    if (th, tw) != (h, w):
-        x = torch.nn.functional.pad(x, (0, tw - w, 0, th - h), mode="replicate")
+    ph, pw, mode = pad_rule(spec, h, w)
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode=TORCH_PAD[mode])
     return x.contiguous(), (h, w)
 
 
@@ -58,9 +63,10 @@ def infer_pixels_on_device(engine, run, device, dtype, tiles: np.ndarray, maxval
     from ganrt.runtime.base import Engine
     from ganrt.runtime.tiling import quantize
 
+    n, h, w, c = tiles.shape
+    engine.check_shapes([(n, c, h, w)])  # the checks of every engine input, before anything is uploaded
     with torch.inference_mode(), torch.cuda.device(device):
-        x, size = upload(tiles, maxval, device, dtype, multiple=engine.spec.size_multiple,
-                         min_size=engine.spec.min_size)
+        x, size = upload(tiles, maxval, device, dtype, engine.spec)
         out, finite = download(run(x), size, engine.scale, out_dtype)
     if not finite.all():
         out[~finite] = quantize(Engine.infer_pixels(engine, tiles[~finite], maxval), out.dtype)

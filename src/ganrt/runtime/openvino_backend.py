@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import BackendUnavailableError
-from ganrt.runtime.base import Engine, ModelSpec
+from ganrt.kinds import ModelSpec
+from ganrt.runtime.backends import check_precision
+from ganrt.runtime.base import Engine
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +151,7 @@ class OpenVinoEngine(Engine):
                  threads: int | None = None, fp32_fallback=None):
         ov = openvino_runtime()
 
-        if precision not in HINTS:
-            raise BackendUnavailableError(f"openvino runs fp32 and bf16 on the CPU, not {precision}")
+        check_precision(self.backend, precision)
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU only; use --device cpu")
         super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
@@ -166,6 +167,7 @@ class OpenVinoEngine(Engine):
 
     @classmethod
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OpenVinoEngine:
+        check_precision(cls.backend, precision, model)  # before any conversion work
         spec = ModelSpec.of(model)
         if spec.kind.openvino_from == "torch":
             return cls(ir_from_torch(model), spec, precision=precision, **kw)

@@ -13,7 +13,9 @@ import numpy as np
 
 from ganrt.errors import BackendUnavailableError
 from ganrt.export.onnx_export import spec_from_onnx
-from ganrt.runtime.base import Engine, ModelSpec
+from ganrt.kinds import ModelSpec
+from ganrt.runtime.backends import check_precision
+from ganrt.runtime.base import Engine
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -36,13 +38,6 @@ def providers_for(device: str) -> list:
     return chosen
 
 
-def _check_precision(precision: str) -> None:
-    if precision not in ("fp32", "fp16"):
-        raise BackendUnavailableError(
-            f"onnxruntime runs fp32 and fp16 graphs, not {precision}; use --backend torch or openvino"
-        )
-
-
 class OrtEngine(Engine):
     backend = "onnxruntime"
 
@@ -50,7 +45,7 @@ class OrtEngine(Engine):
                  device: str = "cpu", threads: int | None = None, fp32_fallback=None):
         import onnxruntime as ort
 
-        _check_precision(precision)
+        check_precision(self.backend, precision)
         onnx_path = Path(onnx_path)
         spec = spec or spec_from_onnx(onnx_path)
         super().__init__(spec, precision=precision, device=device, fp32_fallback=fp32_fallback)
@@ -72,7 +67,7 @@ class OrtEngine(Engine):
     def from_model(cls, model, *, precision: str = "fp32", **kw) -> OrtEngine:
         from ganrt.export.onnx_cache import cached_onnx
 
-        _check_precision(precision)  # before any export work
+        check_precision(cls.backend, precision, model)  # before any export work
         return cls(cached_onnx(model, precision), ModelSpec.of(model), precision=precision, **kw)
 
     def _infer(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 
 from ganrt.errors import BackendUnavailableError
-from ganrt.runtime.backends import (BACKEND_NAMES, BACKENDS, BackendInfo, backend_info, engine_factory,  # noqa: F401
-                                    is_installed, resolve_device)
+from ganrt.runtime.backends import (BACKEND_NAMES, BACKENDS, BackendInfo, backend_info,  # noqa: F401
+                                    check_precision, engine_factory, is_installed, resolve_device)
 from ganrt.runtime.choice import choose_backend, choose_precision
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,7 @@ def resolve(model, *, backend: str = "auto", device: str = "auto", precision: st
         raise BackendUnavailableError(f"backend {backend!r} runs on {', '.join(info.devices)}, not {dev_kind}")
     if precision == "auto":
         precision = choose_precision(model, backend, dev_kind, threads=threads)
-    if precision not in info.precisions:
-        raise BackendUnavailableError(
-            f"backend {backend!r} does not run {precision}; it runs {', '.join(info.precisions)}")
-    if precision not in model.precisions:
-        raise BackendUnavailableError(f"{model.name} does not support {precision}")
+    check_precision(backend, precision, model)
     return backend, device, precision
 
 

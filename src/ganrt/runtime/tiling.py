@@ -154,6 +154,9 @@ def upscale(engine, images: np.ndarray, *, tile: int = 0, pad: int = DEFAULT_PAD
     ``tile=0`` runs each whole (mirror-padded) image in one call. Returns the
     upscaled images in ``out_dtype`` (default: the input's dtype).
     ``on_tiles(k)`` is called after every engine call with the number of tiles done.
+
+    One function on purpose: the whole-image path and the banded, blended path share the gather (``tiles_of``)
+    and crop closures over a dozen of the image's figures; the hot loops read them without passing them on.
     """
     single = images.ndim == 3
     if single:

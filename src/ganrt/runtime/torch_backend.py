@@ -13,7 +13,9 @@ import copy
 import numpy as np
 
 from ganrt.errors import BackendUnavailableError
-from ganrt.runtime.base import Engine, ModelSpec
+from ganrt.kinds import ModelSpec
+from ganrt.runtime.backends import check_precision
+from ganrt.runtime.base import Engine
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -25,11 +27,8 @@ class TorchEngine(Engine):
                  threads: int | None = None, fp32_fallback=None):
         import torch
 
+        check_precision(self.backend, precision, model)
         super().__init__(ModelSpec.of(model), precision=precision, device=device, fp32_fallback=fp32_fallback)
-        if precision not in model.precisions:
-            raise BackendUnavailableError(
-                f"{model.name} does not support {precision}; it supports {', '.join(model.precisions)}"
-            )
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise BackendUnavailableError("CUDA is not available here; use --device cpu")
         if threads:

@@ -28,7 +28,9 @@ import numpy as np
 from ganrt.errors import EngineBuildError
 from ganrt.export.trt_profiles import (DEFAULT_MAX_HW, DEFAULT_MIN_HW, DEFAULT_OPT_HW, Profile, largest_input,
                                        pick_profile)
-from ganrt.runtime.base import Engine, ModelSpec
+from ganrt.kinds import ModelSpec
+from ganrt.runtime.backends import check_precision
+from ganrt.runtime.base import Engine
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,7 @@ class TrtEngine(Engine):
         from ganrt.export.trt_build import GRAPH_PRECISION, BuildOptions, cached_engine, gpu_identity
         from ganrt.export.trt_flavours import choose_flavour, parse_targets
 
+        check_precision(cls.backend, precision, model)
         _gpu, capability = gpu_identity(device)
         chosen = choose_flavour(flavour, capability)
         targets = parse_targets(None, chosen, capability)  # raises, naming what to use, where it cannot run

@@ -64,6 +64,12 @@ def _one_of(*choices) -> Callable[[object], str | None]:
     return check
 
 
+def _recipes() -> tuple[str, ...]:
+    from ganrt.train.recipes import RECIPE_NAMES
+
+    return RECIPE_NAMES
+
+
 def _device(value) -> str | None:
     from ganrt.machine import DEVICE_SPELLING, is_device_name
 
@@ -80,7 +86,7 @@ def _path_or_empty(value) -> str | None:
 
 # Every setting a run holds, its type and its bounds: one table for the options and for config.toml.
 RULES: dict[str, Rule] = {
-    "recipe": Rule(str, _one_of("gan", "dcgan", "srgan", "esrgan")),
+    "recipe": Rule(str, lambda value: _one_of(*_recipes())(value)),
     "data": Rule(str, _text),
     "size": Rule(int, _between(1, 4096)),
     "channels": Rule(int, _one_of(1, 3)),

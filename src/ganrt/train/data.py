@@ -61,7 +61,7 @@ def read_pixels(path: Path, mode: str) -> np.ndarray | None:
     from PIL import Image
 
     from ganrt.errors import ImageReadError
-    from ganrt.pipelines.image_io import read_header
+    from ganrt.pipelines.imageio.header import read_header
 
     try:
         img = read_header(path, MAX_TRAINING_PIXELS)
@@ -161,7 +161,7 @@ def _label_files(path: Path) -> list[Path]:
 
 
 def _folder(path: Path, size: int, channels: int) -> ImageSet:
-    from ganrt.pipelines.system_files import user_files
+    from ganrt.pipelines.archive.system_files import user_files
 
     files = user_files(path)
     if not files:

@@ -131,9 +131,11 @@ def clear(run: Path, *, keep_marker: bool = True) -> int:
     return len(kept)
 
 
-def remove_if_empty(run: Path) -> None:
-    """Remove ``run`` when nothing but ganrt's lock is left in it (a new run that failed before training)."""
+def tidy_if_empty(run: Path, *, made: bool) -> None:
+    """Where nothing but ganrt's lock is left in ``run`` (a new run that failed before training), remove the lock,
+    and the folder too when this command ``made`` it: the user's own empty folder stays, empty."""
     with contextlib.suppress(OSError):
         if not holds_user_files(run):
             (run / LOCK).unlink(missing_ok=True)
-            run.rmdir()
+            if made:
+                run.rmdir()

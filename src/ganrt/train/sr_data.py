@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ganrt.errors import UsageError
-from ganrt.pipelines.image_io import READ_SUFFIXES
-from ganrt.pipelines.system_files import user_files
+from ganrt.pipelines.imageio.formats import READ_SUFFIXES
+from ganrt.pipelines.archive.system_files import user_files
 from ganrt.train.data import read_pixels
 from ganrt.train.degrade import DEGRADATIONS, bicubic_down, degrade
 

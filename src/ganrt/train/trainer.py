@@ -29,10 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganrt.errors import GanrtError, Interrupted, ModelLoadError, ResourceError, UsageError
 from ganrt.fsutil import atomic_path
 from ganrt.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from ganrt.train.recipes import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +153,7 @@ def amp_dtype(setting: str, device):
 class Trainer:
     run: Path
     config: TrainConfig
-    recipe: object  # see ganrt.train.recipes: setup, networks, optimizers, generator, step, sample, metadata
+    recipe: Recipe
     on_progress: Callable[[int, dict], None] = lambda step, losses: None
     history: list[dict] = field(default_factory=list)
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-ARCH = {"gan": "SimpleGAN", "dcgan": "DCGAN"}
+from ganrt.kinds import GENERATION
+
 GRID = 8  # samples per side of the grid
 
 
 class GanRecipe:
-    kind = "generation"
+    kind = GENERATION
 
     def __init__(self, name: str):
         self.name = name
@@ -114,8 +115,10 @@ class GanRecipe:
         write_grid(images, latest, value_range=(-1.0, 1.0))
 
     def metadata(self) -> dict[str, str]:
+        from ganrt.train.recipes import recipe_info
+
         c = self.config
-        return {"ganrt.format": "1", "ganrt.kind": "generation", "ganrt.arch": ARCH[self.name],
+        return {"ganrt.format": "1", "ganrt.kind": GENERATION, "ganrt.arch": recipe_info(self.name).arch,
                 "ganrt.recipe": self.name, "ganrt.noise_dim": str(c.noise_dim), "ganrt.image_size": str(c.size),
                 "ganrt.out_channels": str(c.channels), "ganrt.in_channels": str(c.channels),
                 "ganrt.width": str(c.width * 4 if self.name == "gan" else c.width), "ganrt.value_range": "-1,1",
@@ -140,7 +143,7 @@ def grid_image(images: np.ndarray, value_range=(-1.0, 1.0), columns: int | None 
 def write_grid(images: np.ndarray, path, value_range=(-1.0, 1.0), columns: int | None = None, scale: int = 1) -> None:
     import cv2
 
-    from ganrt.pipelines.image_io import write_image
+    from ganrt.pipelines.imageio.write import write_image
 
     grid = grid_image(images, value_range, columns)
     if scale > 1:

@@ -23,21 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ganrt.kinds import SUPER_RESOLUTION
 from ganrt.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-SR_DEFAULTS = {
-    "srgan": {"scale": 4, "crop": 96, "degrade": "bicubic", "blocks": 16, "adv_weight": 1e-3, "lr": 1e-4,
-              "pretrain_lr": 5e-4, "betas": (0.9, 0.999), "val_count": 2},
-    "esrgan": {"scale": 4, "crop": 128, "degrade": "realesrgan", "adv_weight": 0.1, "lr": 1e-4,
-               "pretrain_lr": 1e-4, "betas": (0.9, 0.99), "val_count": 2, "pretrain_steps": 0,
-               "init": "RealESRGAN_x4plus"},
-}
 
 
 class SRRecipe:
-    kind = "super-resolution"
+    kind = SUPER_RESOLUTION
 
     def __init__(self, name: str):
         self.name = name
@@ -45,7 +39,9 @@ class SRRecipe:
     # --- settings ------------------------------------------------------------------------------
     def opt(self, key: str):
         value = self.config.extra.get(key)
-        return SR_DEFAULTS[self.name].get(key) if value in (None, "") else value
+        from ganrt.train.recipes import recipe_info
+
+        return recipe_info(self.name).defaults.get(key) if value in (None, "") else value
 
     def setup(self, config, device) -> None:
         import torch
@@ -173,7 +169,7 @@ class SRRecipe:
         return {k: float(np.mean(v)) for k, v in scores.items()}
 
     def sample(self, module, path, latest) -> None:
-        from ganrt.pipelines.image_io import write_image
+        from ganrt.pipelines.imageio.write import write_image
 
         self.last_validation = self.validate(module)
         if self._strip is not None:
@@ -192,7 +188,10 @@ class SRGANRecipe(SRRecipe):
                 VGGDiscriminator(3, self.config.width))
 
     def metadata(self) -> dict[str, str]:
-        return {**super().metadata(), "ganrt.format": "1", "ganrt.kind": "super-resolution", "ganrt.arch": "SRResNet",
+        from ganrt.train.recipes import recipe_info
+
+        return {**super().metadata(), "ganrt.format": "1", "ganrt.kind": SUPER_RESOLUTION,
+                "ganrt.arch": recipe_info(self.name).arch,
                 "ganrt.blocks": str(self.opt("blocks")), "ganrt.width": str(self.config.width),
                 "ganrt.in_channels": "3", "ganrt.out_channels": "3", "ganrt.value_range": "0,1"}
 
@@ -206,7 +205,7 @@ class ESRGANRecipe(SRRecipe):
 
         init = str(self.opt("init"))
         model = load_model(init)
-        if model.arch not in ("RRDBNet", "ESRGAN") or model.kind != "super-resolution":
+        if model.arch not in ("RRDBNet", "ESRGAN") or model.kind != SUPER_RESOLUTION:
             raise UsageError(f"--init {init} is a {model.arch} model; ESRGAN fine-tuning needs an RRDB (ESRGAN) "
                              "generator such as RealESRGAN_x4plus")
         if model.scale != self.scale:

@@ -1,0 +1,1 @@
+"""Reading and writing image files faithfully: formats, metadata, sidecars, density."""

@@ -1,0 +1,1 @@
+"""Running archive and video jobs on a Ray cluster."""

@@ -1,0 +1,1 @@
+"""Repair of damaged photos: damage detection, fillers, face restoration, repair stages."""

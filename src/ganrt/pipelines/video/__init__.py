@@ -1,0 +1,1 @@
+"""Video: ffmpeg, frame sources and outputs, muxing, the video pipeline."""
