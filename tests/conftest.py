@@ -158,3 +158,17 @@ def full_disk(tmp_path):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def wait_for(condition, seconds: float = 120, proc=None, every: float = 0.01) -> bool:
+    """Poll ``condition()`` until it holds (True), ``seconds`` pass, or the process ``proc`` ends (False)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(every)
+    return False

@@ -9,19 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from archive_builder import SRGB_ICC, build_archive, snapshot
-from ganrt.cli import app
+from conftest import cli
 from ganrt.pipelines.imageio.read import read_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32",
         "--tile", "0"]
-runner = CliRunner()
 
 
 def restore(src, dst, *extra):
-    return runner.invoke(app, ["restore", str(src), str(dst), *FAST, *map(str, extra)])
+    return cli("restore", str(src), str(dst), *FAST, *map(str, extra))
 
 
 def expected_output(rel: str) -> str:
@@ -138,7 +136,7 @@ def test_phone_photos_heic_and_avif_are_restored_upright_in_their_own_format(tmp
     single = tmp_path / "one.heic"
     assert restore(src / "export.jpg", single, "--format", "heic").exit_code == 0
     assert Image.open(single).format == "HEIF"
-    doctor = runner.invoke(app, ["doctor", "--json"])  # says which library reads them
+    doctor = cli("doctor", "--json")  # says which library reads them
     formats = json.loads(doctor.stdout)["media"]["image formats"]  # notices of slow first steps go to stderr
     assert formats["heic"].startswith("pillow-heif ") and formats["avif"].startswith("avif ")
 
@@ -687,11 +685,11 @@ def test_nas_thumbnails_recycle_bins_and_mac_companions_are_ignored_not_restored
 def test_relative_folders_as_in_the_readme(archive, tmp_path, monkeypatch):
     src, kinds = archive
     monkeypatch.chdir(src.parent)
-    result = runner.invoke(app, ["restore", src.name, "restored", *FAST, "--report", "r.json"])
+    result = cli("restore", src.name, "restored", *FAST, "--report", "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["restored"] == sum(k not in ("bad", "ignored") for k in kinds.values()), result.output
     assert (tmp_path / "restored" / "plain.jpg").is_file()
-    again = runner.invoke(app, ["restore", src.name, "restored", *FAST, "--report", "r.json"])
+    again = cli("restore", src.name, "restored", *FAST, "--report", "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["skipped_done"] == report["restored"], again.output
 
 

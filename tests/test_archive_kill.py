@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from PIL import Image
 
 from archive_builder import snapshot
+from conftest import wait_for
 from ganrt.pipelines.imageio.read import read_image
 
 N_IMAGES = 48
@@ -45,11 +45,7 @@ def finished_outputs(dst: Path) -> list[Path]:
 def start_and_interrupt(src: Path, dst: Path, sig: int, after: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command(src, dst), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if dst.is_dir() and len(finished_outputs(dst)) >= after:
-            break
-        time.sleep(0.01)
+    wait_for(lambda: dst.is_dir() and len(finished_outputs(dst)) >= after, 120, proc)
     assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.communicate()}"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)

@@ -11,17 +11,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from typer.testing import CliRunner
 
 from archive_builder import snapshot
-from ganrt.cli import app
+from conftest import cli, wait_for
 from ganrt.pipelines.imageio.read import read_image
 
 ENGINE = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
@@ -52,13 +50,12 @@ def kill_after(src: Path, dst: Path, fmt: str, outputs: int, foreign: set[str]) 
     """Run the command in a process of its own and kill -9 it once ``outputs`` images are written."""
     cmd = [sys.executable, "-m", "ganrt", "restore", str(src), str(dst), "--format", fmt, *ENGINE]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
+    def enough() -> bool:
         written = [p for p in dst.rglob("*") if p.is_file() and not p.name.startswith(".")
                    and p.relative_to(dst).as_posix() not in foreign]
-        if len(written) >= outputs and (dst / ".ganrt-state.sqlite").exists():
-            break
-        time.sleep(0.005)
+        return len(written) >= outputs and (dst / ".ganrt-state.sqlite").exists()
+
+    wait_for(enough, 60, proc, every=0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
@@ -93,7 +90,7 @@ def test_random_archives_stay_safe(tmp_path_factory, photos, entries, fmt, forei
         kill_after(src, dst, fmt, kill, set(foreign_files))
     survived = {rel: (dst / out).stat().st_mtime_ns for rel, out in done_rows(dst).items() if (dst / out).is_file()}
     report = root / "report.json"
-    result = CliRunner().invoke(app, ["restore", str(src), str(dst), "--format", fmt, "--report", str(report), *ENGINE])
+    result = cli("restore", str(src), str(dst), "--format", fmt, "--report", str(report), *ENGINE)
     assert result.exit_code in (0, 1), result.output
     assert snapshot(src) == inputs  # every input byte-identical
     assert {k: v for k, v in snapshot(dst).items() if k in foreign_files} == foreign_files  # untouched

@@ -6,13 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
+from conftest import cli
 from ganrt.bench.runner import Bench, Combo, Method
 from ganrt.bench.stats import summarize
-from ganrt.cli import app
 
-runner = CliRunner()
 QUICK = ["--warmup-ms", "20", "--duration-s", "0.2", "--iterations", "3"]
 
 
@@ -57,9 +55,9 @@ def test_a_combination_that_cannot_run_is_a_row(load):
 
 def test_bench_json_for_the_compact_model_on_cpu(tmp_path):
     out, csv_out, plot = tmp_path / "bench.json", tmp_path / "bench.csv", tmp_path / "bench.png"
-    result = runner.invoke(app, ["bench", "--model", "realesr-animevideov3", "--backend", "torch", "--backend",
+    result = cli("bench", "--model", "realesr-animevideov3", "--backend", "torch", "--backend",
                                  "onnxruntime", "--precision", "fp32", "--size", "48x64", "--batch", "1",
-                                 "--batch", "2", *QUICK, "--json", str(out), "--csv", str(csv_out), "--plot", str(plot)])
+                                 "--batch", "2", *QUICK, "--json", str(out), "--csv", str(csv_out), "--plot", str(plot))
     assert result.exit_code == 0, result.output
     table_rows = [line for line in result.output.splitlines() if line.startswith("│")]
     assert len(table_rows) == 4 and not any("…" in line for line in table_rows)  # the table is whole when piped
@@ -81,9 +79,9 @@ def test_bench_json_for_the_compact_model_on_cpu(tmp_path):
 
 
 def test_bench_usage_errors():
-    result = runner.invoke(app, ["bench", "--backend", "magic"])
+    result = cli("bench", "--backend", "magic")
     assert result.exit_code == 2 and result.output.startswith("error:")
-    result = runner.invoke(app, ["bench", "--size", "wide"])
+    result = cli("bench", "--size", "wide")
     assert result.exit_code == 2
 
 
@@ -92,12 +90,12 @@ def test_a_face_network_is_measured_at_its_own_size(tmp_path, random_gfpgan):
     """GFPGAN takes 512² faces only: bench measures it there (the default 720x1280 failed), and another
     --size is a usage error."""
     out = tmp_path / "bench.json"
-    result = runner.invoke(app, ["bench", "--model", str(random_gfpgan), "--backend", "torch", "--precision", "fp32",
-                                 "--warmup-ms", "0", "--duration-s", "0", "--iterations", "1", "--json", str(out)])
+    result = cli("bench", "--model", str(random_gfpgan), "--backend", "torch", "--precision", "fp32",
+                                 "--warmup-ms", "0", "--duration-s", "0", "--iterations", "1", "--json", str(out))
     assert result.exit_code == 0, result.output
     (row,) = json.loads(out.read_text())["rows"]
     assert row["status"] == "ok" and row["shape"] == "512x512" and row["psnr_db"] >= 60
-    wrong = runner.invoke(app, ["bench", "--model", str(random_gfpgan), "--size", "256x256"])
+    wrong = cli("bench", "--model", str(random_gfpgan), "--size", "256x256")
     assert wrong.exit_code == 2 and "takes 512x512 images only" in wrong.output
 
 

@@ -10,16 +10,13 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import one_line
-from ganrt.cli import app
+from conftest import cli, one_line
 
-runner = CliRunner()
 
 
 def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+    return cli(*args)
 
 
 def test_help_does_not_import_heavy_packages():

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import cli, one_line
+from conftest import cli, one_line, wait_for
 from ganrt.cli import app
 from ganrt.errors import EXIT_CODES
 
@@ -78,9 +76,7 @@ def test_readme_states_the_exit_code_table():
 
 def signal_run(cmd: list[str], sig: int, ready) -> subprocess.CompletedProcess:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and not ready():
-        time.sleep(0.01)
+    wait_for(ready, 120, proc)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)

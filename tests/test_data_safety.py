@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from archive_builder import snapshot
-from conftest import cli, one_line
+from conftest import cli, one_line, wait_for
 from ganrt.pipelines.imageio.read import read_image
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
@@ -559,7 +559,6 @@ def test_multi_page_tiff_keeps_its_pages_and_gray_alpha_stays_gray_alpha(tmp_pat
 
 def test_frames_dir_resumes_after_a_kill_and_leaves_no_temp_files(tmp_path):
     import signal
-    import time
 
     from test_video import make_video
 
@@ -567,9 +566,7 @@ def test_frames_dir_resumes_after_a_kill_and_leaves_no_temp_files(tmp_path):
     frames = tmp_path / "frames"
     cmd = [sys.executable, "-m", "ganrt", "video", str(src), "--frames-dir", str(frames), *FAST]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and len(list(frames.glob("frame_*.png"))) < 45:
-        time.sleep(0.01)
+    wait_for(lambda: len(list(frames.glob("frame_*.png"))) >= 45, 120, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     state = json.loads((frames / ".ganrt-work/state.json").read_text())

@@ -6,14 +6,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from typer.testing import CliRunner
 
-from conftest import psnr
-from ganrt.cli import app
+from conftest import cli, psnr
 from ganrt.export.fp16 import DEFAULT_BOUND, activation_ranges, convert_to_fp16, fp16_from_onnx, overflow_nodes
 from ganrt.export.onnx_export import onnx_from_model
 
-runner = CliRunner()
 MODELS = ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B", "RealESRGAN_x4plus"]
 
 
@@ -42,7 +39,7 @@ def harsh_photos(photos):
 @pytest.mark.slow
 def test_export_every_builtin(model, precision, tmp_path, harsh_photos, load):
     out = tmp_path / f"{model}-{precision}.onnx"
-    result = runner.invoke(app, ["export", model, "-o", str(out), "--precision", precision])
+    result = cli("export", model, "-o", str(out), "--precision", precision)
     assert result.exit_code == 0, result.output
     assert result.output.count("→ ok") == 2  # parity at two odd sizes
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # one self-contained file
@@ -78,7 +75,7 @@ def test_output_size_follows_every_input_shape(tmp_path, load):
 
 def test_static_shape_and_batch(tmp_path):
     out = tmp_path / "static.onnx"
-    result = runner.invoke(app, ["export", "realesr-animevideov3", "-o", str(out), "--shape", "40x56", "--batch", "2"])
+    result = cli("export", "realesr-animevideov3", "-o", str(out), "--shape", "40x56", "--batch", "2")
     assert result.exit_code == 0, result.output
     dims = [d.dim_value for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [2, 3, 40, 56]
@@ -86,7 +83,7 @@ def test_static_shape_and_batch(tmp_path):
 
 def test_export_usage_errors(tmp_path):
     for args in (["--precision", "bf16"], ["--shape", "big"], ["--batch", "0"], ["--io", "fp16"]):
-        result = runner.invoke(app, ["export", "realesr-animevideov3", "-o", str(tmp_path / "x.onnx"), *args])
+        result = cli("export", "realesr-animevideov3", "-o", str(tmp_path / "x.onnx"), *args)
         assert result.exit_code == 2, args
         assert result.output.startswith("error:")
     assert not (tmp_path / "x.onnx").exists()
@@ -278,11 +275,11 @@ def test_a_face_network_exports_at_its_own_size(tmp_path, random_gfpgan):
     """`ganrt export` of a GFPGAN: a graph of 512×512 faces, checked against torch on a photo resized to
     that size (odd-size crops of 64² photos made it fail inside GFPGAN), and another --shape refused."""
     out = tmp_path / "gfpgan.onnx"
-    result = runner.invoke(app, ["export", str(random_gfpgan), "-o", str(out), "--precision", "fp32"])
+    result = cli("export", str(random_gfpgan), "-o", str(out), "--precision", "fp32")
     assert result.exit_code == 0, result.output
     assert "parity 1x3x512x512: " in result.output and "→ ok" in result.output
     assert "static 512x512, batch 1" in result.output
     dims = [d.dim_value for d in onnx.load(str(out), load_external_data=False).graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, 512, 512]
-    wrong = runner.invoke(app, ["export", str(random_gfpgan), "-o", str(tmp_path / "x.onnx"), "--shape", "256x256"])
+    wrong = cli("export", str(random_gfpgan), "-o", str(tmp_path / "x.onnx"), "--shape", "256x256")
     assert wrong.exit_code == 2 and "takes 512x512 images only" in wrong.output

@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from archive_builder import SRGB_ICC
-from ganrt.cli import app
+from conftest import cli
 from ganrt.errors import ImageReadError
 from ganrt.pipelines.imageio import jp2_boxes
 from ganrt.pipelines.imageio.read import read_image
@@ -79,8 +78,7 @@ def test_restore_keeps_jpeg2000_masters_as_they_were_and_writes_jp2_on_request(t
     write_image(src / "gray.jp2", cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
     Image.fromarray(photos["chelsea_45x59"]).save(src / "plain.png")
     before = {p.name: p.read_bytes() for p in src.iterdir()}
-    runner = CliRunner()
-    result = runner.invoke(app, ["restore", str(src), str(dst), *FAST, "--report", str(tmp_path / "r.json"), "-q"])
+    result = cli("restore", str(src), str(dst), *FAST, "--report", str(tmp_path / "r.json"), "-q")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "r.json").read_text())["restored"] == 3
     out = read_image(dst / "deep.jp2")
@@ -88,11 +86,11 @@ def test_restore_keeps_jpeg2000_masters_as_they_were_and_writes_jp2_on_request(t
     assert len(np.unique(out.pixels % 257)) > 50  # computed at 16 bits, not 8-bit values scaled up
     assert read_image(dst / "gray.jp2").pixels.shape == (61 * 4, 93 * 4)
     assert {p.name: p.read_bytes() for p in src.iterdir()} == before  # the masters are untouched
-    as_jp2 = runner.invoke(app, ["restore", str(src / "plain.png"), str(tmp_path / "plain.jp2"), *FAST, "-q"])
+    as_jp2 = cli("restore", str(src / "plain.png"), str(tmp_path / "plain.jp2"), *FAST, "-q")
     assert as_jp2.exit_code == 0, as_jp2.output
     png = read_image(dst / "plain.png").pixels
     assert np.array_equal(read_image(tmp_path / "plain.jp2").pixels, png)  # lossless: the PNG's pixels
-    folder = runner.invoke(app, ["restore", str(src), str(tmp_path / "all"), *FAST, "--format", "jp2", "-q"])
+    folder = cli("restore", str(src), str(tmp_path / "all"), *FAST, "--format", "jp2", "-q")
     assert folder.exit_code == 0, folder.output
     assert sorted(p.name for p in (tmp_path / "all").iterdir() if not p.name.startswith(".")) == \
         ["deep.jp2", "gray.jp2", "plain.jp2"]

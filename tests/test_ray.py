@@ -12,12 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from conftest import wait_for
 
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
@@ -84,17 +85,6 @@ def ended(proc) -> str:
         return "the job was still running when the wait ran out"
     out, err = proc.communicate()
     return f"the job ended first (exit {proc.returncode}): {str(out)[-1000:]} {str(err)[-2000:]}"
-
-
-def wait_for(condition, seconds: float, proc=None) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if proc is not None and proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return False
 
 
 def test_embedded_ray_gives_the_single_process_outputs_report_and_exit_code(tmp_path, cluster):

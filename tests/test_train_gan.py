@@ -8,7 +8,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import cli, one_line
+from conftest import cli, one_line, wait_for
 
 SMALL = ["--width", "16", "--batch", "32", "--sample-every", "10", "--checkpoint-every", "10"]
 
@@ -85,11 +84,7 @@ def test_resume_after_a_kill_gives_the_same_weights(tmp_path):
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "ganrt", *args, "--run", str(killed), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if (killed / "checkpoints" / "step-0000020.pt").exists():
-            break
-        time.sleep(0.01)
+    wait_for(lambda: (killed / "checkpoints" / "step-0000020.pt").exists(), 120, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = sorted(p.name for p in (killed / "checkpoints").glob("*.pt"))
@@ -108,9 +103,7 @@ def test_ctrl_c_saves_the_state_and_exits_130(tmp_path):
     cmd = [sys.executable, "-m", "ganrt", "train", "gan", "--data", "digits", "--max-steps", "100000",
            "--width", "16", "--checkpoint-every", "100000", "--run", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline and not (run / "metrics.jsonl").exists():
-        time.sleep(0.05)
+    wait_for(lambda: (run / "metrics.jsonl").exists(), 120, proc, every=0.05)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

